@@ -1,0 +1,474 @@
+//! Reads the few facts we keep from a response body (`output.outputBodyJson`): usage counts as a fallback for
+//! missing top-level counts, stop reason, latency, guardrail action and the model the response names.
+//!
+//! Bodies are model-native (Anthropic, Converse, Llama, Titan, Nova, Mistral, Cohere, OpenAI-style...) and may be
+//! an object or, for InvokeModelWithResponseStream, an array of stream chunks. Every known path is read
+//! leniently: a body of an unexpected shape yields fewer facts, never a rejected record, because the body is
+//! the model's business and the top-level counts are what Bedrock bills. Text content is skipped, not copied.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::record::loose_count;
+
+/// Usage counts found in a body, all optional.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BodyUsage {
+    pub input: Option<i64>,
+    pub output: Option<i64>,
+    pub cache_read: Option<i64>,
+    pub cache_write: Option<i64>,
+    pub cache_write_1h: Option<i64>,
+}
+
+/// What a response body tells us.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BodyFacts {
+    pub usage: BodyUsage,
+    pub stop_reason: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub first_byte_latency_ms: Option<i64>,
+    pub guardrail_intervened: bool,
+    pub response_model: Option<String>,
+    pub is_chunk_array: bool,
+}
+
+/// Every usage spelling seen across providers, in one lenient struct.
+#[derive(Debug, Default, Deserialize)]
+struct Usage {
+    // Converse / Nova
+    #[serde(default, rename = "inputTokens", deserialize_with = "loose_count")]
+    input_tokens_camel: Option<i64>,
+    #[serde(default, rename = "outputTokens", deserialize_with = "loose_count")]
+    output_tokens_camel: Option<i64>,
+    #[serde(
+        default,
+        rename = "cacheReadInputTokens",
+        deserialize_with = "loose_count"
+    )]
+    cache_read_camel: Option<i64>,
+    #[serde(
+        default,
+        rename = "cacheWriteInputTokens",
+        deserialize_with = "loose_count"
+    )]
+    cache_write_camel: Option<i64>,
+    #[serde(
+        default,
+        rename = "cacheReadInputTokenCount",
+        deserialize_with = "loose_count"
+    )]
+    cache_read_count: Option<i64>,
+    #[serde(
+        default,
+        rename = "cacheWriteInputTokenCount",
+        deserialize_with = "loose_count"
+    )]
+    cache_write_count: Option<i64>,
+    #[serde(default, rename = "cacheDetails")]
+    cache_details: Option<Vec<CacheDetail>>,
+    // Anthropic Messages
+    #[serde(default, deserialize_with = "loose_count")]
+    input_tokens: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    output_tokens: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    cache_read_input_tokens: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    cache_creation_input_tokens: Option<i64>,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+    // OpenAI-compatible
+    #[serde(default, deserialize_with = "loose_count")]
+    prompt_tokens: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    completion_tokens: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CacheDetail {
+    #[serde(default, rename = "inputTokens", deserialize_with = "loose_count")]
+    input_tokens: Option<i64>,
+    #[serde(default)]
+    ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CacheCreation {
+    #[serde(default, deserialize_with = "loose_count")]
+    ephemeral_1h_input_tokens: Option<i64>,
+}
+
+impl Usage {
+    fn to_body_usage(&self) -> BodyUsage {
+        let cache_write_1h = if let Some(details) = &self.cache_details {
+            // Converse `cacheDetails`: the split by TTL, present means known (an empty list is "no write").
+            Some(
+                details
+                    .iter()
+                    .filter(|d| d.ttl.as_deref() == Some("1h"))
+                    .filter_map(|d| d.input_tokens)
+                    .sum(),
+            )
+        } else {
+            self.cache_creation
+                .as_ref()
+                .and_then(|c| c.ephemeral_1h_input_tokens)
+        };
+        BodyUsage {
+            input: self
+                .input_tokens_camel
+                .or(self.input_tokens)
+                .or(self.prompt_tokens),
+            output: self
+                .output_tokens_camel
+                .or(self.output_tokens)
+                .or(self.completion_tokens),
+            cache_read: self
+                .cache_read_camel
+                .or(self.cache_read_count)
+                .or(self.cache_read_input_tokens),
+            cache_write: self
+                .cache_write_camel
+                .or(self.cache_write_count)
+                .or(self.cache_creation_input_tokens),
+            cache_write_1h,
+        }
+    }
+}
+
+/// `amazon-bedrock-invocationMetrics` on the last stream chunk.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvocationMetrics {
+    #[serde(default, deserialize_with = "loose_count")]
+    input_token_count: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    output_token_count: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    cache_read_input_token_count: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    cache_write_input_token_count: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    invocation_latency: Option<i64>,
+    #[serde(default, deserialize_with = "loose_count")]
+    first_byte_latency: Option<i64>,
+}
+
+/// A body object or stream chunk. Fields whose shape varies by provider are raw spans, read on demand.
+#[derive(Debug, Default, Deserialize)]
+struct BodyObject<'a> {
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stop_reason: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "stopReason")]
+    stop_reason_camel: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "completionReason")]
+    completion_reason: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    metrics: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "amazon-bedrock-invocationMetrics")]
+    invocation_metrics: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "amazon-bedrock-guardrailAction")]
+    guardrail_action: Option<&'a RawValue>,
+    /// Anthropic stream: `message_start.message` carries usage and model.
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    /// Anthropic stream: `message_delta.delta.stop_reason`.
+    #[serde(borrow, default)]
+    delta: Option<&'a RawValue>,
+    // Llama
+    #[serde(borrow, default)]
+    prompt_token_count: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    generation_token_count: Option<&'a RawValue>,
+    // Titan
+    #[serde(borrow, default, rename = "inputTextTokenCount")]
+    input_text_token_count: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "totalOutputTextTokenCount")]
+    total_output_text_token_count: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    results: Option<&'a RawValue>,
+    // Mistral `outputs[].stop_reason`, OpenAI `choices[].finish_reason`, Cohere `generations[].finish_reason`
+    #[serde(borrow, default)]
+    outputs: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    choices: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    generations: Option<&'a RawValue>,
+}
+
+fn parse<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+}
+
+fn count(raw: Option<&RawValue>) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct C(#[serde(deserialize_with = "loose_count")] Option<i64>);
+    parse::<C>(raw).and_then(|c| c.0)
+}
+
+fn text(raw: Option<&RawValue>) -> Option<String> {
+    parse::<Option<Cow<str>>>(raw)
+        .flatten()
+        .map(Cow::into_owned)
+}
+
+/// The first element's `key` of an array of objects (`results[0].completionReason` and the like).
+fn first_text(raw: Option<&RawValue>, key: &str) -> Option<String> {
+    let items: Vec<serde_json::Map<String, serde_json::Value>> = parse(raw)?;
+    items.first()?.get(key)?.as_str().map(str::to_string)
+}
+
+/// Read the facts we keep from an `outputBodyJson` span. Never fails: unknown shapes give empty facts.
+pub fn read_output_body(raw: &str) -> BodyFacts {
+    let mut facts = BodyFacts::default();
+    let trimmed = raw.trim_start();
+    if trimmed.starts_with('[') {
+        facts.is_chunk_array = true;
+        let chunks: Vec<&RawValue> = serde_json::from_str(raw).unwrap_or_default();
+        for chunk in chunks {
+            if let Ok(obj) = serde_json::from_str::<BodyObject>(chunk.get()) {
+                absorb(&mut facts, &obj, true);
+            }
+        }
+    } else if let Ok(obj) = serde_json::from_str::<BodyObject>(raw) {
+        absorb(&mut facts, &obj, false);
+    }
+    facts
+}
+
+/// Fold one body object (or stream chunk) into the facts. For streams later chunks win for output counts,
+/// because Anthropic's `message_delta` usage is cumulative and the metrics chunk comes last.
+fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
+    let mut found = BodyUsage::default();
+    if let Some(usage) = parse::<Usage>(obj.usage) {
+        found = usage.to_body_usage();
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        #[serde(default)]
+        usage: Option<Usage>,
+        #[serde(default)]
+        model: Option<String>,
+    }
+    if let Some(message) = parse::<Message>(obj.message) {
+        if let Some(usage) = message.usage {
+            let u = usage.to_body_usage();
+            found = merge(found, u);
+        }
+        if message.model.is_some() {
+            facts.response_model = message.model;
+        }
+    }
+    if let Some(m) = parse::<InvocationMetrics>(obj.invocation_metrics) {
+        // Bedrock's own metrics are authoritative over provider usage inside the same stream.
+        let metric_usage = BodyUsage {
+            input: m.input_token_count,
+            output: m.output_token_count,
+            cache_read: m.cache_read_input_token_count,
+            cache_write: m.cache_write_input_token_count,
+            cache_write_1h: None,
+        };
+        found = merge(metric_usage, found);
+        facts.latency_ms = m.invocation_latency.or(facts.latency_ms);
+        facts.first_byte_latency_ms = m.first_byte_latency.or(facts.first_byte_latency_ms);
+    }
+    // Llama / Titan native counts.
+    found.input = found
+        .input
+        .or(count(obj.prompt_token_count))
+        .or(count(obj.input_text_token_count));
+    found.output = found
+        .output
+        .or(count(obj.generation_token_count))
+        .or(count(obj.total_output_text_token_count));
+    if found.output.is_none() && obj.results.is_some() {
+        #[derive(Deserialize)]
+        struct TitanResult {
+            #[serde(default, rename = "tokenCount", deserialize_with = "loose_count")]
+            token_count: Option<i64>,
+        }
+        if let Some(results) = parse::<Vec<TitanResult>>(obj.results) {
+            let counts: Vec<i64> = results.iter().filter_map(|r| r.token_count).collect();
+            if !counts.is_empty() {
+                found.output = Some(counts.iter().sum());
+            }
+        }
+    }
+
+    facts.usage = if chunk {
+        merge(found, facts.usage.clone())
+    } else {
+        merge(facts.usage.clone(), found)
+    };
+
+    #[derive(Deserialize)]
+    struct Metrics {
+        #[serde(default, rename = "latencyMs", deserialize_with = "loose_count")]
+        latency_ms: Option<i64>,
+    }
+    if let Some(latency) = parse::<Metrics>(obj.metrics).and_then(|m| m.latency_ms) {
+        facts.latency_ms = Some(latency);
+    }
+    #[derive(Deserialize)]
+    struct Delta {
+        #[serde(default)]
+        stop_reason: Option<String>,
+    }
+    let stop = text(obj.stop_reason_camel)
+        .or_else(|| text(obj.stop_reason))
+        .or_else(|| parse::<Delta>(obj.delta).and_then(|d| d.stop_reason))
+        .or_else(|| text(obj.completion_reason))
+        .or_else(|| first_text(obj.results, "completionReason"))
+        .or_else(|| first_text(obj.outputs, "stop_reason"))
+        .or_else(|| first_text(obj.choices, "finish_reason"))
+        .or_else(|| first_text(obj.generations, "finish_reason"));
+    if stop.is_some() {
+        facts.stop_reason = stop;
+    }
+    if let Some(model) = text(obj.model) {
+        facts.response_model = Some(model);
+    }
+    let intervened_action =
+        text(obj.guardrail_action).is_some_and(|a| a.eq_ignore_ascii_case("INTERVENED"));
+    let intervened_stop = facts.stop_reason.as_deref() == Some("guardrail_intervened");
+    facts.guardrail_intervened |= intervened_action || intervened_stop;
+}
+
+/// Field-wise `a.or(b)`.
+fn merge(a: BodyUsage, b: BodyUsage) -> BodyUsage {
+    BodyUsage {
+        input: a.input.or(b.input),
+        output: a.output.or(b.output),
+        cache_read: a.cache_read.or(b.cache_read),
+        cache_write: a.cache_write.or(b.cache_write),
+        cache_write_1h: a.cache_write_1h.or(b.cache_write_1h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(
+        input: Option<i64>,
+        output: Option<i64>,
+        read: Option<i64>,
+        write: Option<i64>,
+        w1h: Option<i64>,
+    ) -> BodyUsage {
+        BodyUsage {
+            input,
+            output,
+            cache_read: read,
+            cache_write: write,
+            cache_write_1h: w1h,
+        }
+    }
+
+    #[test]
+    fn body_shapes() {
+        let cases: &[(&str, &str, BodyUsage, Option<&str>, Option<i64>, bool)] = &[
+            (
+                "converse with cache details",
+                r#"{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":52,"totalTokens":24534,"cacheReadInputTokens":0,"cacheWriteInputTokens":24479,"cacheDetails":[{"inputTokens":20000,"ttl":"1h"},{"inputTokens":4479,"ttl":"5m"}]},"metrics":{"latencyMs":1234}}"#,
+                usage(Some(3), Some(52), Some(0), Some(24479), Some(20000)),
+                Some("end_turn"),
+                Some(1234),
+                false,
+            ),
+            (
+                "converse blocked on input",
+                r#"{"output":{"message":{"content":[{"text":"blocked"}]}},"stopReason":"guardrail_intervened","usage":{"inputTokens":0,"outputTokens":0,"totalTokens":0}}"#,
+                usage(Some(0), Some(0), None, None, None),
+                Some("guardrail_intervened"),
+                None,
+                true,
+            ),
+            (
+                "anthropic messages with 1h cache split",
+                r#"{"id":"msg_bdrk_1","model":"claude-sonnet-4-20250514","stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20,"cache_read_input_tokens":300,"cache_creation_input_tokens":40,"cache_creation":{"ephemeral_5m_input_tokens":15,"ephemeral_1h_input_tokens":25}}}"#,
+                usage(Some(10), Some(20), Some(300), Some(40), Some(25)),
+                Some("end_turn"),
+                None,
+                false,
+            ),
+            (
+                "llama",
+                r#"{"generation":"text","prompt_token_count":4,"generation_token_count":160,"stop_reason":"stop"}"#,
+                usage(Some(4), Some(160), None, None, None),
+                Some("stop"),
+                None,
+                false,
+            ),
+            (
+                "titan invoke",
+                r#"{"inputTextTokenCount":12,"results":[{"tokenCount":30,"outputText":"x","completionReason":"FINISH"}]}"#,
+                usage(Some(12), Some(30), None, None, None),
+                Some("FINISH"),
+                None,
+                false,
+            ),
+            (
+                "anthropic stream chunks",
+                r#"[{"type":"message_start","message":{"model":"claude-3-haiku-48k-20240307","usage":{"input_tokens":571,"output_tokens":1}}},{"type":"content_block_delta","delta":{"type":"text_delta","text":"hi"}},{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":281}},{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":571,"outputTokenCount":281,"invocationLatency":3848,"firstByteLatency":509}}]"#,
+                usage(Some(571), Some(281), None, None, None),
+                Some("end_turn"),
+                Some(3848),
+                false,
+            ),
+            (
+                "anthropic stream without metrics chunk",
+                r#"[{"type":"message_start","message":{"usage":{"input_tokens":50,"output_tokens":1,"cache_read_input_tokens":7}}},{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":99}}]"#,
+                usage(Some(50), Some(99), Some(7), None, None),
+                Some("max_tokens"),
+                None,
+                false,
+            ),
+            (
+                "guardrail intervened invoke",
+                r#"{"type":"message","content":[{"type":"text","text":"Sorry"}],"amazon-bedrock-guardrailAction":"INTERVENED"}"#,
+                usage(None, None, None, None, None),
+                None,
+                None,
+                true,
+            ),
+            (
+                "unexpected shapes",
+                r#"{"usage":"lots","message":"hello","stop_reason":7}"#,
+                usage(None, None, None, None, None),
+                None,
+                None,
+                false,
+            ),
+            (
+                "not json object",
+                r#""just a string""#,
+                usage(None, None, None, None, None),
+                None,
+                None,
+                false,
+            ),
+        ];
+        for (name, body, want_usage, want_stop, want_latency, want_guard) in cases {
+            let facts = read_output_body(body);
+            assert_eq!(&facts.usage, want_usage, "usage, case {name}");
+            assert_eq!(
+                facts.stop_reason.as_deref(),
+                *want_stop,
+                "stop reason, case {name}"
+            );
+            assert_eq!(facts.latency_ms, *want_latency, "latency, case {name}");
+            assert_eq!(
+                facts.guardrail_intervened, *want_guard,
+                "guardrail, case {name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Bytes to log records: picks the decompressor, frames the stream, and turns each framed value into a row or
+//! a reject. Pure: it takes a reader and calls back; it never opens files or talks to AWS.
+//!
+//! Values may be records, CloudWatch export wrappers (`{"events":[{"message": "<record>"}]}`, Logs Insights
+//! rows with `@message`), or arrays of either, in any nesting the exports produce. A value that fails to
+//! parse and spans several lines is retried line by line, so one corrupt line among newline-delimited records
+//! costs only that line.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, BufReader, Read};
+
+use flate2::bufread::MultiGzDecoder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::frame::{Frame, Framer, Position};
+use super::record::{Invocation, WireRecord};
+
+/// Compression of an input, decided from its first bytes (never from its name: exports get renamed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    /// One or more concatenated gzip members.
+    Gzip,
+}
+
+/// Decide the compression from the leading bytes.
+pub fn detect_compression(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else {
+        Compression::None
+    }
+}
+
+/// Where inside an input a record or reject sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub position: Position,
+    /// Index inside an array or `events` wrapper, when the value was one element of several.
+    pub item: Option<u64>,
+}
+
+/// Something that could not become a row: kept with its reason and text, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub location: Location,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// What the decoder hands to its caller.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Record(Invocation<'a>, Location),
+    Reject(Reject),
+}
+
+/// Counts of one input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    pub records: u64,
+    pub rejects: u64,
+}
+
+/// Raw text kept for a reject, at most. Longer values are cut and the reason says so.
+const MAX_REJECT_RAW: usize = 16 << 20;
+/// Exports nest at most `events[] -> message -> record`; deeper is not a log.
+const MAX_NESTING: u8 = 4;
+
+/// Decode every record of one input, detecting gzip from the magic bytes.
+pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
+    let mut buffered = BufReader::with_capacity(256 << 10, reader);
+    let head = match buffered.fill_buf() {
+        Ok(head) => head,
+        Err(e) => {
+            on_event(Event::Reject(Reject {
+                location: Location::default(),
+                reason: format!("read error: {e}"),
+                raw: String::new(),
+            }));
+            return DecodeStats {
+                rejects: 1,
+                ..DecodeStats::default()
+            };
+        }
+    };
+    match detect_compression(head) {
+        Compression::Gzip => decode_plain(MultiGzDecoder::new(buffered), on_event),
+        Compression::None => decode_plain(buffered, on_event),
+    }
+}
+
+/// Decode an uncompressed stream.
+pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
+    let mut stats = DecodeStats::default();
+    let mut framer = Framer::new(reader);
+    let mut count = |event: Event<'_>, stats: &mut DecodeStats| {
+        match &event {
+            Event::Record(..) => stats.records += 1,
+            Event::Reject(..) => stats.rejects += 1,
+        }
+        on_event(event);
+    };
+    while let Some(frame) = framer.next_frame() {
+        match &frame {
+            Frame::Value { position, .. } => {
+                let bytes = framer.bytes(&frame);
+                let location = Location {
+                    position: *position,
+                    item: None,
+                };
+                decode_value_or_lines(bytes, location, &mut |e| count(e, &mut stats));
+            }
+            Frame::Garbage {
+                position, reason, ..
+            } => {
+                let bytes = framer.bytes(&frame);
+                let location = Location {
+                    position: *position,
+                    item: None,
+                };
+                if memchr::memchr(b'\n', bytes.trim_ascii()).is_some() {
+                    // A broken multi-line value: the good lines inside it may be whole records.
+                    decode_lines(bytes, *position, reason, &mut |e| count(e, &mut stats));
+                } else {
+                    count(
+                        Event::Reject(reject(location, reason.clone(), bytes)),
+                        &mut stats,
+                    );
+                }
+            }
+        }
+    }
+    stats.bytes = framer.bytes_consumed;
+    if let Some(e) = framer.take_error() {
+        // The stream ended early. Whatever was decoded before stands; the loss itself is recorded.
+        let location = Location {
+            position: Position {
+                line: 0,
+                offset: stats.bytes,
+            },
+            item: None,
+        };
+        count(
+            Event::Reject(Reject {
+                location,
+                reason: format!(
+                    "input is truncated or corrupt after {} decompressed bytes: {e}",
+                    stats.bytes
+                ),
+                raw: String::new(),
+            }),
+            &mut stats,
+        );
+    }
+    stats
+}
+
+fn decode_value_or_lines(bytes: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) {
+    let multiline = memchr::memchr(b'\n', bytes).is_some();
+    if multiline && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        let reason = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .err()
+            .map(|e| format!("invalid JSON: {e}"))
+            .unwrap_or_default();
+        decode_lines(bytes, location.position, &reason, on_event);
+    } else {
+        decode_value(bytes, location, 0, on_event);
+    }
+}
+
+/// Retry a broken multi-line region line by line; consecutive bad lines become one reject.
+fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn FnMut(Event<'_>)) {
+    let mut offset = start.offset;
+    let mut line_no = start.line;
+    let mut bad: Option<(Position, usize, usize)> = None; // (position, start index, end index)
+    let mut index = 0usize;
+    let flush_bad = |bad: &mut Option<(Position, usize, usize)>,
+                     on_event: &mut dyn FnMut(Event<'_>)| {
+        if let Some((position, s, e)) = bad.take() {
+            on_event(Event::Reject(reject(
+                Location {
+                    position,
+                    item: None,
+                },
+                reason.to_string(),
+                &bytes[s..e],
+            )));
+        }
+    };
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let position = Position {
+            line: line_no,
+            offset,
+        };
+        let trimmed = line.trim_ascii();
+        let is_good = trimmed.first().is_some_and(|&b| b == b'{' || b == b'[')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
+        if is_good {
+            flush_bad(&mut bad, on_event);
+            decode_value(
+                trimmed,
+                Location {
+                    position,
+                    item: None,
+                },
+                0,
+                on_event,
+            );
+        } else if !trimmed.is_empty() {
+            match &mut bad {
+                Some((_, _, e)) => *e = index + line.len(),
+                None => bad = Some((position, index, index + line.len())),
+            }
+        }
+        index += line.len();
+        offset += line.len() as u64;
+        line_no += 1;
+    }
+    flush_bad(&mut bad, on_event);
+}
+
+fn reject(location: Location, reason: String, bytes: &[u8]) -> Reject {
+    let (kept, reason) = if bytes.len() > MAX_REJECT_RAW {
+        (
+            &bytes[..MAX_REJECT_RAW],
+            format!(
+                "{reason} (raw text cut to {MAX_REJECT_RAW} of {} bytes)",
+                bytes.len()
+            ),
+        )
+    } else {
+        (bytes, reason)
+    };
+    Reject {
+        location,
+        reason,
+        raw: String::from_utf8_lossy(kept).trim_end().to_string(),
+    }
+}
+
+/// Export wrapper keys, read only when an object is not itself a record.
+#[derive(Deserialize)]
+struct Wrapper<'a> {
+    #[serde(borrow, default)]
+    events: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "@message")]
+    at_message: Option<&'a RawValue>,
+}
+
+/// Decode one complete JSON value (record, wrapper or array).
+fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return on_event(Event::Reject(reject(
+                location,
+                format!("invalid UTF-8: {e}"),
+                bytes,
+            )));
+        }
+    };
+    let first = text.trim_start().as_bytes().first().copied();
+    if depth > MAX_NESTING {
+        return on_event(Event::Reject(reject(
+            location,
+            "nested too deeply to be a log export".into(),
+            bytes,
+        )));
+    }
+    match first {
+        Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let loc = Location {
+                        item: Some(location.item.unwrap_or(i as u64)),
+                        ..location
+                    };
+                    decode_value(item.get().as_bytes(), loc, depth + 1, on_event);
+                }
+            }
+            Err(e) => on_event(Event::Reject(reject(
+                location,
+                format!("invalid JSON: {e}"),
+                bytes,
+            ))),
+        },
+        Some(b'{') => decode_object(text, location, depth, on_event),
+        Some(b'"') => match serde_json::from_str::<Cow<str>>(text) {
+            // A message field holding the record as a JSON string (CloudWatch exports).
+            Ok(inner) => decode_value(inner.as_bytes(), location, depth + 1, on_event),
+            Err(e) => on_event(Event::Reject(reject(
+                location,
+                format!("invalid JSON: {e}"),
+                bytes,
+            ))),
+        },
+        _ => on_event(Event::Reject(reject(
+            location,
+            "not a model invocation log record: not a JSON object".into(),
+            bytes,
+        ))),
+    }
+}
+
+fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
+    let record = match serde_json::from_str::<WireRecord>(text) {
+        Ok(r) => r,
+        Err(e) => {
+            return on_event(Event::Reject(reject(
+                location,
+                format!("invalid JSON: {e}"),
+                text.as_bytes(),
+            )));
+        }
+    };
+    if record.looks_like_record() {
+        match record.into_invocation() {
+            Ok(invocation) => on_event(Event::Record(invocation, location)),
+            Err(e) => on_event(Event::Reject(reject(
+                location,
+                e.to_string(),
+                text.as_bytes(),
+            ))),
+        }
+        return;
+    }
+    let wrapper: Wrapper = match serde_json::from_str(text) {
+        Ok(w) => w,
+        Err(e) => {
+            return on_event(Event::Reject(reject(
+                location,
+                format!("invalid JSON: {e}"),
+                text.as_bytes(),
+            )));
+        }
+    };
+    if let Some(events) = wrapper.events {
+        for (i, event) in events.into_iter().enumerate() {
+            let loc = Location {
+                item: Some(i as u64),
+                ..location
+            };
+            decode_value(event.get().as_bytes(), loc, depth + 1, on_event);
+        }
+    } else if let Some(message) = wrapper.at_message.or(wrapper.message) {
+        decode_value(message.get().as_bytes(), location, depth + 1, on_event);
+    } else {
+        on_event(Event::Reject(reject(
+            location,
+            "not a model invocation log record: no requestId".into(),
+            text.as_bytes(),
+        )));
+    }
+}
+
+/// Read everything from a reader into the callback; used by tests and small inputs.
+pub fn decode_bytes(bytes: &[u8], on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
+    decode_reader(io::Cursor::new(bytes), on_event)
+}

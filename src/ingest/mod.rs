@@ -1,0 +1,596 @@
+//! Ingest: sources in, deduplicated Parquet out.
+//!
+//! Decoding runs on worker threads, one source at a time each, and produces bounded Arrow batches; a single
+//! writer (the calling thread) owns the dedupe index and the open day files, so no lock sits on the hot path.
+//! Backpressure comes from a bounded channel, so memory stays flat however large the input is. The writer
+//! commits (files renamed into place, rejects written, then the manifest) every
+//! [`IngestOptions::commit_every_rows`] rows and at the end; see [`crate::store::warehouse`] for why that order
+//! makes a killed run safe to repeat.
+
+pub mod body;
+pub mod decode;
+pub mod fingerprint;
+pub mod frame;
+pub mod model_id;
+pub mod record;
+pub mod source;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use chrono::{DateTime, Utc};
+
+use crate::store::batch::InvocationBatchBuilder;
+use crate::store::parquet::AtomicParquetFile;
+use crate::store::warehouse::{
+    self, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key,
+    take_rows,
+};
+use decode::{DecodeStats, Event, Reject};
+use source::SourceObject;
+
+/// Errors that stop an ingest run (per-record problems are rejects, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::Error),
+    #[error("cannot build a record batch")]
+    Batch(#[source] arrow::error::ArrowError),
+    #[error("decoder thread panicked")]
+    WorkerPanicked,
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Keep only records at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Keep only records before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Decoder threads.
+    pub threads: usize,
+    /// Draw a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+    /// Commit after this many new rows, bounding what a crash makes the next run redo.
+    pub commit_every_rows: u64,
+    /// After the run, compact any day it touched that has more files than this.
+    pub compact_above_files: usize,
+    /// The current time, for the manifest (passed in: the clock is read at the edge).
+    pub now: DateTime<Utc>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            since: None,
+            until: None,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            progress: false,
+            commit_every_rows: 2_000_000,
+            compact_above_files: 8,
+            now: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestSummary {
+    pub sources_listed: u64,
+    pub sources_read: u64,
+    pub sources_unchanged: u64,
+    pub sources_out_of_range: u64,
+    pub not_logs: u64,
+    pub records_read: u64,
+    pub ingested: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub out_of_range_records: u64,
+    pub bytes_read: u64,
+    pub bytes_decompressed: u64,
+    pub files_written: u64,
+    pub days_compacted: u64,
+    pub elapsed: Duration,
+    pub rejects_file: Option<std::path::PathBuf>,
+}
+
+impl IngestSummary {
+    /// Records per second over the whole run.
+    pub fn records_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.records_read as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Rows per batch sent from a decoder to the writer.
+const BATCH_ROWS: usize = 8 * 1024;
+/// Open row groups may hold this much before the writer commits early.
+const MAX_BUFFERED_BYTES: usize = 256 << 20;
+
+enum Msg {
+    Batch {
+        batch: RecordBatch,
+        keys: Vec<RecordKey>,
+        days: Vec<i32>,
+    },
+    Rejects {
+        source: usize,
+        rejects: Vec<Reject>,
+    },
+    Done {
+        source: usize,
+        stats: DecodeStats,
+        out_of_range: u64,
+    },
+}
+
+/// Ingest `sources` into the warehouse.
+pub fn run(
+    warehouse: &mut Warehouse,
+    sources: Vec<SourceObject>,
+    not_logs: u64,
+    options: &IngestOptions,
+) -> Result<IngestSummary, Error> {
+    let started = Instant::now();
+    let mut summary = IngestSummary {
+        sources_listed: sources.len() as u64,
+        not_logs,
+        ..IngestSummary::default()
+    };
+    let manifest = warehouse.load_manifest()?;
+
+    let mut pending = Vec::new();
+    for src in sources {
+        if manifest.is_done(&src.id, &src.fingerprint, options.since, options.until) {
+            summary.sources_unchanged += 1;
+        } else if !hour_in_range(src.hour, options.since, options.until) {
+            summary.sources_out_of_range += 1;
+        } else {
+            pending.push(src);
+        }
+    }
+    summary.sources_read = pending.len() as u64;
+    let total_bytes: u64 = pending.iter().map(|s| s.size).sum();
+
+    let progress = progress_bar(options.progress, total_bytes);
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let threads = options.threads.clamp(1, 64).min(pending.len().max(1));
+    let (tx, rx) = mpsc::sync_channel::<Msg>(threads * 4);
+
+    let mut writer = WriterState::new(warehouse, options);
+    let outcome = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (pending, next, stop, bytes_read) = (&pending, &next, &stop, bytes_read.clone());
+            handles.push(scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= pending.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if !decode_source(i, &pending[i], options, &tx, &bytes_read) {
+                        break;
+                    }
+                }
+            }));
+        }
+        drop(tx);
+        let result = writer.consume(&rx, &pending, &progress, &bytes_read);
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+        }
+        for h in handles {
+            if h.join().is_err() {
+                return Err(Error::WorkerPanicked);
+            }
+        }
+        result
+    });
+    progress.finish_and_clear();
+    if let Err(e) = outcome {
+        writer.abort();
+        return Err(e);
+    }
+    writer.commit()?;
+
+    let counters = writer.counters;
+    summary.records_read = counters.records_read;
+    summary.ingested = counters.ingested;
+    summary.duplicates = counters.duplicates;
+    summary.rejected = counters.rejected;
+    summary.out_of_range_records = counters.out_of_range;
+    summary.bytes_decompressed = counters.bytes_decompressed;
+    summary.files_written = counters.files_written;
+    summary.rejects_file = writer.last_rejects_file.clone();
+    summary.bytes_read = bytes_read.load(Ordering::Relaxed);
+
+    let touched = std::mem::take(&mut writer.days_touched);
+    let warehouse = writer.warehouse;
+    for day in touched {
+        if warehouse.day_files(day)?.len() > options.compact_above_files {
+            warehouse.compact_day(day, COMPACT_MAX_ROWS_PER_FILE)?;
+            summary.days_compacted += 1;
+        }
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Rows per file when compacting: a typical day fits in one file, a huge one is split.
+pub const COMPACT_MAX_ROWS_PER_FILE: usize = 4_000_000;
+
+fn hour_in_range(
+    hour: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> bool {
+    // Delivery may lag the record time, and which time names the folder is unconfirmed: one hour of margin.
+    let Some(hour) = hour else { return true };
+    let margin = chrono::Duration::hours(1);
+    let after_since = since.is_none_or(|s| hour + chrono::Duration::hours(1) + margin > s);
+    let before_until = until.is_none_or(|u| hour - margin < u);
+    after_since && before_until
+}
+
+fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} ingest [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Counts compressed bytes as the decompressor pulls them, for the progress bar.
+struct CountingReader<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Decode one source on a worker thread. Returns false when the writer has gone away.
+fn decode_source(
+    index: usize,
+    src: &SourceObject,
+    options: &IngestOptions,
+    tx: &mpsc::SyncSender<Msg>,
+    bytes_read: &Arc<AtomicU64>,
+) -> bool {
+    let reader = match (src.open)() {
+        Ok(r) => r,
+        Err(e) => {
+            let reject = Reject {
+                location: decode::Location::default(),
+                reason: format!("cannot open: {e}"),
+                raw: String::new(),
+            };
+            let stats = DecodeStats {
+                rejects: 1,
+                ..DecodeStats::default()
+            };
+            return tx
+                .send(Msg::Rejects {
+                    source: index,
+                    rejects: vec![reject],
+                })
+                .is_ok()
+                && tx
+                    .send(Msg::Done {
+                        source: index,
+                        stats,
+                        out_of_range: 0,
+                    })
+                    .is_ok();
+        }
+    };
+    let reader = CountingReader {
+        inner: reader,
+        counter: bytes_read.clone(),
+    };
+    let mut builder = InvocationBatchBuilder::new();
+    let mut keys = Vec::with_capacity(BATCH_ROWS);
+    let mut days = Vec::with_capacity(BATCH_ROWS);
+    let mut rejects = Vec::new();
+    let mut out_of_range = 0u64;
+    let mut alive = true;
+    let send_batch = |builder: &mut InvocationBatchBuilder,
+                      keys: &mut Vec<RecordKey>,
+                      days: &mut Vec<i32>,
+                      alive: &mut bool| {
+        if builder.is_empty() || !*alive {
+            return;
+        }
+        match builder.finish() {
+            Ok(batch) => {
+                let msg = Msg::Batch {
+                    batch,
+                    keys: std::mem::take(keys),
+                    days: std::mem::take(days),
+                };
+                *alive = tx.send(msg).is_ok();
+            }
+            Err(e) => {
+                // Cannot happen with builders filled in lockstep; recorded rather than panicking.
+                keys.clear();
+                days.clear();
+                *alive = tx
+                    .send(Msg::Rejects {
+                        source: index,
+                        rejects: vec![Reject {
+                            location: decode::Location::default(),
+                            reason: format!("internal batch error: {e}"),
+                            raw: String::new(),
+                        }],
+                    })
+                    .is_ok();
+            }
+        }
+    };
+    let stats = decode::decode_reader(reader, &mut |event| {
+        if !alive {
+            return;
+        }
+        match event {
+            Event::Record(row, _) => {
+                let in_range = options.since.is_none_or(|s| row.timestamp >= s)
+                    && options.until.is_none_or(|u| row.timestamp < u);
+                if !in_range {
+                    out_of_range += 1;
+                    return;
+                }
+                keys.push(record_key(&row.request_id));
+                days.push(day_number(row.timestamp));
+                builder.append(&row, &src.id);
+                if builder.len() >= BATCH_ROWS {
+                    send_batch(&mut builder, &mut keys, &mut days, &mut alive);
+                }
+            }
+            Event::Reject(r) => rejects.push(r),
+        }
+    });
+    send_batch(&mut builder, &mut keys, &mut days, &mut alive);
+    alive
+        && (rejects.is_empty()
+            || tx
+                .send(Msg::Rejects {
+                    source: index,
+                    rejects,
+                })
+                .is_ok())
+        && tx
+            .send(Msg::Done {
+                source: index,
+                stats,
+                out_of_range,
+            })
+            .is_ok()
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    records_read: u64,
+    ingested: u64,
+    duplicates: u64,
+    rejected: u64,
+    out_of_range: u64,
+    bytes_decompressed: u64,
+    files_written: u64,
+}
+
+/// The single writer: dedupe index, open day files, pending rejects and manifest entries.
+struct WriterState<'w> {
+    warehouse: &'w mut Warehouse,
+    options: &'w IngestOptions,
+    keys: HashMap<i32, HashSet<RecordKey>>,
+    touched_since_commit: HashSet<i32>,
+    days_touched: std::collections::BTreeSet<i32>,
+    open_files: BTreeMap<i32, AtomicParquetFile>,
+    pending_rejects: Vec<RejectRow>,
+    completed: Vec<ManifestEntry>,
+    rows_since_commit: u64,
+    counters: Counters,
+    last_rejects_file: Option<std::path::PathBuf>,
+}
+
+impl<'w> WriterState<'w> {
+    fn new(warehouse: &'w mut Warehouse, options: &'w IngestOptions) -> Self {
+        WriterState {
+            warehouse,
+            options,
+            keys: HashMap::new(),
+            touched_since_commit: HashSet::new(),
+            days_touched: Default::default(),
+            open_files: BTreeMap::new(),
+            pending_rejects: Vec::new(),
+            completed: Vec::new(),
+            rows_since_commit: 0,
+            counters: Counters::default(),
+            last_rejects_file: None,
+        }
+    }
+
+    fn consume(
+        &mut self,
+        rx: &mpsc::Receiver<Msg>,
+        sources: &[SourceObject],
+        progress: &indicatif::ProgressBar,
+        bytes_read: &AtomicU64,
+    ) -> Result<(), Error> {
+        loop {
+            let msg = match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    progress.set_position(bytes_read.load(Ordering::Relaxed));
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            match msg {
+                Msg::Batch { batch, keys, days } => self.write_batch(batch, &keys, &days)?,
+                Msg::Rejects { source, rejects } => {
+                    let id = &sources[source].id;
+                    self.counters.rejected += rejects.len() as u64;
+                    self.pending_rejects
+                        .extend(rejects.into_iter().map(|r| RejectRow {
+                            source: id.clone(),
+                            line: r.location.position.line,
+                            offset: r.location.position.offset,
+                            item: r.location.item,
+                            reason: r.reason,
+                            raw: r.raw,
+                        }));
+                }
+                Msg::Done {
+                    source,
+                    stats,
+                    out_of_range,
+                } => {
+                    let src = &sources[source];
+                    self.counters.out_of_range += out_of_range;
+                    self.counters.bytes_decompressed += stats.bytes;
+                    self.completed.push(ManifestEntry {
+                        id: src.id.clone(),
+                        fingerprint: src.fingerprint.clone(),
+                        since: self.options.since,
+                        until: self.options.until,
+                        records: stats.records,
+                        rejects: stats.rejects,
+                    });
+                    progress.set_message(format!("{} records", self.counters.records_read));
+                }
+            }
+            progress.set_position(bytes_read.load(Ordering::Relaxed));
+            let buffered: usize = self
+                .open_files
+                .values()
+                .map(|f| f.in_progress_bytes())
+                .sum();
+            if self.rows_since_commit >= self.options.commit_every_rows
+                || buffered > MAX_BUFFERED_BYTES
+            {
+                self.commit()?;
+            }
+        }
+    }
+
+    fn write_batch(
+        &mut self,
+        batch: RecordBatch,
+        keys: &[RecordKey],
+        days: &[i32],
+    ) -> Result<(), Error> {
+        self.counters.records_read += keys.len() as u64;
+        let mut keep = vec![false; keys.len()];
+        for (i, (&key, &day)) in keys.iter().zip(days).enumerate() {
+            let index = match self.keys.entry(day) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.warehouse.load_day_keys(day)?)
+                }
+            };
+            keep[i] = index.insert(key);
+        }
+        for (day, rows) in group_by_day(days, |i| keep[i]) {
+            let n = rows.len() as u64;
+            let part = take_rows(&batch, rows)?;
+            let file = match self.open_files.entry(day) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(self.warehouse.create_day_file(day)?)
+                }
+            };
+            file.write(&part)
+                .map_err(|source| warehouse::Error::Write {
+                    path: self.warehouse.day_dir(day),
+                    source,
+                })?;
+            self.counters.ingested += n;
+            self.rows_since_commit += n;
+            self.touched_since_commit.insert(day);
+            self.days_touched.insert(day);
+        }
+        self.counters.duplicates += keep.iter().filter(|k| !**k).count() as u64;
+        Ok(())
+    }
+
+    /// Files first, then rejects, then the manifest: a source is recorded only once its rows are durable.
+    fn commit(&mut self) -> Result<(), Error> {
+        for (day, file) in std::mem::take(&mut self.open_files) {
+            file.commit().map_err(|source| warehouse::Error::Write {
+                path: self.warehouse.day_dir(day),
+                source,
+            })?;
+            self.counters.files_written += 1;
+        }
+        if let Some(path) = self.warehouse.write_rejects(&self.pending_rejects)? {
+            self.last_rejects_file = Some(path);
+        }
+        self.pending_rejects.clear();
+        self.warehouse
+            .append_manifest(std::mem::take(&mut self.completed), self.options.now)?;
+        // Keep the key index only for days still receiving rows; the rest is on disk and reloads on demand.
+        let touched = std::mem::take(&mut self.touched_since_commit);
+        self.keys.retain(|day, _| touched.contains(day));
+        self.rows_since_commit = 0;
+        Ok(())
+    }
+
+    fn abort(&mut self) {
+        for (_, file) in std::mem::take(&mut self.open_files) {
+            file.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn hour_pruning_keeps_a_margin() {
+        let at = |h| Utc.with_ymd_and_hms(2025, 1, 10, h, 0, 0).single();
+        let since = at(10);
+        let until = at(12);
+        let cases = [
+            (7, false),
+            (8, false),
+            (9, true),
+            (10, true),
+            (11, true),
+            (12, true),
+            (13, false),
+        ];
+        for (hour, want) in cases {
+            assert_eq!(hour_in_range(at(hour), since, until), want, "hour {hour}");
+        }
+        assert!(hour_in_range(None, since, until));
+    }
+}

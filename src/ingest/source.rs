@@ -1,0 +1,248 @@
+//! What the pipeline reads: a list of [`SourceObject`]s, each able to open a byte stream. Local files live here;
+//! S3 objects and CloudWatch windows will implement the same shape, so the decode and write path is shared.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+/// Opens the bytes of one source; called on a worker thread.
+pub type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
+
+/// One input object.
+#[derive(Clone)]
+pub struct SourceObject {
+    /// Stable identity, also stored in the `source` column: canonical path or `s3://bucket/key`.
+    pub id: String,
+    /// Content identity (size + mtime, or ETag): a changed fingerprint means the source is read again.
+    pub fingerprint: String,
+    /// Compressed size in bytes, for progress.
+    pub size: u64,
+    /// The UTC hour folder of the S3 delivery layout, when the path has one (used to skip files by time).
+    pub hour: Option<DateTime<Utc>>,
+    pub open: Opener,
+}
+
+impl std::fmt::Debug for SourceObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceObject")
+            .field("id", &self.id)
+            .field("fingerprint", &self.fingerprint)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// Why a path was not read as a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotALog {
+    /// Under a `data/` prefix: an offloaded large body, not a batch of records.
+    OffloadedBody,
+    /// `amazon-bedrock-logs-permission-check`: the marker Bedrock writes when logging is configured.
+    PermissionCheck,
+    /// Found while walking a folder, with a name that is not a log file (README, .DS_Store...).
+    OtherFile,
+}
+
+/// Classify a path or key by name alone.
+pub fn not_a_log(path: &str) -> Option<NotALog> {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    if name.contains("amazon-bedrock-logs-permission-check") {
+        return Some(NotALog::PermissionCheck);
+    }
+    if path.split(['/', '\\']).any(|segment| segment == "data") {
+        return Some(NotALog::OffloadedBody);
+    }
+    None
+}
+
+/// File names we read when walking a folder; a file named explicitly is always read.
+fn looks_like_log_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        ".json",
+        ".json.gz",
+        ".jsonl",
+        ".jsonl.gz",
+        ".ndjson",
+        ".ndjson.gz",
+        ".gz",
+        ".log",
+        ".log.gz",
+        ".txt",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext))
+}
+
+/// The hour folder of a key in the delivery layout
+/// `.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/<file>`.
+pub fn delivery_hour(path: &str) -> Option<DateTime<Utc>> {
+    let segments: Vec<&str> = path.split(['/', '\\']).collect();
+    let at = segments
+        .iter()
+        .position(|s| *s == "BedrockModelInvocationLogs")?;
+    let parts = segments.get(at + 2..at + 6)?;
+    let num = |s: &str| s.parse::<u32>().ok();
+    let date = NaiveDate::from_ymd_opt(num(parts[0])? as i32, num(parts[1])?, num(parts[2])?)?;
+    let hour = num(parts[3]).filter(|h| *h < 24)?;
+    Some(Utc.from_utc_datetime(&date.and_hms_opt(hour, 0, 0)?))
+}
+
+/// Local paths expanded into sources, plus what was passed over.
+#[derive(Debug, Default)]
+pub struct LocalListing {
+    pub sources: Vec<SourceObject>,
+    pub not_logs: u64,
+}
+
+/// Errors while listing local inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("input {path} does not exist")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Expand files and folders (walked recursively, in name order) into sources.
+pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
+    let mut listing = LocalListing::default();
+    for input in inputs {
+        let meta = fs::metadata(input).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => ListError::Missing {
+                path: input.clone(),
+            },
+            _ => ListError::Io {
+                path: input.clone(),
+                source,
+            },
+        })?;
+        if meta.is_dir() {
+            walk(input, &mut listing)?;
+        } else {
+            push_file(input, &meta, &mut listing, true)?;
+        }
+    }
+    Ok(listing)
+}
+
+fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(|source| ListError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|source| ListError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let hidden = entry
+            .file_name()
+            .to_str()
+            .is_none_or(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        let meta = entry.metadata().map_err(|source| ListError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(&path, listing)?;
+        } else if meta.is_file() {
+            push_file(&path, &meta, listing, false)?;
+        }
+    }
+    Ok(())
+}
+
+fn push_file(
+    path: &Path,
+    meta: &fs::Metadata,
+    listing: &mut LocalListing,
+    explicit: bool,
+) -> Result<(), ListError> {
+    let canonical = fs::canonicalize(path).map_err(|source| ListError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let id = canonical.to_string_lossy().into_owned();
+    let name = canonical
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if not_a_log(&id).is_some() || (!explicit && !looks_like_log_file(name)) {
+        listing.not_logs += 1;
+        return Ok(());
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let open_path = canonical.clone();
+    listing.sources.push(SourceObject {
+        fingerprint: format!("{}-{mtime}", meta.len()),
+        size: meta.len(),
+        hour: delivery_hour(&id),
+        id,
+        open: Arc::new(move || File::open(&open_path).map(|f| Box::new(f) as Box<dyn Read + Send>)),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_keys() {
+        let cases = [
+            (
+                "logs/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/20241120T164851056Z_9b86bf4994c4ab1c.json.gz",
+                None,
+            ),
+            (
+                "logs/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2026/04/20/00/data/f3ae_input.json.gz",
+                Some(NotALog::OffloadedBody),
+            ),
+            (
+                "logs/AWSLogs/1/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check",
+                Some(NotALog::PermissionCheck),
+            ),
+            (
+                "prefix/amazon-bedrock-logs-permission-check",
+                Some(NotALog::PermissionCheck),
+            ),
+            ("exports/database.json", None),
+        ];
+        for (key, want) in cases {
+            assert_eq!(not_a_log(key), want, "case {key}");
+        }
+    }
+
+    #[test]
+    fn hour_folders() {
+        let key = "p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/x.json.gz";
+        assert_eq!(
+            delivery_hour(key).map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-11-20T16:00:00+00:00")
+        );
+        assert_eq!(
+            delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/x.json.gz"),
+            None
+        );
+        assert_eq!(
+            delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/13/20/01/x.gz"),
+            None
+        );
+        assert_eq!(delivery_hour("other/2024/11/20/16/x.json.gz"), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! The `bedrock-spend` binary: parse arguments, run, turn the result into an exit code.
+//! 0 = everything done, 1 = finished but some records or objects failed, 2 = fatal error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = bedrock_spend::cli::Cli::parse();
+    match bedrock_spend::cli::run(cli) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("bedrock-spend: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

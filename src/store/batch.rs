@@ -1,0 +1,245 @@
+//! Appends decoded rows to Arrow builders and finishes them as [`RecordBatch`]es of the `invocations` file
+//! schema. Rows are appended as they are decoded, so no intermediate owned copy of a record exists.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Int64Builder, MapBuilder, MapFieldNames, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::error::ArrowError;
+
+use super::schema::{FILE_SCHEMA, UTC};
+use crate::ingest::record::Invocation;
+
+/// Builders for every column of [`FILE_SCHEMA`], in order.
+pub struct InvocationBatchBuilder {
+    request_id: StringBuilder,
+    timestamp: TimestampMicrosecondBuilder,
+    account_id: StringBuilder,
+    region: StringBuilder,
+    inference_region: StringBuilder,
+    operation: StringBuilder,
+    model_id: StringBuilder,
+    model: StringBuilder,
+    provider: StringBuilder,
+    routing: StringBuilder,
+    inference_profile: StringBuilder,
+    identity_arn: StringBuilder,
+    principal: StringBuilder,
+    request_metadata: MapBuilder<StringBuilder, StringBuilder>,
+    input_tokens: Int64Builder,
+    output_tokens: Int64Builder,
+    cache_read_tokens: Int64Builder,
+    cache_write_tokens: Int64Builder,
+    cache_write_1h_tokens: Int64Builder,
+    token_source: StringBuilder,
+    streaming: BooleanBuilder,
+    stop_reason: StringBuilder,
+    latency_ms: Int64Builder,
+    first_byte_latency_ms: Int64Builder,
+    guardrail_intervened: BooleanBuilder,
+    error_code: StringBuilder,
+    input_bytes: Int64Builder,
+    output_bytes: Int64Builder,
+    input_body_s3_path: StringBuilder,
+    output_body_s3_path: StringBuilder,
+    response_model: StringBuilder,
+    performance_latency: StringBuilder,
+    schema_version: StringBuilder,
+    system_hash: StringBuilder,
+    system_tokens_est: Int64Builder,
+    prefix_hash: StringBuilder,
+    prefix_tokens_est: Int64Builder,
+    source: StringBuilder,
+    rows: usize,
+}
+
+impl Default for InvocationBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InvocationBatchBuilder {
+    /// Empty builders.
+    pub fn new() -> Self {
+        let names = MapFieldNames {
+            entry: "entries".into(),
+            key: "keys".into(),
+            value: "values".into(),
+        };
+        InvocationBatchBuilder {
+            request_id: StringBuilder::new(),
+            timestamp: TimestampMicrosecondBuilder::new().with_timezone(UTC),
+            account_id: StringBuilder::new(),
+            region: StringBuilder::new(),
+            inference_region: StringBuilder::new(),
+            operation: StringBuilder::new(),
+            model_id: StringBuilder::new(),
+            model: StringBuilder::new(),
+            provider: StringBuilder::new(),
+            routing: StringBuilder::new(),
+            inference_profile: StringBuilder::new(),
+            identity_arn: StringBuilder::new(),
+            principal: StringBuilder::new(),
+            request_metadata: MapBuilder::new(
+                Some(names),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            ),
+            input_tokens: Int64Builder::new(),
+            output_tokens: Int64Builder::new(),
+            cache_read_tokens: Int64Builder::new(),
+            cache_write_tokens: Int64Builder::new(),
+            cache_write_1h_tokens: Int64Builder::new(),
+            token_source: StringBuilder::new(),
+            streaming: BooleanBuilder::new(),
+            stop_reason: StringBuilder::new(),
+            latency_ms: Int64Builder::new(),
+            first_byte_latency_ms: Int64Builder::new(),
+            guardrail_intervened: BooleanBuilder::new(),
+            error_code: StringBuilder::new(),
+            input_bytes: Int64Builder::new(),
+            output_bytes: Int64Builder::new(),
+            input_body_s3_path: StringBuilder::new(),
+            output_body_s3_path: StringBuilder::new(),
+            response_model: StringBuilder::new(),
+            performance_latency: StringBuilder::new(),
+            schema_version: StringBuilder::new(),
+            system_hash: StringBuilder::new(),
+            system_tokens_est: Int64Builder::new(),
+            prefix_hash: StringBuilder::new(),
+            prefix_tokens_est: Int64Builder::new(),
+            source: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+
+    /// Rows appended since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no row is pending.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one row; `source` names the file, S3 object or log stream it came from.
+    pub fn append(&mut self, row: &Invocation<'_>, source: &str) {
+        self.request_id.append_value(&row.request_id);
+        self.timestamp
+            .append_value(row.timestamp.timestamp_micros());
+        self.account_id.append_option(row.account_id.as_deref());
+        self.region.append_option(row.region.as_deref());
+        self.inference_region
+            .append_option(row.inference_region.as_deref());
+        self.operation.append_option(row.operation.as_deref());
+        self.model_id.append_option(row.model_id.as_deref());
+        self.model.append_option(row.model.model.as_deref());
+        self.provider.append_option(row.model.provider.as_deref());
+        self.routing.append_value(row.model.routing.as_str());
+        self.inference_profile
+            .append_option(row.model.inference_profile.as_deref());
+        self.identity_arn.append_option(row.identity_arn.as_deref());
+        self.principal.append_option(row.principal.as_deref());
+        match &row.request_metadata {
+            Some(map) => {
+                for (k, v) in map {
+                    self.request_metadata.keys().append_value(k);
+                    self.request_metadata.values().append_value(v);
+                }
+                // Appending a map entry cannot fail while keys and values are appended in pairs.
+                let _ = self.request_metadata.append(true);
+            }
+            None => {
+                let _ = self.request_metadata.append(false);
+            }
+        }
+        self.input_tokens.append_option(row.input_tokens);
+        self.output_tokens.append_option(row.output_tokens);
+        self.cache_read_tokens.append_option(row.cache_read_tokens);
+        self.cache_write_tokens
+            .append_option(row.cache_write_tokens);
+        self.cache_write_1h_tokens
+            .append_option(row.cache_write_1h_tokens);
+        self.token_source.append_value(row.token_source.as_str());
+        self.streaming.append_option(row.streaming);
+        self.stop_reason.append_option(row.stop_reason.as_deref());
+        self.latency_ms.append_option(row.latency_ms);
+        self.first_byte_latency_ms
+            .append_option(row.first_byte_latency_ms);
+        self.guardrail_intervened
+            .append_option(row.guardrail_intervened);
+        self.error_code.append_option(row.error_code.as_deref());
+        self.input_bytes.append_option(row.input_bytes);
+        self.output_bytes.append_option(row.output_bytes);
+        self.input_body_s3_path
+            .append_option(row.input_body_s3_path.as_deref());
+        self.output_body_s3_path
+            .append_option(row.output_body_s3_path.as_deref());
+        self.response_model
+            .append_option(row.response_model.as_deref());
+        self.performance_latency
+            .append_option(row.performance_latency.as_deref());
+        self.schema_version
+            .append_option(row.schema_version.as_deref());
+        self.system_hash
+            .append_option(row.fingerprint.system_hash.as_deref());
+        self.system_tokens_est
+            .append_option(row.fingerprint.system_tokens_est);
+        self.prefix_hash
+            .append_option(row.fingerprint.prefix_hash.as_deref());
+        self.prefix_tokens_est
+            .append_option(row.fingerprint.prefix_tokens_est);
+        self.source.append_value(source);
+        self.rows += 1;
+    }
+
+    /// Finish the pending rows as one batch and reset the builders.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.request_id.finish()),
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.account_id.finish()),
+            Arc::new(self.region.finish()),
+            Arc::new(self.inference_region.finish()),
+            Arc::new(self.operation.finish()),
+            Arc::new(self.model_id.finish()),
+            Arc::new(self.model.finish()),
+            Arc::new(self.provider.finish()),
+            Arc::new(self.routing.finish()),
+            Arc::new(self.inference_profile.finish()),
+            Arc::new(self.identity_arn.finish()),
+            Arc::new(self.principal.finish()),
+            Arc::new(self.request_metadata.finish()),
+            Arc::new(self.input_tokens.finish()),
+            Arc::new(self.output_tokens.finish()),
+            Arc::new(self.cache_read_tokens.finish()),
+            Arc::new(self.cache_write_tokens.finish()),
+            Arc::new(self.cache_write_1h_tokens.finish()),
+            Arc::new(self.token_source.finish()),
+            Arc::new(self.streaming.finish()),
+            Arc::new(self.stop_reason.finish()),
+            Arc::new(self.latency_ms.finish()),
+            Arc::new(self.first_byte_latency_ms.finish()),
+            Arc::new(self.guardrail_intervened.finish()),
+            Arc::new(self.error_code.finish()),
+            Arc::new(self.input_bytes.finish()),
+            Arc::new(self.output_bytes.finish()),
+            Arc::new(self.input_body_s3_path.finish()),
+            Arc::new(self.output_body_s3_path.finish()),
+            Arc::new(self.response_model.finish()),
+            Arc::new(self.performance_latency.finish()),
+            Arc::new(self.schema_version.finish()),
+            Arc::new(self.system_hash.finish()),
+            Arc::new(self.system_tokens_est.finish()),
+            Arc::new(self.prefix_hash.finish()),
+            Arc::new(self.prefix_tokens_est.finish()),
+            Arc::new(self.source.finish()),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(FILE_SCHEMA.clone(), columns)
+    }
+}

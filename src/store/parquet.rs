@@ -1,0 +1,192 @@
+//! Parquet settings and atomic file writes for the warehouse. The settings live here, once, so every file we
+//! write (ingest, compaction) reads the same in DuckDB, pyarrow, Athena and Spark.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::schema::FILE_SCHEMA;
+
+/// Rows per row group: big enough for good compression and fast scans, small enough to bound writer memory.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// zstd level: level 1 compresses these highly repetitive columns nearly as well as level 3, much faster.
+pub const ZSTD_LEVEL: i32 = 1;
+
+/// Writer properties for every warehouse file.
+pub fn writer_props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default(),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Write batches to any sink as one Parquet file (used directly by the round-trip test).
+pub fn write_batches<W: Write + Send>(
+    sink: W,
+    batches: &[RecordBatch],
+) -> parquet::errors::Result<W> {
+    let mut writer = ArrowWriter::try_new(sink, FILE_SCHEMA.clone(), Some(writer_props()))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.into_inner()
+}
+
+/// A Parquet file being written under a hidden temporary name in its final directory; it becomes visible
+/// only through [`AtomicParquetFile::commit`], so readers and crashed runs never see half a file.
+pub struct AtomicParquetFile {
+    writer: ArrowWriter<BufWriter<File>>,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    rows: usize,
+}
+
+/// Prefix of temporary files: hidden from Spark/Hive (leading dot) and from `*.parquet` globs (suffix).
+pub const TMP_PREFIX: &str = ".tmp-";
+
+impl AtomicParquetFile {
+    /// Start `final_path` (which must end in `.parquet`) as a temporary file beside it.
+    pub fn create(final_path: PathBuf) -> io::Result<Self> {
+        let dir = final_path
+            .parent()
+            .ok_or_else(|| io::Error::other("parquet path has no directory"))?;
+        fs::create_dir_all(dir)?;
+        let name = final_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("part.parquet");
+        let tmp_path = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
+        let file = File::create(&tmp_path)?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            FILE_SCHEMA.clone(),
+            Some(writer_props()),
+        )
+        .map_err(io::Error::other)?;
+        Ok(AtomicParquetFile {
+            writer,
+            tmp_path,
+            final_path,
+            rows: 0,
+        })
+    }
+
+    /// Append a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        self.rows += batch.num_rows();
+        self.writer.write(batch).map_err(io::Error::other)
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes buffered in memory for the open row group.
+    pub fn in_progress_bytes(&self) -> usize {
+        self.writer.in_progress_size()
+    }
+
+    /// Finish the file, make it durable, and move it to its final name.
+    pub fn commit(self) -> io::Result<PathBuf> {
+        self.finish()?.publish()
+    }
+
+    /// Finish the file and make it durable under its temporary name; [`FinishedFile::publish`] renames it.
+    /// Used where several files must appear together (compaction journals them first).
+    pub fn finish(self) -> io::Result<FinishedFile> {
+        let buffered = self.writer.into_inner().map_err(io::Error::other)?;
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(FinishedFile {
+            tmp_path: self.tmp_path,
+            final_path: self.final_path,
+        })
+    }
+
+    /// Drop the temporary file.
+    pub fn abort(self) {
+        let _ = fs::remove_file(&self.tmp_path);
+    }
+}
+
+/// A complete, durable file still under its temporary name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedFile {
+    pub tmp_path: PathBuf,
+    pub final_path: PathBuf,
+}
+
+impl FinishedFile {
+    /// Rename to the final name and make the rename durable.
+    pub fn publish(self) -> io::Result<PathBuf> {
+        fs::rename(&self.tmp_path, &self.final_path)?;
+        sync_dir(self.final_path.parent())?;
+        Ok(self.final_path)
+    }
+}
+
+/// Make a rename durable: fsync the directory that holds it.
+pub fn sync_dir(dir: Option<&Path>) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = dir {
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Write a small file atomically: temporary name, fsync, rename, fsync the directory.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path has no directory"))?;
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(Some(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::decode::{Event, decode_bytes};
+    use crate::store::batch::InvocationBatchBuilder;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn round_trip_through_bytes() {
+        let line = r#"{"schemaType":"ModelInvocationLog","timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"us.anthropic.claude-3-5-haiku-20241022-v1:0","region":"us-east-1","input":{"inputTokenCount":5},"output":{"outputTokenCount":7},"requestMetadata":{"team":"a"}}"#;
+        let mut builder = InvocationBatchBuilder::new();
+        decode_bytes(line.as_bytes(), &mut |e| {
+            if let Event::Record(r, _) = e {
+                builder.append(&r, "mem")
+            }
+        });
+        let batch = builder.finish().unwrap();
+        let bytes = write_batches(Vec::new(), &[batch.clone()]).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .unwrap()
+            .build()
+            .unwrap();
+        let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0], batch);
+    }
+}
