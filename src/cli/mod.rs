@@ -21,12 +21,7 @@ use output::PrintFormat;
 #[command(name = "bedrock-spend", version, about)]
 pub struct Cli {
     /// The Parquet warehouse every command reads or writes.
-    #[arg(
-        long,
-        global = true,
-        env = "BEDROCK_SPEND_WAREHOUSE",
-        default_value = "./bedrock-spend-data"
-    )]
+    #[arg(long, global = true, env = "BEDROCK_SPEND_WAREHOUSE", default_value = "./bedrock-spend-data")]
     pub warehouse: PathBuf,
     /// Print only errors.
     #[arg(long, short, global = true)]
@@ -152,15 +147,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Demo { logs } => run_demo(&cli, logs.as_deref()),
         Command::Generate(args) => run_generate(&cli, args),
         Command::Rejects { limit, raw } => run_rejects(&cli, *limit, *raw),
-        Command::Sql {
-            query,
-            file,
-            format,
-        } => {
+        Command::Sql { query, file, format } => {
             let sql = match (query, file) {
                 (Some(q), None) => q.clone(),
-                (None, Some(f)) => std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
                 _ => bail!("give exactly one of a query or -f FILE"),
             };
             let batches = runtime()?.block_on(query::run_sql(&cli.warehouse, &sql, &[]))?;
@@ -171,10 +161,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
 fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Outcome> {
@@ -199,26 +186,13 @@ fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Outcome> {
     } else if !cli.quiet {
         output::print_summary(&mut std::io::stdout().lock(), &summary)?;
     }
-    Ok(if summary.rejected > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Ok
-    })
+    Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
-fn ingest_into(
-    warehouse: &Path,
-    listing: source::LocalListing,
-    options: &IngestOptions,
-) -> Result<IngestSummary> {
-    let mut wh = Warehouse::open_for_write(warehouse)
-        .with_context(|| format!("opening warehouse {}", warehouse.display()))?;
-    Ok(ingest::run(
-        &mut wh,
-        listing.sources,
-        listing.not_logs,
-        options,
-    )?)
+fn ingest_into(warehouse: &Path, listing: source::LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
+    let mut wh =
+        Warehouse::open_for_write(warehouse).with_context(|| format!("opening warehouse {}", warehouse.display()))?;
+    Ok(ingest::run(&mut wh, listing.sources, listing.not_logs, options)?)
 }
 
 fn run_compact(cli: &Cli, days: &[NaiveDate]) -> Result<Outcome> {
@@ -228,9 +202,7 @@ fn run_compact(cli: &Cli, days: &[NaiveDate]) -> Result<Outcome> {
     let selected: Vec<i32> = if days.is_empty() {
         wh.day_dirs()?.into_iter().map(|(d, _)| d).collect()
     } else {
-        days.iter()
-            .map(|d| d.signed_duration_since(epoch).num_days() as i32)
-            .collect()
+        days.iter().map(|d| d.signed_duration_since(epoch).num_days() as i32).collect()
     };
     let mut compacted = 0;
     for day in selected {
@@ -258,23 +230,14 @@ fn run_compact(cli: &Cli, days: &[NaiveDate]) -> Result<Outcome> {
 fn run_demo(cli: &Cli, logs: Option<&Path>) -> Result<Outcome> {
     let default_logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
     let logs = logs.unwrap_or(&default_logs);
-    let explicit_warehouse = std::env::args()
-        .any(|a| a == "--warehouse" || a.starts_with("--warehouse="))
+    let explicit_warehouse = std::env::args().any(|a| a == "--warehouse" || a.starts_with("--warehouse="))
         || std::env::var_os("BEDROCK_SPEND_WAREHOUSE").is_some();
     // The demo keeps its own warehouse unless told otherwise, so it never mixes samples into real data.
-    let warehouse = if explicit_warehouse {
-        cli.warehouse.clone()
-    } else {
-        PathBuf::from("./bedrock-spend-demo")
-    };
-    let listing = source::list_local(&[logs.to_path_buf()])
-        .with_context(|| format!("reading sample logs {}", logs.display()))?;
-    let options = IngestOptions {
-        threads: default_threads(),
-        progress: !cli.quiet,
-        now: Utc::now(),
-        ..IngestOptions::default()
-    };
+    let warehouse = if explicit_warehouse { cli.warehouse.clone() } else { PathBuf::from("./bedrock-spend-demo") };
+    let listing =
+        source::list_local(&[logs.to_path_buf()]).with_context(|| format!("reading sample logs {}", logs.display()))?;
+    let options =
+        IngestOptions { threads: default_threads(), progress: !cli.quiet, now: Utc::now(), ..IngestOptions::default() };
     let summary = ingest_into(&warehouse, listing, &options)?;
     let mut out = std::io::stdout().lock();
     output::print_summary(&mut out, &summary)?;
@@ -291,11 +254,7 @@ fn run_demo(cli: &Cli, logs: Option<&Path>) -> Result<Outcome> {
         "\nTry: bedrock-spend --warehouse {} sql \"SELECT principal, count(*) FROM invocations GROUP BY 1\"",
         warehouse.display()
     )?;
-    Ok(if summary.rejected > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Ok
-    })
+    Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
 fn run_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {

@@ -18,21 +18,14 @@ pub enum PrintFormat {
 }
 
 /// Write batches in the chosen format.
-pub fn print_batches<W: Write>(
-    out: &mut W,
-    batches: &[RecordBatch],
-    format: PrintFormat,
-) -> io::Result<()> {
+pub fn print_batches<W: Write>(out: &mut W, batches: &[RecordBatch], format: PrintFormat) -> io::Result<()> {
     match format {
         PrintFormat::Table => {
-            let table =
-                arrow::util::pretty::pretty_format_batches(batches).map_err(io::Error::other)?;
+            let table = arrow::util::pretty::pretty_format_batches(batches).map_err(io::Error::other)?;
             writeln!(out, "{table}")
         }
         PrintFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
             for b in batches {
                 writer.write(b).map_err(io::Error::other)?;
             }
@@ -72,17 +65,9 @@ pub fn print_summary<W: Write>(out: &mut W, s: &IngestSummary) -> io::Result<()>
         "bytes: {} read ({} decompressed); {} parquet files written, {} days compacted",
         s.bytes_read, s.bytes_decompressed, s.files_written, s.days_compacted
     )?;
-    writeln!(
-        out,
-        "elapsed: {secs:.2}s ({:.0} records/s)",
-        s.records_per_sec()
-    )?;
+    writeln!(out, "elapsed: {secs:.2}s ({:.0} records/s)", s.records_per_sec())?;
     if let Some(path) = &s.rejects_file {
-        writeln!(
-            out,
-            "rejected records were kept in {} (see `bedrock-spend rejects`)",
-            path.display()
-        )?;
+        writeln!(out, "rejected records were kept in {} (see `bedrock-spend rejects`)", path.display())?;
     }
     Ok(())
 }
@@ -112,20 +97,11 @@ pub fn summary_json(s: &IngestSummary) -> String {
 }
 
 /// List rejects, newest last.
-pub fn print_rejects<W: Write>(
-    out: &mut W,
-    rejects: &[RejectRow],
-    limit: usize,
-    raw: bool,
-) -> io::Result<()> {
+pub fn print_rejects<W: Write>(out: &mut W, rejects: &[RejectRow], limit: usize, raw: bool) -> io::Result<()> {
     writeln!(out, "{} rejected record(s)", rejects.len())?;
     for r in rejects.iter().rev().take(limit).rev() {
         let item = r.item.map(|i| format!(" item {i}")).unwrap_or_default();
-        writeln!(
-            out,
-            "{}:{} (byte {}{item}): {}",
-            r.source, r.line, r.offset, r.reason
-        )?;
+        writeln!(out, "{}:{} (byte {}{item}): {}", r.source, r.line, r.offset, r.reason)?;
         if raw {
             let shown: String = r.raw.chars().take(2000).collect();
             writeln!(out, "    {shown}")?;

@@ -132,10 +132,7 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Options("generator thread panicked".into())))
-            })
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Options("generator thread panicked".into()))))
             .collect()
     });
     let mut total = GenerateSummary::default();
@@ -150,8 +147,7 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
     if options.layout != Layout::Cloudwatch {
         // Bedrock writes this zero-byte marker when logging is configured; ingest must skip it.
         for region in workload::REGIONS {
-            let marker =
-                s3_region_dir(options, region).join("amazon-bedrock-logs-permission-check");
+            let marker = s3_region_dir(options, region).join("amazon-bedrock-logs-permission-check");
             write_bytes(&marker, b"")?;
         }
     }
@@ -159,20 +155,11 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
 }
 
 fn s3_region_dir(options: &GenerateOptions, region: &str) -> PathBuf {
-    options
-        .out
-        .join("s3")
-        .join("AWSLogs")
-        .join(&options.account_id)
-        .join("BedrockModelInvocationLogs")
-        .join(region)
+    options.out.join("s3").join("AWSLogs").join(&options.account_id).join("BedrockModelInvocationLogs").join(region)
 }
 
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| Error::Write { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(err)?;
     }
@@ -195,10 +182,8 @@ fn write_s3_hour(
         let dir = s3_region_dir(options, region).join(hour.format("%Y/%m/%d/%H").to_string());
         let minutes = options.object_minutes.clamp(1, 60);
         for slot in 0..60u32.div_ceil(minutes) {
-            let in_slot: Vec<&GeneratedRecord> = records
-                .iter()
-                .filter(|r| r.region == region && r.timestamp.minute() / minutes == slot)
-                .collect();
+            let in_slot: Vec<&GeneratedRecord> =
+                records.iter().filter(|r| r.region == region && r.timestamp.minute() / minutes == slot).collect();
             if in_slot.is_empty() {
                 continue;
             }
@@ -207,28 +192,18 @@ fn write_s3_hour(
                 body.extend_from_slice(r.json.as_bytes());
                 body.push(b'\n');
                 if let Some(input) = &r.offloaded_input {
-                    let data = dir
-                        .join("data")
-                        .join(format!("{}_input.json.gz", r.request_id));
-                    let gz = gzip(input.as_bytes()).map_err(|source| Error::Write {
-                        path: data.clone(),
-                        source,
-                    })?;
+                    let data = dir.join("data").join(format!("{}_input.json.gz", r.request_id));
+                    let gz = gzip(input.as_bytes()).map_err(|source| Error::Write { path: data.clone(), source })?;
                     write_bytes(&data, &gz)?;
                 }
             }
             // Named like real objects: delivery stamp about a minute after the slot, plus 16 hex digits.
             let last = in_slot.iter().map(|r| r.timestamp).max().unwrap_or(hour);
             let stamp = last + Duration::seconds(59);
-            let hex =
-                workload::Rng::new(options.seed ^ (stamp.timestamp() as u64) ^ region.len() as u64)
-                    .next_u64();
+            let hex = workload::Rng::new(options.seed ^ (stamp.timestamp() as u64) ^ region.len() as u64).next_u64();
             let name = format!("{}Z_{hex:016x}.json.gz", stamp.format("%Y%m%dT%H%M%S%3f"));
             let path = dir.join(name);
-            let gz = gzip(&body).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+            let gz = gzip(&body).map_err(|source| Error::Write { path: path.clone(), source })?;
             summary.bytes += gz.len() as u64;
             summary.s3_objects += 1;
             write_bytes(&path, &gz)?;
@@ -252,21 +227,15 @@ impl CloudWatchDay {
         summary: &mut GenerateSummary,
     ) -> Result<(), Error> {
         for r in records {
-            let slot = match self
-                .files
-                .iter()
-                .position(|(region, ..)| *region == r.region)
-            {
+            let slot = match self.files.iter().position(|(region, ..)| *region == r.region) {
                 Some(i) => i,
                 None => {
-                    let path = options.out.join("cloudwatch").join(r.region).join(format!(
-                        "filter-log-events-{}.json",
-                        hour.format("%Y-%m-%d")
-                    ));
-                    let err = |source| Error::Write {
-                        path: path.clone(),
-                        source,
-                    };
+                    let path = options
+                        .out
+                        .join("cloudwatch")
+                        .join(r.region)
+                        .join(format!("filter-log-events-{}.json", hour.format("%Y-%m-%d")));
+                    let err = |source| Error::Write { path: path.clone(), source };
                     fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(err)?;
                     let mut w = BufWriter::new(File::create(&path).map_err(err)?);
                     w.write_all(b"{\"events\": [\n").map_err(err)?;
@@ -289,10 +258,7 @@ impl CloudWatchDay {
                 }
                 serde_json::to_writer(&mut *w, &event).map_err(io::Error::other)
             })();
-            result.map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+            result.map_err(|source| Error::Write { path: path.clone(), source })?;
             *n += 1;
             summary.cloudwatch_records += 1;
         }
@@ -301,13 +267,8 @@ impl CloudWatchDay {
 
     fn finish(self, summary: &mut GenerateSummary) -> Result<(), Error> {
         for (_, path, mut w, _) in self.files {
-            let result = w
-                .write_all(b"\n], \"searchedLogStreams\": []}\n")
-                .and_then(|_| w.flush());
-            result.map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+            let result = w.write_all(b"\n], \"searchedLogStreams\": []}\n").and_then(|_| w.flush());
+            result.map_err(|source| Error::Write { path: path.clone(), source })?;
             summary.cloudwatch_files += 1;
         }
         Ok(())

@@ -140,14 +140,9 @@ pub fn words(rng: &mut Rng, chars: usize) -> String {
 
 /// A fixed long text for a named system prompt: the same name always gives the same text.
 pub fn system_prompt(name: &str, chars: usize) -> String {
-    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
+    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     let mut rng = Rng::new(seed);
-    format!(
-        "You are {name}. Follow these rules exactly. {}",
-        words(&mut rng, chars)
-    )
+    format!("You are {name}. Follow these rules exactly. {}", words(&mut rng, chars))
 }
 
 /// Tokens a text of this length would have (about four characters a token for English).

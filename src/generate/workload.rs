@@ -66,12 +66,8 @@ pub enum Workload {
     Developers,
 }
 
-const WORKLOADS: [(Workload, f64); 4] = [
-    (Workload::Steady, 0.40),
-    (Workload::Chat, 0.25),
-    (Workload::Nightly, 0.15),
-    (Workload::Developers, 0.20),
-];
+const WORKLOADS: [(Workload, f64); 4] =
+    [(Workload::Steady, 0.40), (Workload::Chat, 0.25), (Workload::Nightly, 0.15), (Workload::Developers, 0.20)];
 
 fn hour_weight(workload: Workload, t: DateTime<Utc>) -> f64 {
     let weekend = matches!(t.weekday(), Weekday::Sat | Weekday::Sun);
@@ -100,16 +96,11 @@ fn hour_weight(workload: Workload, t: DateTime<Utc>) -> f64 {
 pub fn allocate(total: u64, start: DateTime<Utc>, hours: usize, seed: u64) -> Vec<[u64; 4]> {
     let mut weights = vec![[0.0f64; 4]; hours];
     for (w, (workload, share)) in WORKLOADS.iter().enumerate() {
-        let per_hour: Vec<f64> = (0..hours)
-            .map(|h| hour_weight(*workload, start + Duration::hours(h as i64)))
-            .collect();
+        let per_hour: Vec<f64> =
+            (0..hours).map(|h| hour_weight(*workload, start + Duration::hours(h as i64))).collect();
         let sum: f64 = per_hour.iter().sum();
         for h in 0..hours {
-            weights[h][w] = if sum > 0.0 {
-                share * per_hour[h] / sum
-            } else {
-                0.0
-            };
+            weights[h][w] = if sum > 0.0 { share * per_hour[h] / sum } else { 0.0 };
         }
     }
     let mut counts = vec![[0u64; 4]; hours];
@@ -126,36 +117,23 @@ pub fn allocate(total: u64, start: DateTime<Utc>, hours: usize, seed: u64) -> Ve
         }
     }
     remainders.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for &(_, _, h, w) in remainders
-        .iter()
-        .take(total.saturating_sub(assigned) as usize)
-    {
+    for &(_, _, h, w) in remainders.iter().take(total.saturating_sub(assigned) as usize) {
         counts[h][w] += 1;
     }
     counts
 }
 
 /// All records of one hour, sorted by time.
-pub fn generate_hour(
-    hour: DateTime<Utc>,
-    counts: &[u64; 4],
-    seed: u64,
-    account: &str,
-) -> Vec<GeneratedRecord> {
+pub fn generate_hour(hour: DateTime<Utc>, counts: &[u64; 4], seed: u64, account: &str) -> Vec<GeneratedRecord> {
     let mut out = Vec::with_capacity(counts.iter().sum::<u64>() as usize);
     for (w, (workload, _)) in WORKLOADS.iter().enumerate() {
-        let mut rng =
-            Rng::new(seed ^ (hour.timestamp() as u64).wrapping_mul(0x9E37_79B9) ^ (w as u64) << 56);
+        let mut rng = Rng::new(seed ^ (hour.timestamp() as u64).wrapping_mul(0x9E37_79B9) ^ (w as u64) << 56);
         for _ in 0..counts[w] {
             let ts = hour + Duration::seconds(rng.below(3600) as i64);
             out.push(make_record(*workload, ts, &mut rng, account));
         }
     }
-    out.sort_by(|a, b| {
-        a.timestamp
-            .cmp(&b.timestamp)
-            .then_with(|| a.request_id.cmp(&b.request_id))
-    });
+    out.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.request_id.cmp(&b.request_id)));
     out
 }
 
@@ -233,13 +211,7 @@ fn finish(call: Call<'_>, rng: &mut Rng) -> GeneratedRecord {
     if let Some(m) = call.metadata {
         record["requestMetadata"] = m;
     }
-    GeneratedRecord {
-        timestamp: call.ts,
-        region: call.region,
-        request_id,
-        json: record.to_string(),
-        offloaded_input,
-    }
+    GeneratedRecord { timestamp: call.ts, region: call.region, request_id, json: record.to_string(), offloaded_input }
 }
 
 fn role(account: &str, role: &str, session: &str) -> String {
@@ -250,12 +222,7 @@ fn user(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:user/{name}")
 }
 
-fn make_record(
-    workload: Workload,
-    ts: DateTime<Utc>,
-    rng: &mut Rng,
-    account: &str,
-) -> GeneratedRecord {
+fn make_record(workload: Workload, ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
     match workload {
         Workload::Steady => steady(ts, rng, account),
         Workload::Chat => chat(ts, rng, account),
@@ -301,24 +268,11 @@ fn steady(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
         region: "us-east-1",
         operation: if stream { "ConverseStream" } else { "Converse" },
         model_id: "amazon.nova-lite-v1:0".into(),
-        identity: role(
-            account,
-            "search-ranker-prod",
-            &format!("i-{:08x}", rng.below(4)),
-        ),
+        identity: role(account, "search-ranker-prod", &format!("i-{:08x}", rng.below(4))),
         inference_region: None,
         metadata: Some(json!({"team": "search", "service": "ranker"})),
         input_body: Some(body),
-        output_body: converse_output(
-            &answer,
-            "end_turn",
-            input,
-            output,
-            0,
-            0,
-            0,
-            rng.range(150, 900),
-        ),
+        output_body: converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(150, 900)),
         input_tokens: Some(input),
         output_tokens: Some(output),
         cache_read: Some(0),
@@ -364,11 +318,7 @@ fn chat(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
     };
     let output = tokens_of(&answer);
     let stream = rng.chance(0.7);
-    let app = if cached_app {
-        "support-chat-v2"
-    } else {
-        "support-chat-v1"
-    };
+    let app = if cached_app { "support-chat-v2" } else { "support-chat-v1" };
     let call = Call {
         ts,
         account,
@@ -379,16 +329,7 @@ fn chat(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
         inference_region: Some(["us-east-1", "us-east-2", "us-west-2"][rng.below(3) as usize]),
         metadata: Some(json!({"team": "support", "app": app})),
         input_body: Some(body),
-        output_body: converse_output(
-            &answer,
-            "end_turn",
-            input,
-            output,
-            read,
-            write,
-            write_1h,
-            rng.range(900, 9000),
-        ),
+        output_body: converse_output(&answer, "end_turn", input, output, read, write, write_1h, rng.range(900, 9000)),
         input_tokens: Some(input),
         output_tokens: Some(output),
         cache_read: Some(read),
@@ -413,7 +354,9 @@ fn anthropic_stream(model: &str, text: &str, input: i64, output: i64, latency: i
     for piece in text.as_bytes().chunks(400) {
         chunks.push(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": String::from_utf8_lossy(piece)}}));
     }
-    chunks.push(json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output}}));
+    chunks.push(
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output}}),
+    );
     chunks.push(json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
         "inputTokenCount": input, "outputTokenCount": output, "invocationLatency": latency, "firstByteLatency": latency / 6}}));
     Value::Array(chunks)
@@ -452,7 +395,8 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
     let (input, output) = (tokens_of(&prompt), tokens_of(&answer));
     let anthropic_body = json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 2048,
         "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]});
-    let converse_body = json!({"messages": [{"role": "user", "content": [{"text": prompt}]}], "inferenceConfig": {"maxTokens": 2048}});
+    let converse_body =
+        json!({"messages": [{"role": "user", "content": [{"text": prompt}]}], "inferenceConfig": {"maxTokens": 2048}});
     let mut call = Call {
         ts,
         account,
@@ -461,11 +405,7 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
         model_id: String::new(),
         identity: user(account, dev),
         inference_region: None,
-        metadata: if rng.chance(0.5) {
-            Some(json!({"team": "platform", "project": "evals"}))
-        } else {
-            None
-        },
+        metadata: if rng.chance(0.5) { Some(json!({"team": "platform", "project": "evals"})) } else { None },
         input_body: Some(anthropic_body.clone()),
         output_body: anthropic_response("claude-3-5-haiku-20241022", &answer, input, output),
         input_tokens: Some(input),
@@ -476,11 +416,8 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
     };
     match rng.below(13) {
         0 => {
-            call.model_id =
-                "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0"
-                    .into();
-            call.input_body =
-                Some(json!({"prompt": prompt, "max_gen_len": 1024, "temperature": 0.5}));
+            call.model_id = "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0".into();
+            call.input_body = Some(json!({"prompt": prompt, "max_gen_len": 1024, "temperature": 0.5}));
             call.output_body = json!({"generation": answer, "prompt_token_count": input, "generation_token_count": output, "stop_reason": "stop"});
             (call.cache_read, call.cache_write) = (None, None);
         }
@@ -488,19 +425,9 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.region = "us-east-1";
             call.operation = "ConverseStream";
             call.model_id = "global.anthropic.claude-sonnet-4-20250514-v1:0".into();
-            call.inference_region =
-                Some(["us-east-1", "eu-west-1", "ap-northeast-1"][rng.below(3) as usize]);
+            call.inference_region = Some(["us-east-1", "eu-west-1", "ap-northeast-1"][rng.below(3) as usize]);
             call.input_body = Some(converse_body);
-            call.output_body = converse_output(
-                &answer,
-                "end_turn",
-                input,
-                output,
-                0,
-                0,
-                0,
-                rng.range(800, 6000),
-            );
+            call.output_body = converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(800, 6000));
         }
         2 => {
             call.region = "eu-west-1";
@@ -508,56 +435,38 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.model_id = format!(
                 "arn:aws:bedrock:eu-west-1:{account}:inference-profile/eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
             );
-            call.inference_region =
-                Some(["eu-west-1", "eu-central-1", "eu-west-3"][rng.below(3) as usize]);
-            call.output_body = anthropic_stream(
-                "claude-3-7-sonnet-20250219",
-                &answer,
-                input,
-                output,
-                rng.range(1000, 8000),
-            );
+            call.inference_region = Some(["eu-west-1", "eu-central-1", "eu-west-3"][rng.below(3) as usize]);
+            call.output_body =
+                anthropic_stream("claude-3-7-sonnet-20250219", &answer, input, output, rng.range(1000, 8000));
             if rng.chance(0.1) {
                 // Top-level counts missing: the stream's own metrics must fill them.
-                (
-                    call.input_tokens,
-                    call.output_tokens,
-                    call.cache_read,
-                    call.cache_write,
-                ) = (None, None, None, None);
+                (call.input_tokens, call.output_tokens, call.cache_read, call.cache_write) = (None, None, None, None);
             }
         }
         3 => {
-            call.model_id = format!(
-                "arn:aws:bedrock:us-west-2:{account}:application-inference-profile/k8v2x9q4m1ab"
-            );
+            call.model_id = format!("arn:aws:bedrock:us-west-2:{account}:application-inference-profile/k8v2x9q4m1ab");
             call.metadata = Some(json!({"team": "marketing", "app": "copywriter"}));
         }
         4 => {
             call.region = "us-east-1";
-            call.model_id =
-                format!("arn:aws:bedrock:us-east-1:{account}:provisioned-model/p3x7n2k9w4qz");
+            call.model_id = format!("arn:aws:bedrock:us-east-1:{account}:provisioned-model/p3x7n2k9w4qz");
             call.identity = role(account, "fraud-scoring", "scorer");
         }
         5 => {
-            call.model_id = format!(
-                "arn:aws:bedrock:us-west-2:{account}:custom-model/amazon.titan-text-express-v1/c8d9e0f1a2b3"
-            );
-            call.input_body =
-                Some(json!({"inputText": prompt, "textGenerationConfig": {"maxTokenCount": 1024}}));
+            call.model_id =
+                format!("arn:aws:bedrock:us-west-2:{account}:custom-model/amazon.titan-text-express-v1/c8d9e0f1a2b3");
+            call.input_body = Some(json!({"inputText": prompt, "textGenerationConfig": {"maxTokenCount": 1024}}));
             call.output_body = json!({"inputTextTokenCount": input, "results": [{"tokenCount": output, "outputText": answer, "completionReason": "FINISH"}]});
         }
         6 => {
-            call.model_id =
-                format!("arn:aws:bedrock:us-west-2:{account}:imported-model/im9q8r7s6t5u");
+            call.model_id = format!("arn:aws:bedrock:us-west-2:{account}:imported-model/im9q8r7s6t5u");
             call.input_body = Some(json!({"prompt": prompt, "max_tokens": 512}));
             call.output_body = json!({"generation": answer, "stop_reason": "stop"});
         }
         7 => {
             call.operation = "InvokeModelWithResponseStream";
             call.model_id = "amazon.titan-text-express-v1".into();
-            call.input_body =
-                Some(json!({"inputText": prompt, "textGenerationConfig": {"maxTokenCount": 1024}}));
+            call.input_body = Some(json!({"inputText": prompt, "textGenerationConfig": {"maxTokenCount": 1024}}));
             call.output_body = json!([
                 {"outputText": answer, "index": 0, "totalOutputTextTokenCount": output, "completionReason": "FINISH", "inputTextTokenCount": input,
                  "amazon-bedrock-invocationMetrics": {"inputTokenCount": input, "outputTokenCount": output, "invocationLatency": 2100, "firstByteLatency": 400}}
@@ -566,8 +475,7 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
         }
         8 => {
             call.model_id = "mistral.mistral-large-2407-v1:0".into();
-            call.input_body =
-                Some(json!({"prompt": format!("<s>[INST] {prompt} [/INST]"), "max_tokens": 1024}));
+            call.input_body = Some(json!({"prompt": format!("<s>[INST] {prompt} [/INST]"), "max_tokens": 1024}));
             call.output_body = json!({"outputs": [{"text": answer, "stop_reason": "stop"}]});
         }
         9 => {
@@ -575,16 +483,7 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.operation = "Converse";
             call.model_id = "cohere.command-r-plus-v1:0".into();
             call.input_body = Some(converse_body);
-            call.output_body = converse_output(
-                &answer,
-                "end_turn",
-                input,
-                output,
-                0,
-                0,
-                0,
-                rng.range(500, 4000),
-            );
+            call.output_body = converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(500, 4000));
         }
         10 => {
             // Guardrail blocked the input of an InvokeModel call: no counts at all.
@@ -594,12 +493,7 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             );
             call.output_body = json!({"type": "message", "role": "assistant", "content": [{"type": "text", "text": "Sorry, please provide a more appropriate answer."}],
                 "amazon-bedrock-guardrailAction": "INTERVENED"});
-            (
-                call.input_tokens,
-                call.output_tokens,
-                call.cache_read,
-                call.cache_write,
-            ) = (None, None, None, None);
+            (call.input_tokens, call.output_tokens, call.cache_read, call.cache_write) = (None, None, None, None);
         }
         11 => {
             // Guardrail blocked a Converse call: counts present and zero.
@@ -608,23 +502,14 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.model_id = "us.anthropic.claude-3-5-haiku-20241022-v1:0".into();
             call.inference_region = Some("us-east-2");
             call.input_body = Some(converse_body);
-            call.output_body = converse_output(
-                "Sorry, I cannot help with that.",
-                "guardrail_intervened",
-                0,
-                0,
-                0,
-                0,
-                0,
-                120,
-            );
+            call.output_body =
+                converse_output("Sorry, I cannot help with that.", "guardrail_intervened", 0, 0, 0, 0, 0, 120);
             (call.input_tokens, call.output_tokens) = (Some(0), Some(0));
         }
         _ => {
             call.region = "us-east-1";
             call.model_id = "us.anthropic.claude-3-5-haiku-20241022-v1:0".into();
-            call.inference_region =
-                Some(["us-east-1", "us-east-2", "us-west-2"][rng.below(3) as usize]);
+            call.inference_region = Some(["us-east-1", "us-east-2", "us-west-2"][rng.below(3) as usize]);
         }
     }
     finish(call, rng)
@@ -652,10 +537,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_records() {
-        let hour = Utc
-            .with_ymd_and_hms(2025, 11, 3, 15, 0, 0)
-            .single()
-            .unwrap();
+        let hour = Utc.with_ymd_and_hms(2025, 11, 3, 15, 0, 0).single().unwrap();
         let a = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333");
         let b = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333");
         assert_eq!(a.len(), 26);

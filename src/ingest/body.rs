@@ -43,29 +43,13 @@ struct Usage {
     input_tokens_camel: Option<i64>,
     #[serde(default, rename = "outputTokens", deserialize_with = "loose_count")]
     output_tokens_camel: Option<i64>,
-    #[serde(
-        default,
-        rename = "cacheReadInputTokens",
-        deserialize_with = "loose_count"
-    )]
+    #[serde(default, rename = "cacheReadInputTokens", deserialize_with = "loose_count")]
     cache_read_camel: Option<i64>,
-    #[serde(
-        default,
-        rename = "cacheWriteInputTokens",
-        deserialize_with = "loose_count"
-    )]
+    #[serde(default, rename = "cacheWriteInputTokens", deserialize_with = "loose_count")]
     cache_write_camel: Option<i64>,
-    #[serde(
-        default,
-        rename = "cacheReadInputTokenCount",
-        deserialize_with = "loose_count"
-    )]
+    #[serde(default, rename = "cacheReadInputTokenCount", deserialize_with = "loose_count")]
     cache_read_count: Option<i64>,
-    #[serde(
-        default,
-        rename = "cacheWriteInputTokenCount",
-        deserialize_with = "loose_count"
-    )]
+    #[serde(default, rename = "cacheWriteInputTokenCount", deserialize_with = "loose_count")]
     cache_write_count: Option<i64>,
     #[serde(default, rename = "cacheDetails")]
     cache_details: Option<Vec<CacheDetail>>,
@@ -105,35 +89,15 @@ impl Usage {
     fn to_body_usage(&self) -> BodyUsage {
         let cache_write_1h = if let Some(details) = &self.cache_details {
             // Converse `cacheDetails`: the split by TTL, present means known (an empty list is "no write").
-            Some(
-                details
-                    .iter()
-                    .filter(|d| d.ttl.as_deref() == Some("1h"))
-                    .filter_map(|d| d.input_tokens)
-                    .sum(),
-            )
+            Some(details.iter().filter(|d| d.ttl.as_deref() == Some("1h")).filter_map(|d| d.input_tokens).sum())
         } else {
-            self.cache_creation
-                .as_ref()
-                .and_then(|c| c.ephemeral_1h_input_tokens)
+            self.cache_creation.as_ref().and_then(|c| c.ephemeral_1h_input_tokens)
         };
         BodyUsage {
-            input: self
-                .input_tokens_camel
-                .or(self.input_tokens)
-                .or(self.prompt_tokens),
-            output: self
-                .output_tokens_camel
-                .or(self.output_tokens)
-                .or(self.completion_tokens),
-            cache_read: self
-                .cache_read_camel
-                .or(self.cache_read_count)
-                .or(self.cache_read_input_tokens),
-            cache_write: self
-                .cache_write_camel
-                .or(self.cache_write_count)
-                .or(self.cache_creation_input_tokens),
+            input: self.input_tokens_camel.or(self.input_tokens).or(self.prompt_tokens),
+            output: self.output_tokens_camel.or(self.output_tokens).or(self.completion_tokens),
+            cache_read: self.cache_read_camel.or(self.cache_read_count).or(self.cache_read_input_tokens),
+            cache_write: self.cache_write_camel.or(self.cache_write_count).or(self.cache_creation_input_tokens),
             cache_write_1h,
         }
     }
@@ -214,9 +178,7 @@ fn count(raw: Option<&RawValue>) -> Option<i64> {
 }
 
 fn text(raw: Option<&RawValue>) -> Option<String> {
-    parse::<Option<Cow<str>>>(raw)
-        .flatten()
-        .map(Cow::into_owned)
+    parse::<Option<Cow<str>>>(raw).flatten().map(Cow::into_owned)
 }
 
 /// The first element's `key` of an array of objects (`results[0].completionReason` and the like).
@@ -280,14 +242,8 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
         facts.first_byte_latency_ms = m.first_byte_latency.or(facts.first_byte_latency_ms);
     }
     // Llama / Titan native counts.
-    found.input = found
-        .input
-        .or(count(obj.prompt_token_count))
-        .or(count(obj.input_text_token_count));
-    found.output = found
-        .output
-        .or(count(obj.generation_token_count))
-        .or(count(obj.total_output_text_token_count));
+    found.input = found.input.or(count(obj.prompt_token_count)).or(count(obj.input_text_token_count));
+    found.output = found.output.or(count(obj.generation_token_count)).or(count(obj.total_output_text_token_count));
     if found.output.is_none() && obj.results.is_some() {
         #[derive(Deserialize)]
         struct TitanResult {
@@ -302,11 +258,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
         }
     }
 
-    facts.usage = if chunk {
-        merge(found, facts.usage.clone())
-    } else {
-        merge(facts.usage.clone(), found)
-    };
+    facts.usage = if chunk { merge(found, facts.usage.clone()) } else { merge(facts.usage.clone(), found) };
 
     #[derive(Deserialize)]
     struct Metrics {
@@ -335,8 +287,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
     if let Some(model) = text(obj.model) {
         facts.response_model = Some(model);
     }
-    let intervened_action =
-        text(obj.guardrail_action).is_some_and(|a| a.eq_ignore_ascii_case("INTERVENED"));
+    let intervened_action = text(obj.guardrail_action).is_some_and(|a| a.eq_ignore_ascii_case("INTERVENED"));
     let intervened_stop = facts.stop_reason.as_deref() == Some("guardrail_intervened");
     facts.guardrail_intervened |= intervened_action || intervened_stop;
 }
@@ -363,13 +314,7 @@ mod tests {
         write: Option<i64>,
         w1h: Option<i64>,
     ) -> BodyUsage {
-        BodyUsage {
-            input,
-            output,
-            cache_read: read,
-            cache_write: write,
-            cache_write_1h: w1h,
-        }
+        BodyUsage { input, output, cache_read: read, cache_write: write, cache_write_1h: w1h }
     }
 
     #[test]
@@ -447,28 +392,14 @@ mod tests {
                 None,
                 false,
             ),
-            (
-                "not json object",
-                r#""just a string""#,
-                usage(None, None, None, None, None),
-                None,
-                None,
-                false,
-            ),
+            ("not json object", r#""just a string""#, usage(None, None, None, None, None), None, None, false),
         ];
         for (name, body, want_usage, want_stop, want_latency, want_guard) in cases {
             let facts = read_output_body(body);
             assert_eq!(&facts.usage, want_usage, "usage, case {name}");
-            assert_eq!(
-                facts.stop_reason.as_deref(),
-                *want_stop,
-                "stop reason, case {name}"
-            );
+            assert_eq!(facts.stop_reason.as_deref(), *want_stop, "stop reason, case {name}");
             assert_eq!(facts.latency_ms, *want_latency, "latency, case {name}");
-            assert_eq!(
-                facts.guardrail_intervened, *want_guard,
-                "guardrail, case {name}"
-            );
+            assert_eq!(facts.guardrail_intervened, *want_guard, "guardrail, case {name}");
         }
     }
 }

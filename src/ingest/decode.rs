@@ -26,11 +26,7 @@ pub enum Compression {
 
 /// Decide the compression from the leading bytes.
 pub fn detect_compression(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else {
-        Compression::None
-    }
+    if head.starts_with(&[0x1f, 0x8b]) { Compression::Gzip } else { Compression::None }
 }
 
 /// Where inside an input a record or reject sits.
@@ -81,10 +77,7 @@ pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) ->
                 reason: format!("read error: {e}"),
                 raw: String::new(),
             }));
-            return DecodeStats {
-                rejects: 1,
-                ..DecodeStats::default()
-            };
+            return DecodeStats { rejects: 1, ..DecodeStats::default() };
         }
     };
     match detect_compression(head) {
@@ -108,28 +101,17 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
         match &frame {
             Frame::Value { position, .. } => {
                 let bytes = framer.bytes(&frame);
-                let location = Location {
-                    position: *position,
-                    item: None,
-                };
+                let location = Location { position: *position, item: None };
                 decode_value_or_lines(bytes, location, &mut |e| count(e, &mut stats));
             }
-            Frame::Garbage {
-                position, reason, ..
-            } => {
+            Frame::Garbage { position, reason, .. } => {
                 let bytes = framer.bytes(&frame);
-                let location = Location {
-                    position: *position,
-                    item: None,
-                };
+                let location = Location { position: *position, item: None };
                 if memchr::memchr(b'\n', bytes.trim_ascii()).is_some() {
                     // A broken multi-line value: the good lines inside it may be whole records.
                     decode_lines(bytes, *position, reason, &mut |e| count(e, &mut stats));
                 } else {
-                    count(
-                        Event::Reject(reject(location, reason.clone(), bytes)),
-                        &mut stats,
-                    );
+                    count(Event::Reject(reject(location, reason.clone(), bytes)), &mut stats);
                 }
             }
         }
@@ -137,20 +119,11 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
     stats.bytes = framer.bytes_consumed;
     if let Some(e) = framer.take_error() {
         // The stream ended early. Whatever was decoded before stands; the loss itself is recorded.
-        let location = Location {
-            position: Position {
-                line: 0,
-                offset: stats.bytes,
-            },
-            item: None,
-        };
+        let location = Location { position: Position { line: 0, offset: stats.bytes }, item: None };
         count(
             Event::Reject(Reject {
                 location,
-                reason: format!(
-                    "input is truncated or corrupt after {} decompressed bytes: {e}",
-                    stats.bytes
-                ),
+                reason: format!("input is truncated or corrupt after {} decompressed bytes: {e}", stats.bytes),
                 raw: String::new(),
             }),
             &mut stats,
@@ -178,38 +151,19 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
     let mut line_no = start.line;
     let mut bad: Option<(Position, usize, usize)> = None; // (position, start index, end index)
     let mut index = 0usize;
-    let flush_bad = |bad: &mut Option<(Position, usize, usize)>,
-                     on_event: &mut dyn FnMut(Event<'_>)| {
+    let flush_bad = |bad: &mut Option<(Position, usize, usize)>, on_event: &mut dyn FnMut(Event<'_>)| {
         if let Some((position, s, e)) = bad.take() {
-            on_event(Event::Reject(reject(
-                Location {
-                    position,
-                    item: None,
-                },
-                reason.to_string(),
-                &bytes[s..e],
-            )));
+            on_event(Event::Reject(reject(Location { position, item: None }, reason.to_string(), &bytes[s..e])));
         }
     };
     for line in bytes.split_inclusive(|&b| b == b'\n') {
-        let position = Position {
-            line: line_no,
-            offset,
-        };
+        let position = Position { line: line_no, offset };
         let trimmed = line.trim_ascii();
         let is_good = trimmed.first().is_some_and(|&b| b == b'{' || b == b'[')
             && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
         if is_good {
             flush_bad(&mut bad, on_event);
-            decode_value(
-                trimmed,
-                Location {
-                    position,
-                    item: None,
-                },
-                0,
-                on_event,
-            );
+            decode_value(trimmed, Location { position, item: None }, 0, on_event);
         } else if !trimmed.is_empty() {
             match &mut bad {
                 Some((_, _, e)) => *e = index + line.len(),
@@ -225,21 +179,11 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
 
 fn reject(location: Location, reason: String, bytes: &[u8]) -> Reject {
     let (kept, reason) = if bytes.len() > MAX_REJECT_RAW {
-        (
-            &bytes[..MAX_REJECT_RAW],
-            format!(
-                "{reason} (raw text cut to {MAX_REJECT_RAW} of {} bytes)",
-                bytes.len()
-            ),
-        )
+        (&bytes[..MAX_REJECT_RAW], format!("{reason} (raw text cut to {MAX_REJECT_RAW} of {} bytes)", bytes.len()))
     } else {
         (bytes, reason)
     };
-    Reject {
-        location,
-        reason,
-        raw: String::from_utf8_lossy(kept).trim_end().to_string(),
-    }
+    Reject { location, reason, raw: String::from_utf8_lossy(kept).trim_end().to_string() }
 }
 
 /// Export wrapper keys, read only when an object is not itself a record.
@@ -258,47 +202,28 @@ fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn 
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            return on_event(Event::Reject(reject(
-                location,
-                format!("invalid UTF-8: {e}"),
-                bytes,
-            )));
+            return on_event(Event::Reject(reject(location, format!("invalid UTF-8: {e}"), bytes)));
         }
     };
     let first = text.trim_start().as_bytes().first().copied();
     if depth > MAX_NESTING {
-        return on_event(Event::Reject(reject(
-            location,
-            "nested too deeply to be a log export".into(),
-            bytes,
-        )));
+        return on_event(Event::Reject(reject(location, "nested too deeply to be a log export".into(), bytes)));
     }
     match first {
         Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
             Ok(items) => {
                 for (i, item) in items.into_iter().enumerate() {
-                    let loc = Location {
-                        item: Some(location.item.unwrap_or(i as u64)),
-                        ..location
-                    };
+                    let loc = Location { item: Some(location.item.unwrap_or(i as u64)), ..location };
                     decode_value(item.get().as_bytes(), loc, depth + 1, on_event);
                 }
             }
-            Err(e) => on_event(Event::Reject(reject(
-                location,
-                format!("invalid JSON: {e}"),
-                bytes,
-            ))),
+            Err(e) => on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), bytes))),
         },
         Some(b'{') => decode_object(text, location, depth, on_event),
         Some(b'"') => match serde_json::from_str::<Cow<str>>(text) {
             // A message field holding the record as a JSON string (CloudWatch exports).
             Ok(inner) => decode_value(inner.as_bytes(), location, depth + 1, on_event),
-            Err(e) => on_event(Event::Reject(reject(
-                location,
-                format!("invalid JSON: {e}"),
-                bytes,
-            ))),
+            Err(e) => on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), bytes))),
         },
         _ => on_event(Event::Reject(reject(
             location,
@@ -312,40 +237,25 @@ fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn F
     let record = match serde_json::from_str::<WireRecord>(text) {
         Ok(r) => r,
         Err(e) => {
-            return on_event(Event::Reject(reject(
-                location,
-                format!("invalid JSON: {e}"),
-                text.as_bytes(),
-            )));
+            return on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), text.as_bytes())));
         }
     };
     if record.looks_like_record() {
         match record.into_invocation() {
             Ok(invocation) => on_event(Event::Record(invocation, location)),
-            Err(e) => on_event(Event::Reject(reject(
-                location,
-                e.to_string(),
-                text.as_bytes(),
-            ))),
+            Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
         }
         return;
     }
     let wrapper: Wrapper = match serde_json::from_str(text) {
         Ok(w) => w,
         Err(e) => {
-            return on_event(Event::Reject(reject(
-                location,
-                format!("invalid JSON: {e}"),
-                text.as_bytes(),
-            )));
+            return on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), text.as_bytes())));
         }
     };
     if let Some(events) = wrapper.events {
         for (i, event) in events.into_iter().enumerate() {
-            let loc = Location {
-                item: Some(i as u64),
-                ..location
-            };
+            let loc = Location { item: Some(i as u64), ..location };
             decode_value(event.get().as_bytes(), loc, depth + 1, on_event);
         }
     } else if let Some(message) = wrapper.at_message.or(wrapper.message) {

@@ -53,25 +53,14 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
     let messages = body.messages.unwrap_or_default();
     let roles: Vec<Option<String>> = messages
         .iter()
-        .map(|m| {
-            serde_json::from_str::<MessageRole>(m.get())
-                .ok()
-                .and_then(|r| r.role)
-                .map(|r| r.into_owned())
-        })
+        .map(|m| serde_json::from_str::<MessageRole>(m.get()).ok().and_then(|r| r.role).map(|r| r.into_owned()))
         .collect();
     // OpenAI-style bodies put the system prompt in leading `system`/`developer` messages.
-    let leading_system = roles
-        .iter()
-        .take_while(|r| matches!(r.as_deref(), Some("system" | "developer")))
-        .count();
+    let leading_system = roles.iter().take_while(|r| matches!(r.as_deref(), Some("system" | "developer"))).count();
     let last_user = roles.iter().rposition(|r| r.as_deref() == Some("user"));
 
     let mut system_parts: Vec<&str> = Vec::new();
-    for part in [body.tools, body.tool_config, body.system]
-        .into_iter()
-        .flatten()
-    {
+    for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
         if !is_empty_json(part.get()) {
             system_parts.push(part.get());
         }
@@ -79,27 +68,13 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
     system_parts.extend(messages[..leading_system].iter().map(|m| m.get()));
 
     let prefix_end = last_user.unwrap_or(0).max(leading_system);
-    let prefix_messages: Vec<&str> = messages[leading_system..prefix_end]
-        .iter()
-        .map(|m| m.get())
-        .collect();
+    let prefix_messages: Vec<&str> = messages[leading_system..prefix_end].iter().map(|m| m.get()).collect();
 
     let system_len: usize = system_parts.iter().map(|p| string_bytes(p)).sum();
-    let prefix_len: usize = system_len
-        + prefix_messages
-            .iter()
-            .map(|p| string_bytes(p))
-            .sum::<usize>();
+    let prefix_len: usize = system_len + prefix_messages.iter().map(|p| string_bytes(p)).sum::<usize>();
     let total_len: usize = system_len
-        + messages[leading_system..]
-            .iter()
-            .map(|m| string_bytes(m.get()))
-            .sum::<usize>()
-        + [body.prompt, body.input_text]
-            .into_iter()
-            .flatten()
-            .map(|p| string_bytes(p.get()))
-            .sum::<usize>();
+        + messages[leading_system..].iter().map(|m| string_bytes(m.get())).sum::<usize>()
+        + [body.prompt, body.input_text].into_iter().flatten().map(|p| string_bytes(p.get())).sum::<usize>();
 
     let estimate = |part_len: usize| -> Option<i64> {
         let total_tokens = total_input_tokens?;
@@ -117,12 +92,7 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
         fp.system_tokens_est = estimate(system_len);
     }
     if !system_parts.is_empty() || !prefix_messages.is_empty() {
-        fp.prefix_hash = Some(hash_parts(
-            system_parts
-                .iter()
-                .copied()
-                .chain(prefix_messages.iter().copied()),
-        ));
+        fp.prefix_hash = Some(hash_parts(system_parts.iter().copied().chain(prefix_messages.iter().copied())));
         fp.prefix_tokens_est = estimate(prefix_len);
     }
     fp
@@ -219,16 +189,10 @@ mod tests {
     #[test]
     fn prefix_covers_messages_before_last_user_turn() {
         let fp = fingerprint_input_body(CONVERSE, Some(100));
-        assert_ne!(
-            fp.system_hash, fp.prefix_hash,
-            "two earlier turns are in the prefix"
-        );
+        assert_ne!(fp.system_hash, fp.prefix_hash, "two earlier turns are in the prefix");
         let sys = fp.system_tokens_est.unwrap();
         let prefix = fp.prefix_tokens_est.unwrap();
-        assert!(
-            sys > 0 && sys < prefix && prefix < 100,
-            "sys {sys} prefix {prefix}"
-        );
+        assert!(sys > 0 && sys < prefix && prefix < 100, "sys {sys} prefix {prefix}");
 
         // A different last user turn keeps both hashes; a different earlier turn changes only the prefix.
         let other_last = CONVERSE.replace("refund please", "where is my parcel");
@@ -244,15 +208,9 @@ mod tests {
     #[test]
     fn single_turn_without_system_has_no_fingerprint() {
         let body = r#"{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_tokens":5}"#;
-        assert_eq!(
-            fingerprint_input_body(body, Some(10)),
-            PromptFingerprint::default()
-        );
+        assert_eq!(fingerprint_input_body(body, Some(10)), PromptFingerprint::default());
         let llama = r#"{"prompt":"A test prompt","max_gen_len":512}"#;
-        assert_eq!(
-            fingerprint_input_body(llama, Some(4)),
-            PromptFingerprint::default()
-        );
+        assert_eq!(fingerprint_input_body(llama, Some(4)), PromptFingerprint::default());
     }
 
     #[test]

@@ -22,18 +22,9 @@ pub struct Position {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A complete, balanced JSON object or array (not yet validated beyond bracket balance).
-    Value {
-        start: usize,
-        end: usize,
-        position: Position,
-    },
+    Value { start: usize, end: usize, position: Position },
     /// Bytes that are not a complete JSON value.
-    Garbage {
-        start: usize,
-        end: usize,
-        position: Position,
-        reason: String,
-    },
+    Garbage { start: usize, end: usize, position: Position, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,9 +87,7 @@ impl<R: Read> Framer<R> {
     /// The bytes of a frame returned by the last call to [`Framer::next_frame`].
     pub fn bytes(&self, frame: &Frame) -> &[u8] {
         match frame {
-            Frame::Value { start, end, .. } | Frame::Garbage { start, end, .. } => {
-                &self.buf[*start..*end]
-            }
+            Frame::Value { start, end, .. } | Frame::Garbage { start, end, .. } => &self.buf[*start..*end],
         }
     }
 
@@ -143,10 +132,7 @@ impl<R: Read> Framer<R> {
     }
 
     fn position(&self) -> Position {
-        Position {
-            line: self.line,
-            offset: self.base_offset + self.pos as u64,
-        }
+        Position { line: self.line, offset: self.base_offset + self.pos as u64 }
     }
 
     /// Consume `len` bytes from `pos`, counting lines.
@@ -162,8 +148,7 @@ impl<R: Read> Framer<R> {
         loop {
             while self.pos < self.filled {
                 let b = self.buf[self.pos];
-                let skip = b.is_ascii_whitespace()
-                    || (b == b',' && matches!(self.mode, Mode::InArray { .. }));
+                let skip = b.is_ascii_whitespace() || (b == b',' && matches!(self.mode, Mode::InArray { .. }));
                 // A UTF-8 byte-order mark at the start of a file.
                 let bom = self.base_offset + self.pos as u64 == 0
                     && self.buf[self.pos..self.filled].starts_with(&[0xEF, 0xBB, 0xBF]);
@@ -205,10 +190,7 @@ impl<R: Read> Framer<R> {
                                 i += k + 2;
                             }
                             _ => {
-                                return Scan::BrokenAt(
-                                    i + k,
-                                    "line ends inside a string (truncated or corrupt JSON)",
-                                );
+                                return Scan::BrokenAt(i + k, "line ends inside a string (truncated or corrupt JSON)");
                             }
                         },
                         None => i += rest.len(),
@@ -257,17 +239,8 @@ impl<R: Read> Framer<R> {
         let start = self.pos;
         self.advance(len);
         match garbage {
-            None => Frame::Value {
-                start,
-                end: start + len,
-                position,
-            },
-            Some(reason) => Frame::Garbage {
-                start,
-                end: start + len,
-                position,
-                reason,
-            },
+            None => Frame::Value { start, end: start + len, position },
+            Some(reason) => Frame::Garbage { start, end: start + len, position, reason },
         }
     }
 
@@ -298,15 +271,10 @@ impl<R: Read> Framer<R> {
                                 return Some(self.emit(len, Some(reason.to_string())));
                             }
                             Scan::Eof(len) => {
-                                return Some(self.emit(
-                                    len,
-                                    Some("input ends inside the events wrapper".into()),
-                                ));
+                                return Some(self.emit(len, Some("input ends inside the events wrapper".into())));
                             }
                             Scan::TooLarge(len) => {
-                                return Some(
-                                    self.emit(len, Some("events wrapper tail too large".into())),
-                                );
+                                return Some(self.emit(len, Some("events wrapper tail too large".into())));
                             }
                         }
                     }
@@ -323,10 +291,9 @@ impl<R: Read> Framer<R> {
                             };
                             self.emit(len, Some(reason))
                         }
-                        Scan::TooLarge(len) => self.emit(
-                            len,
-                            Some(format!("value larger than {MAX_VALUE_BYTES} bytes")),
-                        ),
+                        Scan::TooLarge(len) => {
+                            self.emit(len, Some(format!("value larger than {MAX_VALUE_BYTES} bytes")))
+                        }
                     });
                 }
                 _ => {
@@ -341,11 +308,7 @@ impl<R: Read> Framer<R> {
     fn starts_events_wrapper(&mut self) -> bool {
         while self.filled - self.pos < 64 && self.fill() {}
         let window = &self.buf[self.pos..self.filled.min(self.pos + 64)];
-        let compact: Vec<u8> = window
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        let compact: Vec<u8> = window.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
         compact.starts_with(b"{\"events\":[")
     }
 
@@ -363,14 +326,10 @@ mod tests {
         let mut framer = Framer::new(input.as_bytes());
         let mut out = Vec::new();
         while let Some(frame) = framer.next_frame() {
-            let text = String::from_utf8_lossy(framer.bytes(&frame))
-                .trim()
-                .to_string();
+            let text = String::from_utf8_lossy(framer.bytes(&frame)).trim().to_string();
             match frame {
                 Frame::Value { position, .. } => out.push((text, None, position.line)),
-                Frame::Garbage {
-                    reason, position, ..
-                } => out.push((text, Some(reason), position.line)),
+                Frame::Garbage { reason, position, .. } => out.push((text, Some(reason), position.line)),
             }
         }
         out
@@ -379,36 +338,16 @@ mod tests {
     #[test]
     fn framings() {
         let cases: &[(&str, &str, &[&str])] = &[
-            (
-                "ndjson",
-                "{\"a\":1}\n{\"b\":2}\n",
-                &["{\"a\":1}", "{\"b\":2}"],
-            ),
-            (
-                "concatenated",
-                "{\"a\":1}{\"b\":\"}{\"}",
-                &["{\"a\":1}", "{\"b\":\"}{\"}"],
-            ),
-            (
-                "pretty",
-                "{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}\n",
-                &["{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}"],
-            ),
-            (
-                "array",
-                "[{\"a\":1},\n {\"b\":2}]",
-                &["{\"a\":1}", "{\"b\":2}"],
-            ),
+            ("ndjson", "{\"a\":1}\n{\"b\":2}\n", &["{\"a\":1}", "{\"b\":2}"]),
+            ("concatenated", "{\"a\":1}{\"b\":\"}{\"}", &["{\"a\":1}", "{\"b\":\"}{\"}"]),
+            ("pretty", "{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}\n", &["{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}"]),
+            ("array", "[{\"a\":1},\n {\"b\":2}]", &["{\"a\":1}", "{\"b\":2}"]),
             (
                 "events wrapper",
                 "{ \"events\" : [{\"message\":\"x\"},{\"message\":\"y\"}], \"nextToken\": \"t\"}\n{\"c\":3}",
                 &["{\"message\":\"x\"}", "{\"message\":\"y\"}", "{\"c\":3}"],
             ),
-            (
-                "escaped quotes",
-                "{\"a\":\"q\\\"}\\\\\"}\n",
-                &["{\"a\":\"q\\\"}\\\\\"}"],
-            ),
+            ("escaped quotes", "{\"a\":\"q\\\"}\\\\\"}\n", &["{\"a\":\"q\\\"}\\\\\"}"]),
             ("bom", "\u{feff}{\"a\":1}", &["{\"a\":1}"]),
         ];
         for (name, input, want) in cases {
@@ -439,10 +378,7 @@ mod tests {
     fn truncated_at_end() {
         let got = frames("{\"a\":1}\n{\"b\":{\"c\":2}");
         assert_eq!(got.len(), 2);
-        assert!(
-            got[1].1.as_deref().unwrap().contains("ends mid-record"),
-            "{got:?}"
-        );
+        assert!(got[1].1.as_deref().unwrap().contains("ends mid-record"), "{got:?}");
     }
 
     #[test]

@@ -27,8 +27,7 @@ use chrono::{DateTime, Utc};
 use crate::store::batch::InvocationBatchBuilder;
 use crate::store::parquet::AtomicParquetFile;
 use crate::store::warehouse::{
-    self, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key,
-    take_rows,
+    self, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key, take_rows,
 };
 use decode::{DecodeStats, Event, Reject};
 use source::SourceObject;
@@ -102,11 +101,7 @@ impl IngestSummary {
     /// Records per second over the whole run.
     pub fn records_per_sec(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.records_read as f64 / secs
-        } else {
-            0.0
-        }
+        if secs > 0.0 { self.records_read as f64 / secs } else { 0.0 }
     }
 }
 
@@ -116,20 +111,9 @@ const BATCH_ROWS: usize = 8 * 1024;
 const MAX_BUFFERED_BYTES: usize = 256 << 20;
 
 enum Msg {
-    Batch {
-        batch: RecordBatch,
-        keys: Vec<RecordKey>,
-        days: Vec<i32>,
-    },
-    Rejects {
-        source: usize,
-        rejects: Vec<Reject>,
-    },
-    Done {
-        source: usize,
-        stats: DecodeStats,
-        out_of_range: u64,
-    },
+    Batch { batch: RecordBatch, keys: Vec<RecordKey>, days: Vec<i32> },
+    Rejects { source: usize, rejects: Vec<Reject> },
+    Done { source: usize, stats: DecodeStats, out_of_range: u64 },
 }
 
 /// Ingest `sources` into the warehouse.
@@ -140,11 +124,7 @@ pub fn run(
     options: &IngestOptions,
 ) -> Result<IngestSummary, Error> {
     let started = Instant::now();
-    let mut summary = IngestSummary {
-        sources_listed: sources.len() as u64,
-        not_logs,
-        ..IngestSummary::default()
-    };
+    let mut summary = IngestSummary { sources_listed: sources.len() as u64, not_logs, ..IngestSummary::default() };
     let manifest = warehouse.load_manifest()?;
 
     let mut pending = Vec::new();
@@ -231,11 +211,7 @@ pub fn run(
 /// Rows per file when compacting: a typical day fits in one file, a huge one is split.
 pub const COMPACT_MAX_ROWS_PER_FILE: usize = 4_000_000;
 
-fn hour_in_range(
-    hour: Option<DateTime<Utc>>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> bool {
+fn hour_in_range(hour: Option<DateTime<Utc>>, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {
     // Delivery may lag the record time, and which time names the folder is unconfirmed: one hour of margin.
     let Some(hour) = hour else { return true };
     let margin = chrono::Duration::hours(1);
@@ -249,10 +225,7 @@ fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
     if !enabled || !io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{spinner} ingest [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
     ) {
@@ -291,76 +264,53 @@ fn decode_source(
                 reason: format!("cannot open: {e}"),
                 raw: String::new(),
             };
-            let stats = DecodeStats {
-                rejects: 1,
-                ..DecodeStats::default()
-            };
-            return tx
-                .send(Msg::Rejects {
-                    source: index,
-                    rejects: vec![reject],
-                })
-                .is_ok()
-                && tx
-                    .send(Msg::Done {
-                        source: index,
-                        stats,
-                        out_of_range: 0,
-                    })
-                    .is_ok();
+            let stats = DecodeStats { rejects: 1, ..DecodeStats::default() };
+            return tx.send(Msg::Rejects { source: index, rejects: vec![reject] }).is_ok()
+                && tx.send(Msg::Done { source: index, stats, out_of_range: 0 }).is_ok();
         }
     };
-    let reader = CountingReader {
-        inner: reader,
-        counter: bytes_read.clone(),
-    };
+    let reader = CountingReader { inner: reader, counter: bytes_read.clone() };
     let mut builder = InvocationBatchBuilder::new();
     let mut keys = Vec::with_capacity(BATCH_ROWS);
     let mut days = Vec::with_capacity(BATCH_ROWS);
     let mut rejects = Vec::new();
     let mut out_of_range = 0u64;
     let mut alive = true;
-    let send_batch = |builder: &mut InvocationBatchBuilder,
-                      keys: &mut Vec<RecordKey>,
-                      days: &mut Vec<i32>,
-                      alive: &mut bool| {
-        if builder.is_empty() || !*alive {
-            return;
-        }
-        match builder.finish() {
-            Ok(batch) => {
-                let msg = Msg::Batch {
-                    batch,
-                    keys: std::mem::take(keys),
-                    days: std::mem::take(days),
-                };
-                *alive = tx.send(msg).is_ok();
+    let send_batch =
+        |builder: &mut InvocationBatchBuilder, keys: &mut Vec<RecordKey>, days: &mut Vec<i32>, alive: &mut bool| {
+            if builder.is_empty() || !*alive {
+                return;
             }
-            Err(e) => {
-                // Cannot happen with builders filled in lockstep; recorded rather than panicking.
-                keys.clear();
-                days.clear();
-                *alive = tx
-                    .send(Msg::Rejects {
-                        source: index,
-                        rejects: vec![Reject {
-                            location: decode::Location::default(),
-                            reason: format!("internal batch error: {e}"),
-                            raw: String::new(),
-                        }],
-                    })
-                    .is_ok();
+            match builder.finish() {
+                Ok(batch) => {
+                    let msg = Msg::Batch { batch, keys: std::mem::take(keys), days: std::mem::take(days) };
+                    *alive = tx.send(msg).is_ok();
+                }
+                Err(e) => {
+                    // Cannot happen with builders filled in lockstep; recorded rather than panicking.
+                    keys.clear();
+                    days.clear();
+                    *alive = tx
+                        .send(Msg::Rejects {
+                            source: index,
+                            rejects: vec![Reject {
+                                location: decode::Location::default(),
+                                reason: format!("internal batch error: {e}"),
+                                raw: String::new(),
+                            }],
+                        })
+                        .is_ok();
+                }
             }
-        }
-    };
+        };
     let stats = decode::decode_reader(reader, &mut |event| {
         if !alive {
             return;
         }
         match event {
             Event::Record(row, _) => {
-                let in_range = options.since.is_none_or(|s| row.timestamp >= s)
-                    && options.until.is_none_or(|u| row.timestamp < u);
+                let in_range =
+                    options.since.is_none_or(|s| row.timestamp >= s) && options.until.is_none_or(|u| row.timestamp < u);
                 if !in_range {
                     out_of_range += 1;
                     return;
@@ -377,20 +327,8 @@ fn decode_source(
     });
     send_batch(&mut builder, &mut keys, &mut days, &mut alive);
     alive
-        && (rejects.is_empty()
-            || tx
-                .send(Msg::Rejects {
-                    source: index,
-                    rejects,
-                })
-                .is_ok())
-        && tx
-            .send(Msg::Done {
-                source: index,
-                stats,
-                out_of_range,
-            })
-            .is_ok()
+        && (rejects.is_empty() || tx.send(Msg::Rejects { source: index, rejects }).is_ok())
+        && tx.send(Msg::Done { source: index, stats, out_of_range }).is_ok()
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -457,21 +395,16 @@ impl<'w> WriterState<'w> {
                 Msg::Rejects { source, rejects } => {
                     let id = &sources[source].id;
                     self.counters.rejected += rejects.len() as u64;
-                    self.pending_rejects
-                        .extend(rejects.into_iter().map(|r| RejectRow {
-                            source: id.clone(),
-                            line: r.location.position.line,
-                            offset: r.location.position.offset,
-                            item: r.location.item,
-                            reason: r.reason,
-                            raw: r.raw,
-                        }));
+                    self.pending_rejects.extend(rejects.into_iter().map(|r| RejectRow {
+                        source: id.clone(),
+                        line: r.location.position.line,
+                        offset: r.location.position.offset,
+                        item: r.location.item,
+                        reason: r.reason,
+                        raw: r.raw,
+                    }));
                 }
-                Msg::Done {
-                    source,
-                    stats,
-                    out_of_range,
-                } => {
+                Msg::Done { source, stats, out_of_range } => {
                     let src = &sources[source];
                     self.counters.out_of_range += out_of_range;
                     self.counters.bytes_decompressed += stats.bytes;
@@ -487,33 +420,20 @@ impl<'w> WriterState<'w> {
                 }
             }
             progress.set_position(bytes_read.load(Ordering::Relaxed));
-            let buffered: usize = self
-                .open_files
-                .values()
-                .map(|f| f.in_progress_bytes())
-                .sum();
-            if self.rows_since_commit >= self.options.commit_every_rows
-                || buffered > MAX_BUFFERED_BYTES
-            {
+            let buffered: usize = self.open_files.values().map(|f| f.in_progress_bytes()).sum();
+            if self.rows_since_commit >= self.options.commit_every_rows || buffered > MAX_BUFFERED_BYTES {
                 self.commit()?;
             }
         }
     }
 
-    fn write_batch(
-        &mut self,
-        batch: RecordBatch,
-        keys: &[RecordKey],
-        days: &[i32],
-    ) -> Result<(), Error> {
+    fn write_batch(&mut self, batch: RecordBatch, keys: &[RecordKey], days: &[i32]) -> Result<(), Error> {
         self.counters.records_read += keys.len() as u64;
         let mut keep = vec![false; keys.len()];
         for (i, (&key, &day)) in keys.iter().zip(days).enumerate() {
             let index = match self.keys.entry(day) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.warehouse.load_day_keys(day)?)
-                }
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.warehouse.load_day_keys(day)?),
             };
             keep[i] = index.insert(key);
         }
@@ -522,15 +442,10 @@ impl<'w> WriterState<'w> {
             let part = take_rows(&batch, rows)?;
             let file = match self.open_files.entry(day) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(self.warehouse.create_day_file(day)?)
-                }
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(self.warehouse.create_day_file(day)?),
             };
             file.write(&part)
-                .map_err(|source| warehouse::Error::Write {
-                    path: self.warehouse.day_dir(day),
-                    source,
-                })?;
+                .map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.ingested += n;
             self.rows_since_commit += n;
             self.touched_since_commit.insert(day);
@@ -543,18 +458,14 @@ impl<'w> WriterState<'w> {
     /// Files first, then rejects, then the manifest: a source is recorded only once its rows are durable.
     fn commit(&mut self) -> Result<(), Error> {
         for (day, file) in std::mem::take(&mut self.open_files) {
-            file.commit().map_err(|source| warehouse::Error::Write {
-                path: self.warehouse.day_dir(day),
-                source,
-            })?;
+            file.commit().map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.files_written += 1;
         }
         if let Some(path) = self.warehouse.write_rejects(&self.pending_rejects)? {
             self.last_rejects_file = Some(path);
         }
         self.pending_rejects.clear();
-        self.warehouse
-            .append_manifest(std::mem::take(&mut self.completed), self.options.now)?;
+        self.warehouse.append_manifest(std::mem::take(&mut self.completed), self.options.now)?;
         // Keep the key index only for days still receiving rows; the rest is on disk and reloads on demand.
         let touched = std::mem::take(&mut self.touched_since_commit);
         self.keys.retain(|day, _| touched.contains(day));
@@ -579,15 +490,7 @@ mod tests {
         let at = |h| Utc.with_ymd_and_hms(2025, 1, 10, h, 0, 0).single();
         let since = at(10);
         let until = at(12);
-        let cases = [
-            (7, false),
-            (8, false),
-            (9, true),
-            (10, true),
-            (11, true),
-            (12, true),
-            (13, false),
-        ];
+        let cases = [(7, false), (8, false), (9, true), (10, true), (11, true), (12, true), (13, false)];
         for (hour, want) in cases {
             assert_eq!(hour_in_range(at(hour), since, until), want, "hour {hour}");
         }

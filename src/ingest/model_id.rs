@@ -99,14 +99,9 @@ fn normalize_plain_id(id: &str) -> ModelRef {
         return base(id, Routing::InRegion);
     }
     // A geography prefix: 2-8 lowercase letters (or `us-gov`), and the rest still looks like `provider.name`.
-    let prefix_ok =
-        (2..=8).contains(&first.len()) && first.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+    let prefix_ok = (2..=8).contains(&first.len()) && first.chars().all(|c| c.is_ascii_lowercase() || c == '-');
     if prefix_ok && remainder.contains('.') && looks_like_base_id(remainder) {
-        let routing = if first == "global" {
-            Routing::Global
-        } else {
-            Routing::Geo
-        };
+        let routing = if first == "global" { Routing::Global } else { Routing::Geo };
         let mut m = base(remainder, routing);
         m.inference_profile = Some(id.to_string());
         return m;
@@ -122,9 +117,7 @@ fn looks_like_base_id(id: &str) -> bool {
         Some((provider, name)) => {
             !provider.is_empty()
                 && !name.is_empty()
-                && provider
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && provider.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !id.contains('/')
                 && !id.contains(char::is_whitespace)
         }
@@ -134,12 +127,7 @@ fn looks_like_base_id(id: &str) -> bool {
 
 fn base(id: &str, routing: Routing) -> ModelRef {
     let provider = id.split_once('.').map(|(p, _)| p.to_string());
-    ModelRef {
-        model: Some(id.to_string()),
-        provider,
-        routing,
-        inference_profile: None,
-    }
+    ModelRef { model: Some(id.to_string()), provider, routing, inference_profile: None }
 }
 
 /// `arn:<partition>:<service>:<region>:<account>:<resource-type>/<resource-id>` with `arn:` already removed.
@@ -163,35 +151,17 @@ fn normalize_arn(rest: &str) -> ModelRef {
             inference_profile: Some(full_arn()),
             ..ModelRef::default()
         },
-        "provisioned-model" => ModelRef {
-            routing: Routing::Provisioned,
-            ..ModelRef::default()
-        },
+        "provisioned-model" => ModelRef { routing: Routing::Provisioned, ..ModelRef::default() },
         "custom-model" => {
             // Old form `custom-model/<base-model-id>/<id>`: the base model is in the ARN.
-            let base_id = id
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .filter(|b| looks_like_base_id(b));
+            let base_id = id.rsplit_once('/').map(|(b, _)| b).filter(|b| looks_like_base_id(b));
             match base_id {
-                Some(b) => ModelRef {
-                    routing: Routing::Custom,
-                    ..base(b, Routing::Custom)
-                },
-                None => ModelRef {
-                    routing: Routing::Custom,
-                    ..ModelRef::default()
-                },
+                Some(b) => ModelRef { routing: Routing::Custom, ..base(b, Routing::Custom) },
+                None => ModelRef { routing: Routing::Custom, ..ModelRef::default() },
             }
         }
-        "custom-model-deployment" => ModelRef {
-            routing: Routing::Custom,
-            ..ModelRef::default()
-        },
-        "imported-model" => ModelRef {
-            routing: Routing::Imported,
-            ..ModelRef::default()
-        },
+        "custom-model-deployment" => ModelRef { routing: Routing::Custom, ..ModelRef::default() },
+        "imported-model" => ModelRef { routing: Routing::Imported, ..ModelRef::default() },
         _ => ModelRef::default(),
     }
 }
@@ -204,13 +174,7 @@ mod tests {
     fn every_form_in_the_reference() {
         use Routing::*;
         let s = |v: &str| Some(v.to_string());
-        let cases: &[(
-            &str,
-            Option<String>,
-            Option<String>,
-            Routing,
-            Option<String>,
-        )] = &[
+        let cases: &[(&str, Option<String>, Option<String>, Routing, Option<String>)] = &[
             (
                 "anthropic.claude-3-haiku-20240307-v1:0",
                 s("anthropic.claude-3-haiku-20240307-v1:0"),
@@ -218,34 +182,10 @@ mod tests {
                 InRegion,
                 None,
             ),
-            (
-                "meta.llama2-13b-chat-v1",
-                s("meta.llama2-13b-chat-v1"),
-                s("meta"),
-                InRegion,
-                None,
-            ),
-            (
-                "amazon.titan-text-lite-v1",
-                s("amazon.titan-text-lite-v1"),
-                s("amazon"),
-                InRegion,
-                None,
-            ),
-            (
-                "anthropic.claude-v2:1",
-                s("anthropic.claude-v2:1"),
-                s("anthropic"),
-                InRegion,
-                None,
-            ),
-            (
-                "ai21.jamba-instruct-v1:0",
-                s("ai21.jamba-instruct-v1:0"),
-                s("ai21"),
-                InRegion,
-                None,
-            ),
+            ("meta.llama2-13b-chat-v1", s("meta.llama2-13b-chat-v1"), s("meta"), InRegion, None),
+            ("amazon.titan-text-lite-v1", s("amazon.titan-text-lite-v1"), s("amazon"), InRegion, None),
+            ("anthropic.claude-v2:1", s("anthropic.claude-v2:1"), s("anthropic"), InRegion, None),
+            ("ai21.jamba-instruct-v1:0", s("ai21.jamba-instruct-v1:0"), s("ai21"), InRegion, None),
             (
                 "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20241022-v2:0",
                 s("anthropic.claude-3-5-sonnet-20241022-v2:0"),
@@ -307,17 +247,9 @@ mod tests {
                 None,
                 None,
                 ApplicationProfile,
-                s(
-                    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3d4e5f6",
-                ),
+                s("arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3d4e5f6"),
             ),
-            (
-                "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abcdef123456",
-                None,
-                None,
-                Provisioned,
-                None,
-            ),
+            ("arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abcdef123456", None, None, Provisioned, None),
             (
                 "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.titan-text-express-v1/abcdef123456",
                 s("amazon.titan-text-express-v1"),
@@ -325,27 +257,9 @@ mod tests {
                 Custom,
                 None,
             ),
-            (
-                "arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/abcdef123456",
-                None,
-                None,
-                Custom,
-                None,
-            ),
-            (
-                "arn:aws:bedrock:us-east-1:111122223333:imported-model/abcdef123456",
-                None,
-                None,
-                Imported,
-                None,
-            ),
-            (
-                "arn:aws:bedrock:us-east-1:111122223333:prompt/PROMPT12345:1",
-                None,
-                None,
-                Unknown,
-                None,
-            ),
+            ("arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/abcdef123456", None, None, Custom, None),
+            ("arn:aws:bedrock:us-east-1:111122223333:imported-model/abcdef123456", None, None, Imported, None),
+            ("arn:aws:bedrock:us-east-1:111122223333:prompt/PROMPT12345:1", None, None, Unknown, None),
             (
                 "arn:aws:bedrock:us-east-1:111122223333:default-prompt-router/anthropic.claude:1",
                 None,
@@ -353,13 +267,7 @@ mod tests {
                 Unknown,
                 None,
             ),
-            (
-                "arn:aws:sagemaker:us-east-1:111122223333:endpoint/my-endpoint",
-                None,
-                None,
-                Unknown,
-                None,
-            ),
+            ("arn:aws:sagemaker:us-east-1:111122223333:endpoint/my-endpoint", None, None, Unknown, None),
             ("", None, None, Unknown, None),
             ("gibberish", None, None, Unknown, None),
         ];

@@ -182,17 +182,16 @@ impl<'a> WireRecord<'a> {
         if let Some(t) = &self.schema_type
             && t != "ModelInvocationLog"
         {
-            return Err(RecordError::NotALogRecord(
-                "schemaType is not ModelInvocationLog",
-            ));
+            return Err(RecordError::NotALogRecord("schemaType is not ModelInvocationLog"));
         }
         let request_id = match self.request_id {
             Some(id) if !id.trim().is_empty() => id,
             _ => return Err(RecordError::NotALogRecord("requestId is missing")),
         };
         let timestamp = match self.timestamp {
-            Some(raw) => read_timestamp(raw.get())
-                .ok_or_else(|| RecordError::InvalidTimestamp(raw.get().to_string()))?,
+            Some(raw) => {
+                read_timestamp(raw.get()).ok_or_else(|| RecordError::InvalidTimestamp(raw.get().to_string()))?
+            }
             None => return Err(RecordError::InvalidTimestamp(String::new())),
         };
 
@@ -214,12 +213,8 @@ impl<'a> WireRecord<'a> {
         };
         let input_tokens = log_in.or(facts.usage.input);
         let output_tokens = log_out.or(facts.usage.output);
-        let cache_read_tokens = input
-            .cache_read_input_token_count
-            .or(facts.usage.cache_read);
-        let cache_write_tokens = input
-            .cache_write_input_token_count
-            .or(facts.usage.cache_write);
+        let cache_read_tokens = input.cache_read_input_token_count.or(facts.usage.cache_read);
+        let cache_write_tokens = input.cache_write_input_token_count.or(facts.usage.cache_write);
         // The 1-hour split is only trusted when it does not exceed the total it splits.
         let cache_write_1h_tokens = match (facts.usage.cache_write_1h, cache_write_tokens) {
             (Some(h), Some(total)) if h <= total => Some(h),
@@ -256,11 +251,7 @@ impl<'a> WireRecord<'a> {
         };
         let identity_arn = self.identity.and_then(|i| i.arn);
         let principal = identity_arn.as_deref().map(principal_of);
-        let model = self
-            .model_id
-            .as_deref()
-            .map(model_id::normalize)
-            .unwrap_or_default();
+        let model = self.model_id.as_deref().map(model_id::normalize).unwrap_or_default();
 
         Ok(Invocation {
             request_id,
@@ -322,9 +313,7 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
         }
     }
     // CloudWatch Logs Insights prints `2025-08-15 14:39:40.000` with an optional trailing zone.
-    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z")
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z").ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// A readable short form of the caller: `Role/Session` for assumed roles, the name for users and roles.
@@ -362,9 +351,7 @@ pub(crate) fn loose_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
             Ok(Some(v))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom(format!("token count {v} is out of range")))
+            i64::try_from(v).map(Some).map_err(|_| E::custom(format!("token count {v} is out of range")))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
             if v.fract() == 0.0 && v.abs() < 9.0e15 {
@@ -374,10 +361,7 @@ pub(crate) fn loose_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
             }
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            v.trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| E::custom(format!("token count {v:?} is not an integer")))
+            v.trim().parse().map(Some).map_err(|_| E::custom(format!("token count {v:?} is not an integer")))
         }
     }
     d.deserialize_option(CountVisitor)
@@ -390,18 +374,13 @@ fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 }
 
 /// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped.
-fn loose_string_map<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+fn loose_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
     let value = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?;
     Ok(value.map(|m| {
         m.into_iter()
             .filter_map(|(k, v)| match v {
                 serde_json::Value::Null => None,
-                other => Some((
-                    k,
-                    scalar_to_string(other.clone()).unwrap_or_else(|| other.to_string()),
-                )),
+                other => Some((k, scalar_to_string(other.clone()).unwrap_or_else(|| other.to_string()))),
             })
             .collect()
     }))
@@ -425,14 +404,8 @@ mod tests {
     fn timestamps() {
         let cases = [
             ("2025-08-15T14:39:40Z", Some("2025-08-15T14:39:40+00:00")),
-            (
-                "2025-08-15T14:39:40.123456Z",
-                Some("2025-08-15T14:39:40.123456+00:00"),
-            ),
-            (
-                "2025-08-15T16:39:40+02:00",
-                Some("2025-08-15T14:39:40+00:00"),
-            ),
+            ("2025-08-15T14:39:40.123456Z", Some("2025-08-15T14:39:40.123456+00:00")),
+            ("2025-08-15T16:39:40+02:00", Some("2025-08-15T14:39:40+00:00")),
             ("2025-08-15T14:39:40", Some("2025-08-15T14:39:40+00:00")),
             ("2025-08-15 14:39:40.000", Some("2025-08-15T14:39:40+00:00")),
             ("2025-02-30T00:00:00Z", None),
@@ -452,10 +425,7 @@ mod tests {
                 "arn:aws:sts::663981805246:assumed-role/ie-staging-lambdaRole/ie-staging-claudeInvoker",
                 "ie-staging-lambdaRole/ie-staging-claudeInvoker",
             ),
-            (
-                "arn:aws:iam::893487256304:user/acme-user-bravo",
-                "acme-user-bravo",
-            ),
+            ("arn:aws:iam::893487256304:user/acme-user-bravo", "acme-user-bravo"),
             ("arn:aws:iam::893487256304:role/service/etl", "service/etl"),
             ("arn:aws:iam::893487256304:root", "root"),
             ("not-an-arn", "not-an-arn"),

@@ -61,29 +61,16 @@ pub fn not_a_log(path: &str) -> Option<NotALog> {
 /// File names we read when walking a folder; a file named explicitly is always read.
 fn looks_like_log_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [
-        ".json",
-        ".json.gz",
-        ".jsonl",
-        ".jsonl.gz",
-        ".ndjson",
-        ".ndjson.gz",
-        ".gz",
-        ".log",
-        ".log.gz",
-        ".txt",
-    ]
-    .iter()
-    .any(|ext| lower.ends_with(ext))
+    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".log", ".log.gz", ".txt"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// The hour folder of a key in the delivery layout
 /// `.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/<file>`.
 pub fn delivery_hour(path: &str) -> Option<DateTime<Utc>> {
     let segments: Vec<&str> = path.split(['/', '\\']).collect();
-    let at = segments
-        .iter()
-        .position(|s| *s == "BedrockModelInvocationLogs")?;
+    let at = segments.iter().position(|s| *s == "BedrockModelInvocationLogs")?;
     let parts = segments.get(at + 2..at + 6)?;
     let num = |s: &str| s.parse::<u32>().ok();
     let date = NaiveDate::from_ymd_opt(num(parts[0])? as i32, num(parts[1])?, num(parts[2])?)?;
@@ -112,13 +99,8 @@ pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
     let mut listing = LocalListing::default();
     for input in inputs {
         let meta = fs::metadata(input).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => ListError::Missing {
-                path: input.clone(),
-            },
-            _ => ListError::Io {
-                path: input.clone(),
-                source,
-            },
+            io::ErrorKind::NotFound => ListError::Missing { path: input.clone() },
+            _ => ListError::Io { path: input.clone(), source },
         })?;
         if meta.is_dir() {
             walk(input, &mut listing)?;
@@ -131,29 +113,17 @@ pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
 
 fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
     let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(|source| ListError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?
+        .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?
         .collect::<Result<_, _>>()
-        .map_err(|source| ListError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let hidden = entry
-            .file_name()
-            .to_str()
-            .is_none_or(|n| n.starts_with('.'));
+        let hidden = entry.file_name().to_str().is_none_or(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
-        let meta = entry.metadata().map_err(|source| ListError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = entry.metadata().map_err(|source| ListError::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             walk(&path, listing)?;
         } else if meta.is_file() {
@@ -163,30 +133,16 @@ fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
     Ok(())
 }
 
-fn push_file(
-    path: &Path,
-    meta: &fs::Metadata,
-    listing: &mut LocalListing,
-    explicit: bool,
-) -> Result<(), ListError> {
-    let canonical = fs::canonicalize(path).map_err(|source| ListError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+fn push_file(path: &Path, meta: &fs::Metadata, listing: &mut LocalListing, explicit: bool) -> Result<(), ListError> {
+    let canonical = fs::canonicalize(path).map_err(|source| ListError::Io { path: path.to_path_buf(), source })?;
     let id = canonical.to_string_lossy().into_owned();
-    let name = canonical
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let name = canonical.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if not_a_log(&id).is_some() || (!explicit && !looks_like_log_file(name)) {
         listing.not_logs += 1;
         return Ok(());
     }
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+    let mtime =
+        meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
     let open_path = canonical.clone();
     listing.sources.push(SourceObject {
         fingerprint: format!("{}-{mtime}", meta.len()),
@@ -217,10 +173,7 @@ mod tests {
                 "logs/AWSLogs/1/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check",
                 Some(NotALog::PermissionCheck),
             ),
-            (
-                "prefix/amazon-bedrock-logs-permission-check",
-                Some(NotALog::PermissionCheck),
-            ),
+            ("prefix/amazon-bedrock-logs-permission-check", Some(NotALog::PermissionCheck)),
             ("exports/database.json", None),
         ];
         for (key, want) in cases {
@@ -231,18 +184,9 @@ mod tests {
     #[test]
     fn hour_folders() {
         let key = "p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/x.json.gz";
-        assert_eq!(
-            delivery_hour(key).map(|t| t.to_rfc3339()).as_deref(),
-            Some("2024-11-20T16:00:00+00:00")
-        );
-        assert_eq!(
-            delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/x.json.gz"),
-            None
-        );
-        assert_eq!(
-            delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/13/20/01/x.gz"),
-            None
-        );
+        assert_eq!(delivery_hour(key).map(|t| t.to_rfc3339()).as_deref(), Some("2024-11-20T16:00:00+00:00"));
+        assert_eq!(delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/x.json.gz"), None);
+        assert_eq!(delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/13/20/01/x.gz"), None);
         assert_eq!(delivery_hour("other/2024/11/20/16/x.json.gz"), None);
     }
 }

@@ -9,10 +9,8 @@ pub struct NamedQuery {
 }
 
 /// Every query in `queries/`.
-pub const QUERIES: &[NamedQuery] = &[NamedQuery {
-    name: "tokens_by_model",
-    sql: include_str!("../../queries/tokens_by_model.sql"),
-}];
+pub const QUERIES: &[NamedQuery] =
+    &[NamedQuery { name: "tokens_by_model", sql: include_str!("../../queries/tokens_by_model.sql") }];
 
 /// Look a query up by name.
 pub fn find(name: &str) -> Option<&'static NamedQuery> {
@@ -21,11 +19,5 @@ pub fn find(name: &str) -> Option<&'static NamedQuery> {
 
 /// The first line of the query's header comment.
 pub fn description(query: &NamedQuery) -> &'static str {
-    query
-        .sql
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("--")
-        .trim()
+    query.sql.lines().next().unwrap_or_default().trim_start_matches("--").trim()
 }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -17,17 +15,11 @@ use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot register the invocations table at {path}")]
-    Register {
-        path: String,
-        source: DataFusionError,
-    },
+    Register { path: String, source: DataFusionError },
     #[error("no named query {0:?} (see `bedrock-spend query --list`)")]
     UnknownQuery(String),
     #[error("query failed: {sql}")]
-    Execute {
-        sql: String,
-        source: DataFusionError,
-    },
+    Execute { sql: String, source: DataFusionError },
 }
 
 /// A session with `invocations` registered over `WAREHOUSE/invocations`, partition-pruned on `day`.
@@ -40,29 +32,17 @@ pub async fn session(warehouse_root: &Path) -> Result<SessionContext, Error> {
 
 /// Register the `invocations` listing table. The schema is given, not inferred, so an empty warehouse is
 /// queryable and every file is read with the same types.
-pub async fn register_invocations(
-    ctx: &SessionContext,
-    warehouse_root: &Path,
-) -> Result<(), Error> {
+pub async fn register_invocations(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Error> {
     let dir = warehouse_root.join("invocations");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Register {
-        path: dir.display().to_string(),
-        source: e.into(),
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Register { path: dir.display().to_string(), source: e.into() })?;
     let url_text = format!("{}/", dir.canonicalize().unwrap_or(dir.clone()).display());
-    let err = |source| Error::Register {
-        path: url_text.clone(),
-        source,
-    };
+    let err = |source| Error::Register { path: url_text.clone(), source };
     let url = ListingTableUrl::parse(&url_text).map_err(err)?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(FILE_SCHEMA.clone());
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(FILE_SCHEMA.clone());
     let table = ListingTable::try_new(config).map_err(err)?;
-    ctx.register_table("invocations", Arc::new(table))
-        .map_err(err)?;
+    ctx.register_table("invocations", Arc::new(table)).map_err(err)?;
     Ok(())
 }

@@ -64,11 +64,7 @@ impl Default for InvocationBatchBuilder {
 impl InvocationBatchBuilder {
     /// Empty builders.
     pub fn new() -> Self {
-        let names = MapFieldNames {
-            entry: "entries".into(),
-            key: "keys".into(),
-            value: "values".into(),
-        };
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
         InvocationBatchBuilder {
             request_id: StringBuilder::new(),
             timestamp: TimestampMicrosecondBuilder::new().with_timezone(UTC),
@@ -83,11 +79,7 @@ impl InvocationBatchBuilder {
             inference_profile: StringBuilder::new(),
             identity_arn: StringBuilder::new(),
             principal: StringBuilder::new(),
-            request_metadata: MapBuilder::new(
-                Some(names),
-                StringBuilder::new(),
-                StringBuilder::new(),
-            ),
+            request_metadata: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()),
             input_tokens: Int64Builder::new(),
             output_tokens: Int64Builder::new(),
             cache_read_tokens: Int64Builder::new(),
@@ -129,19 +121,16 @@ impl InvocationBatchBuilder {
     /// Append one row; `source` names the file, S3 object or log stream it came from.
     pub fn append(&mut self, row: &Invocation<'_>, source: &str) {
         self.request_id.append_value(&row.request_id);
-        self.timestamp
-            .append_value(row.timestamp.timestamp_micros());
+        self.timestamp.append_value(row.timestamp.timestamp_micros());
         self.account_id.append_option(row.account_id.as_deref());
         self.region.append_option(row.region.as_deref());
-        self.inference_region
-            .append_option(row.inference_region.as_deref());
+        self.inference_region.append_option(row.inference_region.as_deref());
         self.operation.append_option(row.operation.as_deref());
         self.model_id.append_option(row.model_id.as_deref());
         self.model.append_option(row.model.model.as_deref());
         self.provider.append_option(row.model.provider.as_deref());
         self.routing.append_value(row.model.routing.as_str());
-        self.inference_profile
-            .append_option(row.model.inference_profile.as_deref());
+        self.inference_profile.append_option(row.model.inference_profile.as_deref());
         self.identity_arn.append_option(row.identity_arn.as_deref());
         self.principal.append_option(row.principal.as_deref());
         match &row.request_metadata {
@@ -160,39 +149,26 @@ impl InvocationBatchBuilder {
         self.input_tokens.append_option(row.input_tokens);
         self.output_tokens.append_option(row.output_tokens);
         self.cache_read_tokens.append_option(row.cache_read_tokens);
-        self.cache_write_tokens
-            .append_option(row.cache_write_tokens);
-        self.cache_write_1h_tokens
-            .append_option(row.cache_write_1h_tokens);
+        self.cache_write_tokens.append_option(row.cache_write_tokens);
+        self.cache_write_1h_tokens.append_option(row.cache_write_1h_tokens);
         self.token_source.append_value(row.token_source.as_str());
         self.streaming.append_option(row.streaming);
         self.stop_reason.append_option(row.stop_reason.as_deref());
         self.latency_ms.append_option(row.latency_ms);
-        self.first_byte_latency_ms
-            .append_option(row.first_byte_latency_ms);
-        self.guardrail_intervened
-            .append_option(row.guardrail_intervened);
+        self.first_byte_latency_ms.append_option(row.first_byte_latency_ms);
+        self.guardrail_intervened.append_option(row.guardrail_intervened);
         self.error_code.append_option(row.error_code.as_deref());
         self.input_bytes.append_option(row.input_bytes);
         self.output_bytes.append_option(row.output_bytes);
-        self.input_body_s3_path
-            .append_option(row.input_body_s3_path.as_deref());
-        self.output_body_s3_path
-            .append_option(row.output_body_s3_path.as_deref());
-        self.response_model
-            .append_option(row.response_model.as_deref());
-        self.performance_latency
-            .append_option(row.performance_latency.as_deref());
-        self.schema_version
-            .append_option(row.schema_version.as_deref());
-        self.system_hash
-            .append_option(row.fingerprint.system_hash.as_deref());
-        self.system_tokens_est
-            .append_option(row.fingerprint.system_tokens_est);
-        self.prefix_hash
-            .append_option(row.fingerprint.prefix_hash.as_deref());
-        self.prefix_tokens_est
-            .append_option(row.fingerprint.prefix_tokens_est);
+        self.input_body_s3_path.append_option(row.input_body_s3_path.as_deref());
+        self.output_body_s3_path.append_option(row.output_body_s3_path.as_deref());
+        self.response_model.append_option(row.response_model.as_deref());
+        self.performance_latency.append_option(row.performance_latency.as_deref());
+        self.schema_version.append_option(row.schema_version.as_deref());
+        self.system_hash.append_option(row.fingerprint.system_hash.as_deref());
+        self.system_tokens_est.append_option(row.fingerprint.system_tokens_est);
+        self.prefix_hash.append_option(row.fingerprint.prefix_hash.as_deref());
+        self.prefix_tokens_est.append_option(row.fingerprint.prefix_tokens_est);
         self.source.append_value(source);
         self.rows += 1;
     }

@@ -20,9 +20,7 @@ pub const ZSTD_LEVEL: i32 = 1;
 /// Writer properties for every warehouse file.
 pub fn writer_props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default(),
-        ))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")))
@@ -30,10 +28,7 @@ pub fn writer_props() -> WriterProperties {
 }
 
 /// Write batches to any sink as one Parquet file (used directly by the round-trip test).
-pub fn write_batches<W: Write + Send>(
-    sink: W,
-    batches: &[RecordBatch],
-) -> parquet::errors::Result<W> {
+pub fn write_batches<W: Write + Send>(sink: W, batches: &[RecordBatch]) -> parquet::errors::Result<W> {
     let mut writer = ArrowWriter::try_new(sink, FILE_SCHEMA.clone(), Some(writer_props()))?;
     for batch in batches {
         writer.write(batch)?;
@@ -56,28 +51,15 @@ pub const TMP_PREFIX: &str = ".tmp-";
 impl AtomicParquetFile {
     /// Start `final_path` (which must end in `.parquet`) as a temporary file beside it.
     pub fn create(final_path: PathBuf) -> io::Result<Self> {
-        let dir = final_path
-            .parent()
-            .ok_or_else(|| io::Error::other("parquet path has no directory"))?;
+        let dir = final_path.parent().ok_or_else(|| io::Error::other("parquet path has no directory"))?;
         fs::create_dir_all(dir)?;
-        let name = final_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("part.parquet");
+        let name = final_path.file_name().and_then(|n| n.to_str()).unwrap_or("part.parquet");
         let tmp_path = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
         let file = File::create(&tmp_path)?;
-        let writer = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            FILE_SCHEMA.clone(),
-            Some(writer_props()),
-        )
-        .map_err(io::Error::other)?;
-        Ok(AtomicParquetFile {
-            writer,
-            tmp_path,
-            final_path,
-            rows: 0,
-        })
+        let writer =
+            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), FILE_SCHEMA.clone(), Some(writer_props()))
+                .map_err(io::Error::other)?;
+        Ok(AtomicParquetFile { writer, tmp_path, final_path, rows: 0 })
     }
 
     /// Append a batch.
@@ -107,10 +89,7 @@ impl AtomicParquetFile {
         let buffered = self.writer.into_inner().map_err(io::Error::other)?;
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        Ok(FinishedFile {
-            tmp_path: self.tmp_path,
-            final_path: self.final_path,
-        })
+        Ok(FinishedFile { tmp_path: self.tmp_path, final_path: self.final_path })
     }
 
     /// Drop the temporary file.
@@ -148,9 +127,7 @@ pub fn sync_dir(dir: Option<&Path>) -> io::Result<()> {
 
 /// Write a small file atomically: temporary name, fsync, rename, fsync the directory.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("path has no directory"))?;
+    let dir = path.parent().ok_or_else(|| io::Error::other("path has no directory"))?;
     fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
@@ -181,10 +158,7 @@ mod tests {
         });
         let batch = builder.finish().unwrap();
         let bytes = write_batches(Vec::new(), &[batch.clone()]).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap().build().unwrap();
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0], batch);

@@ -91,20 +91,13 @@ mod tests {
     fn column_indexes_match_names() {
         assert_eq!(FILE_SCHEMA.field(col::REQUEST_ID).name(), "request_id");
         assert_eq!(FILE_SCHEMA.field(col::TIMESTAMP).name(), "timestamp");
-        assert!(
-            FILE_SCHEMA.field_with_name(PARTITION_COLUMN).is_err(),
-            "day is a partition column, not a file column"
-        );
+        assert!(FILE_SCHEMA.field_with_name(PARTITION_COLUMN).is_err(), "day is a partition column, not a file column");
     }
 
     #[test]
     fn only_signed_integers() {
         for f in FILE_SCHEMA.fields() {
-            assert!(
-                !f.data_type().is_unsigned_integer(),
-                "{} is unsigned",
-                f.name()
-            );
+            assert!(!f.data_type().is_unsigned_integer(), "{} is unsigned", f.name());
         }
     }
 }

@@ -42,22 +42,13 @@ pub enum Error {
     #[error("cannot read {path}")]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot read parquet file {path}")]
-    ReadParquet {
-        path: PathBuf,
-        source: parquet::errors::ParquetError,
-    },
+    ReadParquet { path: PathBuf, source: parquet::errors::ParquetError },
     #[error("cannot write {path}")]
     Write { path: PathBuf, source: io::Error },
     #[error("cannot parse {path}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Parse { path: PathBuf, source: serde_json::Error },
     #[error("arrow error while {during}")]
-    Arrow {
-        during: &'static str,
-        source: arrow::error::ArrowError,
-    },
+    Arrow { during: &'static str, source: arrow::error::ArrowError },
 }
 
 type Result<T> = std::result::Result<T, Error>;
@@ -117,11 +108,7 @@ impl ManifestEntry {
 #[serde(tag = "version")]
 enum ManifestSegment {
     #[serde(rename = "1")]
-    V1 {
-        run: String,
-        committed_at: DateTime<Utc>,
-        sources: Vec<ManifestEntry>,
-    },
+    V1 { run: String, committed_at: DateTime<Utc>, sources: Vec<ManifestEntry> },
 }
 
 /// All manifest entries, by source id.
@@ -139,10 +126,7 @@ impl Manifest {
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
     ) -> bool {
-        self.entries.get(id).is_some_and(|v| {
-            v.iter()
-                .any(|e| e.fingerprint == fingerprint && e.covers(since, until))
-        })
+        self.entries.get(id).is_some_and(|v| v.iter().any(|e| e.fingerprint == fingerprint && e.covers(since, until)))
     }
 
     /// Number of distinct sources recorded.
@@ -187,16 +171,8 @@ pub struct Warehouse {
 impl Warehouse {
     /// Open for writing: create the layout, take the lock, and recover from any crashed run.
     pub fn open_for_write(root: &Path) -> Result<Self> {
-        for dir in [
-            root.join("invocations"),
-            root.join("rejects"),
-            root.join("_manifest"),
-            root.join("_journal"),
-        ] {
-            fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
-                path: dir.clone(),
-                source,
-            })?;
+        for dir in [root.join("invocations"), root.join("rejects"), root.join("_manifest"), root.join("_journal")] {
+            fs::create_dir_all(&dir).map_err(|source| Error::CreateDir { path: dir.clone(), source })?;
         }
         let lock_path = root.join(".lock");
         let lock = File::options()
@@ -204,42 +180,24 @@ impl Warehouse {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| Error::Lock {
-                path: lock_path.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::Lock { path: lock_path.clone(), source })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: root.to_path_buf(),
-                });
+                return Err(Error::Locked { path: root.to_path_buf() });
             }
             Err(fs::TryLockError::Error(source)) => {
-                return Err(Error::Lock {
-                    path: lock_path,
-                    source,
-                });
+                return Err(Error::Lock { path: lock_path, source });
             }
         }
-        let warehouse = Warehouse {
-            root: root.to_path_buf(),
-            run_id: new_run_id(),
-            seq: 0,
-            _lock: Some(lock),
-        };
+        let warehouse = Warehouse { root: root.to_path_buf(), run_id: new_run_id(), seq: 0, _lock: Some(lock) };
         warehouse.recover()?;
         Ok(warehouse)
     }
 
     /// Open for reading only (queries): no lock, no recovery.
     pub fn open_read_only(root: &Path) -> Self {
-        Warehouse {
-            root: root.to_path_buf(),
-            run_id: new_run_id(),
-            seq: 0,
-            _lock: None,
-        }
+        Warehouse { root: root.to_path_buf(), run_id: new_run_id(), seq: 0, _lock: None }
     }
 
     /// The warehouse root.
@@ -254,10 +212,7 @@ impl Warehouse {
 
     /// Directory of one day partition.
     pub fn day_dir(&self, day: i32) -> PathBuf {
-        self.invocations_dir().join(format!(
-            "{PARTITION_COLUMN}={}",
-            day_date(day).format("%Y-%m-%d")
-        ))
+        self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", day_date(day).format("%Y-%m-%d")))
     }
 
     fn next_name(&mut self, prefix: &str, ext: &str) -> String {
@@ -270,36 +225,19 @@ impl Warehouse {
         let journal_dir = self.root.join("_journal");
         for path in list_files(&journal_dir)? {
             if path.extension().is_some_and(|e| e == "json") {
-                let text = fs::read_to_string(&path).map_err(|source| Error::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
                 let journal: CompactionJournal =
-                    serde_json::from_str(&text).map_err(|source| Error::Parse {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
                 self.roll_forward(&path, &journal)?;
             }
         }
-        let mut dirs = vec![
-            self.invocations_dir(),
-            self.root.join("rejects"),
-            self.root.join("_manifest"),
-            journal_dir,
-        ];
+        let mut dirs =
+            vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
         dirs.extend(self.day_dirs()?.into_iter().map(|(_, d)| d));
         for dir in dirs {
             for path in list_files(&dir)? {
-                if path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(TMP_PREFIX))
-                {
-                    fs::remove_file(&path).map_err(|source| Error::Write {
-                        path: path.clone(),
-                        source,
-                    })?;
+                if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX)) {
+                    fs::remove_file(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
                 }
             }
         }
@@ -307,16 +245,11 @@ impl Warehouse {
     }
 
     fn roll_forward(&self, journal_path: &Path, journal: &CompactionJournal) -> Result<()> {
-        let day_dir = self
-            .invocations_dir()
-            .join(format!("{PARTITION_COLUMN}={}", journal.day));
+        let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
         for name in &journal.written {
             let tmp = day_dir.join(format!("{TMP_PREFIX}{name}.tmp"));
             if tmp.exists() {
-                fs::rename(&tmp, day_dir.join(name)).map_err(|source| Error::Write {
-                    path: tmp.clone(),
-                    source,
-                })?;
+                fs::rename(&tmp, day_dir.join(name)).map_err(|source| Error::Write { path: tmp.clone(), source })?;
             }
         }
         for name in &journal.replaced {
@@ -327,14 +260,8 @@ impl Warehouse {
                 Err(source) => return Err(Error::Write { path, source }),
             }
         }
-        sync_dir(Some(&day_dir)).map_err(|source| Error::Write {
-            path: day_dir.clone(),
-            source,
-        })?;
-        fs::remove_file(journal_path).map_err(|source| Error::Write {
-            path: journal_path.to_path_buf(),
-            source,
-        })
+        sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
+        fs::remove_file(journal_path).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
     }
 
     /// Every day partition present, sorted.
@@ -347,18 +274,14 @@ impl Warehouse {
             Err(source) => return Err(Error::Read { path: dir, source }),
         };
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Read {
-                path: dir.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| Error::Read { path: dir.clone(), source })?;
             let name = entry.file_name();
             let Some(date) = name.to_str().and_then(|n| n.strip_prefix("day=")) else {
                 continue;
             };
             if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-                let day = d
-                    .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default())
-                    .num_days() as i32;
+                let day =
+                    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32;
                 days.push((day, entry.path()));
             }
         }
@@ -371,11 +294,7 @@ impl Warehouse {
         let mut files: Vec<PathBuf> = list_files(&self.day_dir(day))?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .filter(|p| {
-                !p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(TMP_PREFIX))
-            })
+            .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX)))
             .collect();
         files.sort();
         Ok(files)
@@ -411,46 +330,25 @@ impl Warehouse {
             if path.extension().is_none_or(|e| e != "json") || is_tmp(&path) {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
             let ManifestSegment::V1 { sources, .. } =
-                serde_json::from_str(&text).map_err(|source| Error::Parse {
-                    path: path.clone(),
-                    source,
-                })?;
+                serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
             for entry in sources {
-                manifest
-                    .entries
-                    .entry(entry.id.clone())
-                    .or_default()
-                    .push(entry);
+                manifest.entries.entry(entry.id.clone()).or_default().push(entry);
             }
         }
         Ok(manifest)
     }
 
     /// Record fully ingested sources. Call only after their rows' files were committed.
-    pub fn append_manifest(
-        &mut self,
-        sources: Vec<ManifestEntry>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub fn append_manifest(&mut self, sources: Vec<ManifestEntry>, now: DateTime<Utc>) -> Result<()> {
         if sources.is_empty() {
             return Ok(());
         }
         let name = self.next_name("", "json");
         let path = self.root.join("_manifest").join(name);
-        let segment = ManifestSegment::V1 {
-            run: self.run_id.clone(),
-            committed_at: now,
-            sources,
-        };
-        let bytes = serde_json::to_vec(&segment).map_err(|source| Error::Parse {
-            path: path.clone(),
-            source,
-        })?;
+        let segment = ManifestSegment::V1 { run: self.run_id.clone(), committed_at: now, sources };
+        let bytes = serde_json::to_vec(&segment).map_err(|source| Error::Parse { path: path.clone(), source })?;
         write_file_atomic(&path, &bytes).map_err(|source| Error::Write { path, source })
     }
 
@@ -463,16 +361,10 @@ impl Warehouse {
         let path = self.root.join("rejects").join(name);
         let mut bytes = Vec::new();
         for r in rejects {
-            serde_json::to_writer(&mut bytes, r).map_err(|source| Error::Parse {
-                path: path.clone(),
-                source,
-            })?;
+            serde_json::to_writer(&mut bytes, r).map_err(|source| Error::Parse { path: path.clone(), source })?;
             bytes.push(b'\n');
         }
-        write_file_atomic(&path, &bytes).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        write_file_atomic(&path, &bytes).map_err(|source| Error::Write { path: path.clone(), source })?;
         Ok(Some(path))
     }
 
@@ -481,26 +373,14 @@ impl Warehouse {
         let mut out = Vec::new();
         let mut files = list_files(&self.root.join("rejects"))?;
         files.sort();
-        for path in files
-            .into_iter()
-            .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl"))
-        {
-            let file = File::open(&path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+        for path in files.into_iter().filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl")) {
+            let file = File::open(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
             for line in BufReader::new(file).lines() {
-                let line = line.map_err(|source| Error::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let line = line.map_err(|source| Error::Read { path: path.clone(), source })?;
                 if line.trim().is_empty() {
                     continue;
                 }
-                out.push(serde_json::from_str(&line).map_err(|source| Error::Parse {
-                    path: path.clone(),
-                    source,
-                })?);
+                out.push(serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.clone(), source })?);
             }
         }
         Ok(out)
@@ -510,11 +390,7 @@ impl Warehouse {
     /// Streaming: one batch at a time, so memory does not grow with the day's size.
     pub fn compact_day(&mut self, day: i32, max_rows_per_file: usize) -> Result<CompactOutcome> {
         let files = self.day_files(day)?;
-        let mut outcome = CompactOutcome {
-            day,
-            files_before: files.len(),
-            ..CompactOutcome::default()
-        };
+        let mut outcome = CompactOutcome { day, files_before: files.len(), ..CompactOutcome::default() };
         if files.len() <= 1 {
             outcome.files_after = files.len();
             return Ok(outcome);
@@ -535,9 +411,7 @@ impl Warehouse {
                 if batch.num_rows() == 0 {
                     continue;
                 }
-                if current
-                    .as_ref()
-                    .is_some_and(|f| f.rows() >= max_rows_per_file)
+                if current.as_ref().is_some_and(|f| f.rows() >= max_rows_per_file)
                     && let Some(f) = current.take()
                 {
                     finished.push(f.finish().map_err(write_err(self.day_dir(day)))?);
@@ -560,17 +434,12 @@ impl Warehouse {
         let journal = CompactionJournal {
             day: day_date(day).format("%Y-%m-%d").to_string(),
             replaced: files.iter().filter_map(|p| name_of(p)).collect(),
-            written: finished
-                .iter()
-                .filter_map(|f| name_of(&f.final_path))
-                .collect(),
+            written: finished.iter().filter_map(|f| name_of(&f.final_path)).collect(),
         };
         let name = self.next_name("compact-", "json");
         let journal_path = self.root.join("_journal").join(name);
-        let bytes = serde_json::to_vec(&journal).map_err(|source| Error::Parse {
-            path: journal_path.clone(),
-            source,
-        })?;
+        let bytes =
+            serde_json::to_vec(&journal).map_err(|source| Error::Parse { path: journal_path.clone(), source })?;
         write_file_atomic(&journal_path, &bytes).map_err(write_err(journal_path.clone()))?;
         self.roll_forward(&journal_path, &journal)?;
         outcome.files_after = finished.len();
@@ -589,9 +458,7 @@ pub struct CompactOutcome {
 }
 
 fn is_tmp(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with(TMP_PREFIX))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX))
 }
 
 fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -599,26 +466,13 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
-            return Err(Error::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
+            return Err(Error::Read { path: dir.to_path_buf(), source });
         }
     };
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        if entry
-            .file_type()
-            .map_err(|source| Error::Read {
-                path: entry.path(),
-                source,
-            })?
-            .is_file()
-        {
+        let entry = entry.map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
+        if entry.file_type().map_err(|source| Error::Read { path: entry.path(), source })?.is_file() {
             out.push(entry.path());
         }
     }
@@ -627,15 +481,9 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Read a warehouse Parquet file, optionally only some columns (by index in the file schema).
 pub fn read_parquet(path: &Path, columns: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
-    let file = File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| Error::ReadParquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| Error::ReadParquet { path: path.to_path_buf(), source })?;
     let builder = match columns {
         Some(cols) => {
             let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
@@ -646,18 +494,8 @@ pub fn read_parquet(path: &Path, columns: Option<&[usize]>) -> Result<Vec<Record
     let reader = builder
         .with_batch_size(64 * 1024)
         .build()
-        .map_err(|source| Error::ReadParquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    reader
-        .map(|b| {
-            b.map_err(|source| Error::Arrow {
-                during: "reading a warehouse file",
-                source,
-            })
-        })
-        .collect()
+        .map_err(|source| Error::ReadParquet { path: path.to_path_buf(), source })?;
+    reader.map(|b| b.map_err(|source| Error::Arrow { during: "reading a warehouse file", source })).collect()
 }
 
 /// Keep the given rows of a batch (all of them without a copy when nothing is dropped).
@@ -671,26 +509,15 @@ pub fn take_rows(batch: &RecordBatch, rows: Vec<u32>) -> Result<RecordBatch> {
         .iter()
         .map(|c| arrow::compute::take(c.as_ref(), &indices, None))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|source| Error::Arrow {
-            during: "selecting rows",
-            source,
-        })?;
-    RecordBatch::try_new(FILE_SCHEMA.clone(), columns).map_err(|source| Error::Arrow {
-        during: "selecting rows",
-        source,
-    })
+        .map_err(|source| Error::Arrow { during: "selecting rows", source })?;
+    RecordBatch::try_new(FILE_SCHEMA.clone(), columns)
+        .map_err(|source| Error::Arrow { during: "selecting rows", source })
 }
 
 fn new_run_id() -> String {
     let now = Utc::now();
-    let salt = xxh3_128(
-        format!(
-            "{}-{}",
-            std::process::id(),
-            now.timestamp_nanos_opt().unwrap_or_default()
-        )
-        .as_bytes(),
-    ) as u32;
+    let salt =
+        xxh3_128(format!("{}-{}", std::process::id(), now.timestamp_nanos_opt().unwrap_or_default()).as_bytes()) as u32;
     format!("{}-{salt:08x}", now.format("%Y%m%dT%H%M%S"))
 }
 
