@@ -153,7 +153,10 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
     let mut index = 0usize;
     let flush_bad = |bad: &mut Option<(Position, usize, usize)>, on_event: &mut dyn FnMut(Event<'_>)| {
         if let Some((position, s, e)) = bad.take() {
-            on_event(Event::Reject(reject(Location { position, item: None }, reason.to_string(), &bytes[s..e])));
+            let text = &bytes[s..e];
+            // A single line gets its own diagnosis; a run of continuation lines keeps the region's.
+            let own_reason = if text.trim_ascii().contains(&b'\n') { reason.to_string() } else { line_reason(text) };
+            on_event(Event::Reject(reject(Location { position, item: None }, own_reason, text)));
         }
     };
     for line in bytes.split_inclusive(|&b| b == b'\n') {
@@ -165,9 +168,16 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
             flush_bad(&mut bad, on_event);
             decode_value(trimmed, Location { position, item: None }, 0, on_event);
         } else if !trimmed.is_empty() {
+            // Indented lines and closing brackets continue a broken pretty-printed value; anything else starting
+            // at column 0 is a line of its own (NDJSON), rejected on its own.
+            let continues =
+                line.first().is_some_and(|&b| b.is_ascii_whitespace() || matches!(b, b'}' | b']' | b'"' | b','));
             match &mut bad {
-                Some((_, _, e)) => *e = index + line.len(),
-                None => bad = Some((position, index, index + line.len())),
+                Some((_, _, e)) if continues => *e = index + line.len(),
+                _ => {
+                    flush_bad(&mut bad, on_event);
+                    bad = Some((position, index, index + line.len()));
+                }
             }
         }
         index += line.len();
@@ -175,6 +185,19 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
         line_no += 1;
     }
     flush_bad(&mut bad, on_event);
+}
+
+/// Why one line is not a record.
+fn line_reason(line: &[u8]) -> String {
+    let trimmed = line.trim_ascii();
+    if !trimmed.first().is_some_and(|&b| b == b'{' || b == b'[') {
+        return "not JSON".to_string();
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(trimmed) {
+        Err(e) if e.is_eof() => format!("truncated JSON: {e}"),
+        Err(e) => format!("invalid JSON: {e}"),
+        Ok(_) => "invalid JSON".to_string(),
+    }
 }
 
 fn reject(location: Location, reason: String, bytes: &[u8]) -> Reject {

@@ -61,9 +61,7 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
 
     let mut system_parts: Vec<&str> = Vec::new();
     for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
-        if !is_empty_json(part.get()) {
-            system_parts.push(part.get());
-        }
+        push_content_parts(part, &mut system_parts);
     }
     system_parts.extend(messages[..leading_system].iter().map(|m| m.get()));
 
@@ -96,6 +94,32 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
         fp.prefix_tokens_est = estimate(prefix_len);
     }
     fp
+}
+
+/// Converse `cachePoint` blocks mark where a cache checkpoint goes; they are not prompt content. Leaving them
+/// out makes the same system prompt hash alike whether or not the caller caches it, which is exactly the
+/// comparison cache analysis needs. (Anthropic's inline `cache_control` keys are still hashed.)
+fn push_content_parts<'a>(part: &'a RawValue, parts: &mut Vec<&'a str>) {
+    #[derive(Deserialize)]
+    struct CachePoint<'b> {
+        #[serde(borrow, rename = "cachePoint")]
+        cache_point: Option<&'b RawValue>,
+    }
+    let raw = part.get();
+    if raw.trim_start().starts_with('[')
+        && let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw)
+    {
+        for item in items {
+            let is_cache_point = serde_json::from_str::<CachePoint>(item.get()).is_ok_and(|c| c.cache_point.is_some());
+            if !is_cache_point && !is_empty_json(item.get()) {
+                parts.push(item.get());
+            }
+        }
+        return;
+    }
+    if !is_empty_json(raw) {
+        parts.push(raw);
+    }
 }
 
 fn is_empty_json(raw: &str) -> bool {
@@ -203,6 +227,16 @@ mod tests {
         let fp3 = fingerprint_input_body(&other_history, Some(100));
         assert_eq!(fp.system_hash, fp3.system_hash);
         assert_ne!(fp.prefix_hash, fp3.prefix_hash);
+    }
+
+    #[test]
+    fn cache_points_do_not_change_the_hash() {
+        let cached = CONVERSE.replace(r#"Follow policy."}]"#, r#"Follow policy."},{"cachePoint":{"type":"default"}}]"#);
+        assert_ne!(cached, CONVERSE);
+        let a = fingerprint_input_body(CONVERSE, Some(100));
+        let b = fingerprint_input_body(&cached, Some(100));
+        assert_eq!(a.system_hash, b.system_hash);
+        assert_eq!(a.prefix_hash, b.prefix_hash);
     }
 
     #[test]

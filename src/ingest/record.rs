@@ -189,9 +189,10 @@ impl<'a> WireRecord<'a> {
             _ => return Err(RecordError::NotALogRecord("requestId is missing")),
         };
         let timestamp = match self.timestamp {
-            Some(raw) => {
-                read_timestamp(raw.get()).ok_or_else(|| RecordError::InvalidTimestamp(raw.get().to_string()))?
-            }
+            Some(raw) => read_timestamp(raw.get()).ok_or_else(|| {
+                let text = serde_json::from_str::<Cow<str>>(raw.get()).map(Cow::into_owned);
+                RecordError::InvalidTimestamp(text.unwrap_or_else(|_| raw.get().to_string()))
+            })?,
             None => return Err(RecordError::InvalidTimestamp(String::new())),
         };
 

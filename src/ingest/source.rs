@@ -52,7 +52,12 @@ pub fn not_a_log(path: &str) -> Option<NotALog> {
     if name.contains("amazon-bedrock-logs-permission-check") {
         return Some(NotALog::PermissionCheck);
     }
-    if path.split(['/', '\\']).any(|segment| segment == "data") {
+    // Offloaded bodies sit in a `data/` folder directly under an hour folder (`.../HH/data/<id>_input.json.gz`);
+    // a `data` folder anywhere else (a user's own tree) means nothing.
+    let segments: Vec<&str> = path.split(['/', '\\']).collect();
+    let under_hour =
+        segments.windows(2).any(|w| w[1] == "data" && w[0].len() == 2 && w[0].bytes().all(|b| b.is_ascii_digit()));
+    if under_hour {
         return Some(NotALog::OffloadedBody);
     }
     None
@@ -175,6 +180,7 @@ mod tests {
             ),
             ("prefix/amazon-bedrock-logs-permission-check", Some(NotALog::PermissionCheck)),
             ("exports/database.json", None),
+            ("/home/me/data/bedrock/export.json", None),
         ];
         for (key, want) in cases {
             assert_eq!(not_a_log(key), want, "case {key}");

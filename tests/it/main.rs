@@ -1,1 +1,4 @@
+//! The one integration-test binary (each file in `tests/` would link its own 250 MB binary).
 
+mod ingest;
+mod util;

@@ -1,0 +1,410 @@
+//! Ingest, end to end: input shapes, the real records, token precedence, dedupe, idempotence, bad input,
+//! and a killed run.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+/// Every accepted framing of the same two records ingests the same two rows.
+#[test]
+fn every_input_shape_decodes() {
+    let a = record("req-a", "2025-11-02T10:00:00Z", 11, 22);
+    let b = record("req-b", "2025-11-02T10:00:01Z", 33, 44);
+    let pretty_a = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&a).unwrap()).unwrap();
+    let mut multi_member = gzip(format!("{a}\n").as_bytes());
+    multi_member.extend(gzip(format!("{b}\n").as_bytes()));
+    let events = json!({"events": [
+        {"logStreamName": "aws/bedrock/modelinvocations", "timestamp": 1762077600000i64, "message": a, "ingestionTime": 1762077607000i64, "eventId": "1"},
+        {"logStreamName": "aws/bedrock/modelinvocations", "timestamp": 1762077601000i64, "message": b, "ingestionTime": 1762077608000i64, "eventId": "2"}
+    ], "searchedLogStreams": []});
+    let insights = json!([{"@timestamp": "2025-11-02 10:00:00.000", "@message": a}, {"@timestamp": "2025-11-02 10:00:01.000", "@message": b}]);
+    // The same record with its keys in reverse order and unknown fields added.
+    let mut reversed: Vec<(String, Value)> =
+        serde_json::from_str::<serde_json::Map<String, Value>>(&b).unwrap().into_iter().collect();
+    reversed.reverse();
+    let reversed_text = format!(
+        "{{\"futureField\":{{\"x\":[1,2]}},{}}}",
+        reversed.iter().map(|(k, v)| format!("{}:{}", Value::from(k.clone()), v)).collect::<Vec<_>>().join(",")
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("ndjson", format!("{a}\n{b}\n").into_bytes()),
+        ("ndjson without final newline, CRLF", format!("{a}\r\n{b}").into_bytes()),
+        ("gzip ndjson", gzip(format!("{a}\n{b}\n").as_bytes())),
+        ("multi-member gzip", multi_member),
+        ("pretty-printed then compact", format!("{pretty_a}\n{b}\n").into_bytes()),
+        ("concatenated values", format!("{a}{b}").into_bytes()),
+        ("json array", format!("[{a},\n{b}]").into_bytes()),
+        ("filter-log-events output", serde_json::to_vec_pretty(&events).unwrap()),
+        ("gzip filter-log-events output", gzip(&serde_json::to_vec(&events).unwrap())),
+        ("logs insights rows", serde_json::to_vec(&insights).unwrap()),
+        ("reordered keys, unknown fields", format!("{a}\n{reversed_text}\n").into_bytes()),
+    ];
+    for (name, bytes) in cases {
+        let t = TestDir::new();
+        let file = t.write("input.log", &bytes);
+        let summary = ingest_paths(&t.warehouse(), &[file]);
+        assert_eq!((summary.ingested, summary.rejected), (2, 0), "case {name}: {summary:?}");
+        let rows = query(
+            &t.warehouse(),
+            "SELECT request_id, input_tokens, output_tokens FROM invocations ORDER BY request_id",
+        );
+        assert_eq!(
+            rows,
+            vec![
+                json!({"request_id": "req-a", "input_tokens": 11, "output_tokens": 22}),
+                json!({"request_id": "req-b", "input_tokens": 33, "output_tokens": 44})
+            ],
+            "case {name}"
+        );
+    }
+}
+
+/// The five real records ingest with exactly their logged values, and NULL counts for the guardrail block.
+#[test]
+fn real_records_keep_their_logged_values() {
+    let t = TestDir::new();
+    let summary =
+        ingest_paths(&t.warehouse(), &[PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real"))]);
+    assert_eq!(
+        (summary.ingested, summary.rejected, summary.not_logs),
+        (5, 0, 1),
+        "README.md is not a log: {summary:?}"
+    );
+    let rows = query(
+        &t.warehouse(),
+        "SELECT request_id, CAST(timestamp AS VARCHAR) AS ts, CAST(day AS VARCHAR) AS day, account_id, region, inference_region, \
+         operation, model, provider, routing, inference_profile, principal, input_tokens, output_tokens, cache_read_tokens, \
+         cache_write_tokens, token_source, streaming, stop_reason, latency_ms, guardrail_intervened, response_model \
+         FROM invocations ORDER BY request_id",
+    );
+    let profile = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+    let sonnet = "anthropic.claude-sonnet-4-20250514-v1:0";
+    let role = "ie-staging-staging-claudeInvoker-us-east-1-lambdaRole/ie-staging-claudeInvoker";
+    let expected = vec![
+        json!({"request_id": "02eb4735-770d-4a21-9113-c53db06d31b0", "ts": "2025-08-22T09:49:15Z", "day": "2025-08-22",
+               "account_id": "663981805246", "region": "us-east-1", "inference_region": "us-east-1", "operation": "InvokeModel",
+               "model": sonnet, "provider": "anthropic", "routing": "geo", "inference_profile": profile, "principal": role,
+               "input_tokens": 219, "output_tokens": 87, "cache_read_tokens": 0, "cache_write_tokens": 0, "token_source": "log",
+               "streaming": false, "stop_reason": "end_turn", "guardrail_intervened": false, "response_model": "claude-sonnet-4-20250514"}),
+        json!({"request_id": "27451c8c-bb7e-43c0-9c9e-3d964e3a6c6e", "ts": "2024-03-05T20:35:42Z", "day": "2024-03-05",
+               "account_id": "893487256304", "region": "us-west-2", "operation": "InvokeModelWithResponseStream",
+               "model": "amazon.titan-text-lite-v1", "provider": "amazon", "routing": "in-region",
+               "principal": "AmazonSageMaker-ExecutionRole-20240210T141891/SageMaker", "input_tokens": 20, "output_tokens": 354,
+               "token_source": "log", "streaming": true, "stop_reason": "FINISH", "latency_ms": 8129, "guardrail_intervened": false}),
+        json!({"request_id": "7329a13d-94f6-4723-a75b-9cd8c5690664", "ts": "2024-03-05T20:56:49Z", "day": "2024-03-05",
+               "account_id": "893487256304", "region": "us-west-2", "operation": "InvokeModel", "model": "meta.llama2-13b-chat-v1",
+               "provider": "meta", "routing": "in-region", "principal": "acme-user-bravo", "input_tokens": 4, "output_tokens": 160,
+               "token_source": "log", "streaming": false, "stop_reason": "stop", "guardrail_intervened": false}),
+        json!({"request_id": "a0dc0578-f33c-4a44-b739-107d672d5662", "ts": "2025-08-15T14:39:40Z", "day": "2025-08-15",
+               "account_id": "663981805246", "region": "us-east-1", "inference_region": "us-east-2", "operation": "InvokeModel",
+               "model": sonnet, "provider": "anthropic", "routing": "geo", "inference_profile": profile, "principal": role,
+               "input_tokens": 219, "output_tokens": 112, "cache_read_tokens": 0, "cache_write_tokens": 0, "token_source": "log",
+               "streaming": false, "stop_reason": "end_turn", "guardrail_intervened": false, "response_model": "claude-sonnet-4-20250514"}),
+        json!({"request_id": "d212a145-2b13-4eaf-9321-0ae94262d548", "ts": "2025-08-15T15:29:08Z", "day": "2025-08-15",
+               "account_id": "663981805246", "region": "us-east-1", "operation": "InvokeModel", "model": sonnet, "provider": "anthropic",
+               "routing": "geo", "inference_profile": profile, "principal": role, "token_source": "none", "streaming": false,
+               "guardrail_intervened": true}),
+    ];
+    assert_eq!(rows, expected);
+    // Prompt text never reaches the warehouse.
+    let files: Vec<PathBuf> = walk(&t.warehouse());
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!contains(&bytes, b"Medicaid"), "prompt text found in {}", f.display());
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// Token precedence: top-level counts first, each missing one from the body; missing stays NULL.
+#[test]
+fn token_precedence_and_null_not_zero() {
+    let base = |id: &str, input: Value, output: Value| -> String {
+        json!({"schemaType": "ModelInvocationLog", "timestamp": "2025-11-05T00:00:00Z", "requestId": id, "region": "us-east-1",
+               "operation": "Converse", "modelId": "amazon.nova-lite-v1:0", "input": input, "output": output})
+        .to_string()
+    };
+    let usage = json!({"inputTokens": 7, "outputTokens": 8, "totalTokens": 115, "cacheReadInputTokens": 100, "cacheWriteInputTokens": 0});
+    let lines = [
+        // log counts win over a disagreeing body
+        base(
+            "log-wins",
+            json!({"inputTokenCount": 70, "cacheReadInputTokenCount": 1}),
+            json!({"outputTokenCount": 80, "outputBodyJson": {"usage": usage}}),
+        ),
+        // no log counts: the body fills them all
+        base("body-fills", json!({}), json!({"outputBodyJson": {"usage": usage, "stopReason": "end_turn"}})),
+        // log has input/output, body adds the cache counts the log lacks
+        base(
+            "mixed",
+            json!({"inputTokenCount": 5}),
+            json!({"outputTokenCount": 6, "outputBodyJson": {"usage": usage}}),
+        ),
+        // nothing anywhere: NULL, never zero
+        base("none", json!({}), json!({"outputBodyJson": {"stopReason": "guardrail_intervened"}})),
+        // counts logged as 0 stay 0
+        base("zeros", json!({"inputTokenCount": 0}), json!({"outputTokenCount": 0})),
+    ];
+    let t = TestDir::new();
+    let file = t.write("p.jsonl", lines.join("\n").as_bytes());
+    let s = ingest_paths(&t.warehouse(), &[file]);
+    assert_eq!((s.ingested, s.rejected), (5, 0));
+    let rows = query(
+        &t.warehouse(),
+        "SELECT request_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, token_source, guardrail_intervened \
+         FROM invocations ORDER BY request_id",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!({"request_id": "body-fills", "input_tokens": 7, "output_tokens": 8, "cache_read_tokens": 100, "cache_write_tokens": 0, "token_source": "body", "guardrail_intervened": false}),
+            json!({"request_id": "log-wins", "input_tokens": 70, "output_tokens": 80, "cache_read_tokens": 1, "cache_write_tokens": 0, "token_source": "log", "guardrail_intervened": false}),
+            json!({"request_id": "mixed", "input_tokens": 5, "output_tokens": 6, "cache_read_tokens": 100, "cache_write_tokens": 0, "token_source": "log", "guardrail_intervened": false}),
+            json!({"request_id": "none", "token_source": "none", "guardrail_intervened": true}),
+            json!({"request_id": "zeros", "input_tokens": 0, "output_tokens": 0, "token_source": "log"}),
+        ]
+    );
+}
+
+/// Bad lines among good ones: the good ones are ingested, each bad one is kept with its reason and line.
+#[test]
+fn bad_lines_are_rejected_and_kept() {
+    let good1 = record("g1", "2025-11-02T10:00:00Z", 1, 1);
+    let good2 = record("g2", "2025-11-02T10:00:01Z", 2, 2);
+    let good3 = record("g3", "2025-11-02T10:00:02Z", 3, 3);
+    let truncated = &good2[..good2.len() / 2];
+    let bad_time = record("t1", "2025-13-45T99:00:00Z", 1, 1);
+    let not_log = r#"{"hello": "world"}"#;
+    let input = format!("{good1}\n{truncated}\nthis is not json\n{bad_time}\n{not_log}\n{good3}\n{good2}\n");
+    let t = TestDir::new();
+    let file = t.write("mixed.json", input.as_bytes());
+    let out = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "rejects make exit code 1: {}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3 ingested") && stdout.contains("4 rejected"), "{stdout}");
+    assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations"), 3);
+
+    let out = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "rejects", "--raw"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("4 rejected record(s)"), "{listing}");
+    for (line, reason) in [
+        (":2 ", "truncated"),
+        (":3 ", "not JSON"),
+        (":4 ", "invalid timestamp"),
+        (":5 ", "not a model invocation log record"),
+    ] {
+        assert!(
+            listing.lines().any(|l| l.contains(line) && l.contains(reason)),
+            "line{line}with {reason:?} in:\n{listing}"
+        );
+    }
+    assert!(listing.contains("this is not json"), "raw text is kept");
+
+    // Re-running adds nothing and rejects nothing again: the file is in the manifest.
+    let out = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations"), 3);
+}
+
+/// A truncated gzip: the records before the cut are kept, the loss is recorded.
+#[test]
+fn truncated_gzip_keeps_what_was_readable() {
+    let lines: Vec<String> = (0..2000).map(|i| record(&format!("r{i:05}"), "2025-11-03T01:02:03Z", i, 1)).collect();
+    let gz = gzip((lines.join("\n") + "\n").as_bytes());
+    let t = TestDir::new();
+    let file = t.write("cut.json.gz", &gz[..gz.len() * 2 / 3]);
+    let s = ingest_paths(&t.warehouse(), &[file]);
+    assert!(s.ingested > 500 && s.ingested < 2000, "{s:?}");
+    assert!(s.rejected >= 1, "{s:?}");
+    let rejects = bedrock_spend::store::warehouse::Warehouse::open_read_only(&t.warehouse()).read_rejects().unwrap();
+    assert!(rejects.iter().any(|r| r.reason.contains("truncated or corrupt")), "{rejects:?}");
+    // Every kept row is a whole, correct record.
+    assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations WHERE output_tokens <> 1"), 0);
+}
+
+/// The same records from the S3 layout and a CloudWatch export, and a second run: each record once.
+#[test]
+fn dedupe_across_destinations_and_idempotent_reingest() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 3000, 10, "both", &["--cloudwatch-days", "4"]);
+    let first = ingest_paths(&t.warehouse(), &[logs.join("s3"), logs.join("cloudwatch")]);
+    assert_eq!(first.ingested, 3000, "{first:?}");
+    assert!(first.duplicates > 500, "the last 4 days arrive twice: {first:?}");
+    assert_eq!(first.rejected, 0);
+    assert!(first.not_logs >= 3, "permission-check markers skipped: {first:?}");
+    let count_distinct = "SELECT count(*) - count(DISTINCT request_id) FROM invocations";
+    assert_eq!(scalar(&t.warehouse(), count_distinct), 0);
+
+    let again = ingest_paths(&t.warehouse(), &[logs.clone()]);
+    assert_eq!((again.ingested, again.sources_read), (0, 0), "{again:?}");
+    assert_eq!(again.sources_unchanged, first.sources_read);
+
+    // Touched files are read again, and dedupe against the warehouse drops every row.
+    let cw = logs.join("cloudwatch");
+    for f in walk(&cw) {
+        let bytes = std::fs::read(&f).unwrap();
+        std::fs::write(&f, bytes).unwrap();
+        filetime_bump(&f);
+    }
+    let touched = ingest_paths(&t.warehouse(), &[logs]);
+    assert!(touched.sources_read > 0 && touched.duplicates > 0, "{touched:?}");
+    assert_eq!(touched.ingested, 0);
+    assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations"), 3000);
+}
+
+fn filetime_bump(path: &std::path::Path) {
+    let f = std::fs::File::options().append(true).open(path).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    f.set_modified(later).unwrap();
+}
+
+/// `--since/--until` keep only records in range, and skip S3 hour folders well outside it.
+#[test]
+fn since_until_filters() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 2000, 6, "s3", &[]);
+    let out = run_cli(&[
+        "--warehouse",
+        t.warehouse().to_str().unwrap(),
+        "ingest",
+        logs.to_str().unwrap(),
+        "--since",
+        "2025-11-03",
+        "--until",
+        "2025-11-04T12:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["sources_out_of_range"].as_u64().unwrap() > 0, "{summary}");
+    let min_max = query(
+        &t.warehouse(),
+        "SELECT CAST(min(timestamp) AS VARCHAR) AS lo, CAST(max(timestamp) AS VARCHAR) AS hi FROM invocations",
+    );
+    let lo = min_max[0]["lo"].as_str().unwrap();
+    let hi = min_max[0]["hi"].as_str().unwrap();
+    assert!(lo >= "2025-11-03T00:00:00Z" && hi < "2025-11-04T12:00:00Z", "{lo} {hi}");
+
+    // A later run without the window reads those files again (the window was recorded) and adds the rest.
+    let full = ingest_paths(&t.warehouse(), &[logs]);
+    assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations"), 2000, "{full:?}");
+}
+
+/// Small commits make many files per day; `compact` merges them without losing or doubling a row.
+#[test]
+fn compaction_merges_days() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 4000, 2, "s3", &[]);
+    let wh = t.warehouse();
+    let out = run_cli(&[
+        "--warehouse",
+        wh.to_str().unwrap(),
+        "ingest",
+        logs.to_str().unwrap(),
+        "--commit-every-rows",
+        "100",
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let files_before = walk(&wh.join("invocations")).len();
+    assert!(files_before <= 2 * 9, "ingest compacts days over 8 files itself: {files_before}");
+    let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "compact"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let files: Vec<PathBuf> = walk(&wh.join("invocations"));
+    assert_eq!(files.len(), 2, "one file per day: {files:?}");
+    assert_eq!(scalar(&wh, "SELECT count(DISTINCT request_id) FROM invocations"), 4000);
+    assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 4000);
+}
+
+/// Kill the ingest at many moments; after a final run the rows equal those of one uninterrupted run.
+#[test]
+fn killed_runs_lose_nothing_and_duplicate_nothing() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 20_000, 8, "both", &["--cloudwatch-days", "3"]);
+    let reference = t.path("reference");
+    let baseline = ingest_paths(&reference, &[logs.clone()]);
+    assert_eq!(baseline.ingested, 20_000);
+
+    let wh = t.path("killed");
+    let mut kills_mid_run = 0;
+    let mut partial_states = 0;
+    for delay_ms in [30u64, 80, 150, 250, 400, 600, 900, 1300, 2000, 3000] {
+        let mut child = std::process::Command::new(BIN)
+            .args([
+                "--warehouse",
+                wh.to_str().unwrap(),
+                "-q",
+                "ingest",
+                logs.to_str().unwrap(),
+                "--commit-every-rows",
+                "1500",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills_mid_run += 1;
+        }
+        let _ = child.wait();
+        let rows = if wh.join("invocations").exists() { scalar(&wh, "SELECT count(*) FROM invocations") } else { 0 };
+        assert_eq!(
+            scalar_or_zero(&wh, "SELECT count(*) - count(DISTINCT request_id) FROM invocations"),
+            0,
+            "no duplicates after a kill"
+        );
+        if rows > 0 && rows < 20_000 {
+            partial_states += 1;
+        }
+    }
+    assert!(kills_mid_run >= 3, "the test must actually interrupt runs ({kills_mid_run})");
+    assert!(partial_states >= 1, "some kill must leave a partly ingested warehouse");
+    let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "-q", "ingest", logs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let sql = "SELECT request_id, input_tokens, output_tokens, cache_read_tokens, model, CAST(timestamp AS VARCHAR) AS ts FROM invocations ORDER BY request_id";
+    let got = query(&wh, sql);
+    let want = query(&reference, sql);
+    assert_eq!(got.len(), 20_000);
+    assert!(got == want, "rows differ from the uninterrupted run");
+    // No temporary files are left behind.
+    assert!(walk(&wh).iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".tmp-")));
+}
+
+fn scalar_or_zero(wh: &std::path::Path, sql: &str) -> i64 {
+    if wh.join("invocations").exists() { scalar(wh, sql) } else { 0 }
+}
+
+/// Fatal errors exit 2 with a message naming what failed.
+#[test]
+fn exit_codes() {
+    let t = TestDir::new();
+    let missing = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", "/definitely/not/here"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/definitely/not/here"));
+    let bad_args = run_cli(&["ingest"]);
+    assert_eq!(bad_args.status.code(), Some(2));
+    let file = t.write("ok.json", record("x", "2025-11-01T00:00:00Z", 1, 1).as_bytes());
+    let blocker = t.write("blocked", b"a file where the warehouse directory should be");
+    let unwritable = run_cli(&["--warehouse", blocker.join("wh").to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    assert_eq!(unwritable.status.code(), Some(2), "{}", String::from_utf8_lossy(&unwritable.stderr));
+    let ok = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0));
+}

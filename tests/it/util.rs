@@ -1,0 +1,99 @@
+//! Helpers: a temp directory per test, running the real binary, and reading the warehouse back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bedrock_spend::ingest::{self, IngestOptions, IngestSummary, source};
+use bedrock_spend::store::warehouse::Warehouse;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_bedrock-spend");
+
+/// A fresh temporary directory, removed on drop.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        TestDir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+    pub fn warehouse(&self) -> PathBuf {
+        self.path("wh")
+    }
+}
+
+/// Ingest through the library with default options.
+pub fn ingest_paths(warehouse: &Path, inputs: &[PathBuf]) -> IngestSummary {
+    let listing = source::list_local(inputs).expect("list inputs");
+    let mut wh = Warehouse::open_for_write(warehouse).expect("open warehouse");
+    ingest::run(&mut wh, listing.sources, listing.not_logs, &IngestOptions { threads: 2, ..IngestOptions::default() })
+        .expect("ingest")
+}
+
+/// Run the binary.
+pub fn run_cli(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("BEDROCK_SPEND_WAREHOUSE").output().expect("run bedrock-spend")
+}
+
+/// Run SQL over a warehouse and return the rows as JSON objects.
+pub fn query(warehouse: &Path, sql: &str) -> Vec<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let batches = rt.block_on(bedrock_spend::query::run_sql(warehouse, sql, &[])).expect("query");
+    let mut out = Vec::new();
+    {
+        let mut writer = arrow::json::ArrayWriter::new(&mut out);
+        let refs: Vec<_> = batches.iter().collect();
+        writer.write_batches(&refs).unwrap();
+        writer.finish().unwrap();
+    }
+    if out.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// The single number a query returns.
+pub fn scalar(warehouse: &Path, sql: &str) -> i64 {
+    let rows = query(warehouse, sql);
+    rows[0].as_object().unwrap().values().next().and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// gzip bytes as one member.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A minimal valid record with the given id, time and counts.
+pub fn record(id: &str, ts: &str, input: i64, output: i64) -> String {
+    serde_json::json!({
+        "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": ts, "accountId": "111122223333",
+        "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/app/session"}, "region": "us-east-1",
+        "requestId": id, "operation": "Converse", "modelId": "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "input": {"inputContentType": "application/json", "inputTokenCount": input},
+        "output": {"outputContentType": "application/json", "outputTokenCount": output},
+    })
+    .to_string()
+}
+
+/// Generate logs with the project's generator.
+pub fn generate(out: &Path, records: u64, days: u32, layout: &str, extra: &[&str]) {
+    let (records, days) = (records.to_string(), days.to_string());
+    let mut args = vec!["generate", "--out", out.to_str().unwrap(), "--records", &records, "--days", &days];
+    args.extend_from_slice(&["--layout", layout, "-q"]);
+    args.extend_from_slice(extra);
+    let o = run_cli(&args);
+    assert!(o.status.success(), "generate failed: {}", String::from_utf8_lossy(&o.stderr));
+}
