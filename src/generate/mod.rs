@@ -108,14 +108,10 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
                             break;
                         }
                         let mut cloudwatch = CloudWatchDay::default();
-                        for hour in day * 24..(day + 1) * 24 {
+                        for (hour, counts) in allocation.iter().enumerate().skip(day * 24).take(24) {
                             let hour_start = start + Duration::hours(hour as i64);
-                            let records = workload::generate_hour(
-                                hour_start,
-                                &allocation[hour],
-                                options.seed,
-                                &options.account_id,
-                            );
+                            let records =
+                                workload::generate_hour(hour_start, counts, options.seed, &options.account_id);
                             summary.records += records.len() as u64;
                             if options.layout != Layout::Cloudwatch {
                                 write_s3_hour(options, hour_start, &records, &mut summary)?;

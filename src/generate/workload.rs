@@ -231,16 +231,18 @@ fn make_record(workload: Workload, ts: DateTime<Utc>, rng: &mut Rng, account: &s
     }
 }
 
-fn converse_output(
-    text: &str,
-    stop: &str,
+/// Token counts of one generated call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tokens {
     input: i64,
     output: i64,
     read: i64,
     write: i64,
     write_1h: i64,
-    latency: i64,
-) -> Value {
+}
+
+fn converse_output(text: &str, stop: &str, tokens: Tokens, latency: i64) -> Value {
+    let Tokens { input, output, read, write, write_1h } = tokens;
     let mut usage = json!({
         "inputTokens": input, "outputTokens": output, "totalTokens": input + output + read + write,
         "cacheReadInputTokens": read, "cacheWriteInputTokens": write,
@@ -272,7 +274,12 @@ fn steady(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
         inference_region: None,
         metadata: Some(json!({"team": "search", "service": "ranker"})),
         input_body: Some(body),
-        output_body: converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(150, 900)),
+        output_body: converse_output(
+            &answer,
+            "end_turn",
+            Tokens { input, output, ..Tokens::default() },
+            rng.range(150, 900),
+        ),
         input_tokens: Some(input),
         output_tokens: Some(output),
         cache_read: Some(0),
@@ -329,7 +336,12 @@ fn chat(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
         inference_region: Some(["us-east-1", "us-east-2", "us-west-2"][rng.below(3) as usize]),
         metadata: Some(json!({"team": "support", "app": app})),
         input_body: Some(body),
-        output_body: converse_output(&answer, "end_turn", input, output, read, write, write_1h, rng.range(900, 9000)),
+        output_body: converse_output(
+            &answer,
+            "end_turn",
+            Tokens { input, output, read, write, write_1h },
+            rng.range(900, 9000),
+        ),
         input_tokens: Some(input),
         output_tokens: Some(output),
         cache_read: Some(read),
@@ -427,7 +439,12 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.model_id = "global.anthropic.claude-sonnet-4-20250514-v1:0".into();
             call.inference_region = Some(["us-east-1", "eu-west-1", "ap-northeast-1"][rng.below(3) as usize]);
             call.input_body = Some(converse_body);
-            call.output_body = converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(800, 6000));
+            call.output_body = converse_output(
+                &answer,
+                "end_turn",
+                Tokens { input, output, ..Tokens::default() },
+                rng.range(800, 6000),
+            );
         }
         2 => {
             call.region = "eu-west-1";
@@ -483,7 +500,12 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.operation = "Converse";
             call.model_id = "cohere.command-r-plus-v1:0".into();
             call.input_body = Some(converse_body);
-            call.output_body = converse_output(&answer, "end_turn", input, output, 0, 0, 0, rng.range(500, 4000));
+            call.output_body = converse_output(
+                &answer,
+                "end_turn",
+                Tokens { input, output, ..Tokens::default() },
+                rng.range(500, 4000),
+            );
         }
         10 => {
             // Guardrail blocked the input of an InvokeModel call: no counts at all.
@@ -503,7 +525,7 @@ fn developers(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecor
             call.inference_region = Some("us-east-2");
             call.input_body = Some(converse_body);
             call.output_body =
-                converse_output("Sorry, I cannot help with that.", "guardrail_intervened", 0, 0, 0, 0, 0, 120);
+                converse_output("Sorry, I cannot help with that.", "guardrail_intervened", Tokens::default(), 120);
             (call.input_tokens, call.output_tokens) = (Some(0), Some(0));
         }
         _ => {

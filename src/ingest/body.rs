@@ -319,7 +319,8 @@ mod tests {
 
     #[test]
     fn body_shapes() {
-        let cases: &[(&str, &str, BodyUsage, Option<&str>, Option<i64>, bool)] = &[
+        type Case<'a> = (&'a str, &'a str, BodyUsage, Option<&'a str>, Option<i64>, bool);
+        let cases: &[Case] = &[
             (
                 "converse with cache details",
                 r#"{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":52,"totalTokens":24534,"cacheReadInputTokens":0,"cacheWriteInputTokens":24479,"cacheDetails":[{"inputTokens":20000,"ttl":"1h"},{"inputTokens":4479,"ttl":"5m"}]},"metrics":{"latencyMs":1234}}"#,

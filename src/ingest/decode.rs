@@ -46,6 +46,9 @@ pub struct Reject {
 }
 
 /// What the decoder hands to its caller.
+// Events go straight into a callback and are never stored, so boxing the large variant would only add an
+// allocation per record on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event<'a> {
     Record(Invocation<'a>, Location),
@@ -148,7 +151,6 @@ fn decode_value_or_lines(bytes: &[u8], location: Location, on_event: &mut dyn Fn
 /// Retry a broken multi-line region line by line; consecutive bad lines become one reject.
 fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn FnMut(Event<'_>)) {
     let mut offset = start.offset;
-    let mut line_no = start.line;
     let mut bad: Option<(Position, usize, usize)> = None; // (position, start index, end index)
     let mut index = 0usize;
     let flush_bad = |bad: &mut Option<(Position, usize, usize)>, on_event: &mut dyn FnMut(Event<'_>)| {
@@ -159,7 +161,7 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
             on_event(Event::Reject(reject(Location { position, item: None }, own_reason, text)));
         }
     };
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
+    for (line_no, line) in (start.line..).zip(bytes.split_inclusive(|&b| b == b'\n')) {
         let position = Position { line: line_no, offset };
         let trimmed = line.trim_ascii();
         let is_good = trimmed.first().is_some_and(|&b| b == b'{' || b == b'[')
@@ -182,7 +184,6 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
         }
         index += line.len();
         offset += line.len() as u64;
-        line_no += 1;
     }
     flush_bad(&mut bad, on_event);
 }

@@ -174,7 +174,8 @@ mod tests {
     fn every_form_in_the_reference() {
         use Routing::*;
         let s = |v: &str| Some(v.to_string());
-        let cases: &[(&str, Option<String>, Option<String>, Routing, Option<String>)] = &[
+        type Case<'a> = (&'a str, Option<String>, Option<String>, Routing, Option<String>);
+        let cases: &[Case] = &[
             (
                 "anthropic.claude-3-haiku-20240307-v1:0",
                 s("anthropic.claude-3-haiku-20240307-v1:0"),

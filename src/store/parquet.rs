@@ -157,7 +157,7 @@ mod tests {
             }
         });
         let batch = builder.finish().unwrap();
-        let bytes = write_batches(Vec::new(), &[batch.clone()]).unwrap();
+        let bytes = write_batches(Vec::new(), std::slice::from_ref(&batch)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap().build().unwrap();
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(back.len(), 1);

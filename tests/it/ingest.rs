@@ -249,7 +249,7 @@ fn dedupe_across_destinations_and_idempotent_reingest() {
     let count_distinct = "SELECT count(*) - count(DISTINCT request_id) FROM invocations";
     assert_eq!(scalar(&t.warehouse(), count_distinct), 0);
 
-    let again = ingest_paths(&t.warehouse(), &[logs.clone()]);
+    let again = ingest_paths(&t.warehouse(), std::slice::from_ref(&logs));
     assert_eq!((again.ingested, again.sources_read), (0, 0), "{again:?}");
     assert_eq!(again.sources_unchanged, first.sources_read);
 
@@ -339,7 +339,7 @@ fn killed_runs_lose_nothing_and_duplicate_nothing() {
     let logs = t.path("logs");
     generate(&logs, 20_000, 8, "both", &["--cloudwatch-days", "3"]);
     let reference = t.path("reference");
-    let baseline = ingest_paths(&reference, &[logs.clone()]);
+    let baseline = ingest_paths(&reference, std::slice::from_ref(&logs));
     assert_eq!(baseline.ingested, 20_000);
 
     let wh = t.path("killed");

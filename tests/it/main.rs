@@ -1,4 +1,5 @@
 //! The one integration-test binary (each file in `tests/` would link its own 250 MB binary).
 
 mod ingest;
+mod readers;
 mod util;
