@@ -12,6 +12,6 @@ SELECT
   sum(cache_write_tokens) AS cache_write_tokens,
   sum(CASE WHEN token_source = 'none' THEN 1 ELSE 0 END) AS requests_without_counts
 FROM invocations
-WHERE day >= $since AND day < $until
+WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
 GROUP BY 1
 ORDER BY requests DESC, model

@@ -15,6 +15,10 @@ pub enum Error {
     Query(#[from] crate::query::context::Error),
     #[error(transparent)]
     Generate(#[from] crate::generate::Error),
+    #[error(transparent)]
+    Pricing(#[from] crate::pricing::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
 }
 
 /// How a command ended, for the process exit status.

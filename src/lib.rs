@@ -6,9 +6,11 @@
 //! touch the filesystem or the clock.
 
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod pricing;
 pub mod query;
 pub mod store;
 

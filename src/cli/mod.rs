@@ -2,6 +2,7 @@
 //! with anyhow; the library below returns typed errors.
 
 pub mod output;
+mod shell;
 
 use std::path::{Path, PathBuf};
 
@@ -15,19 +16,59 @@ use crate::ingest::{self, IngestOptions, IngestSummary, source};
 use crate::query;
 use crate::store::warehouse::Warehouse;
 use output::PrintFormat;
+use std::io::Write;
 
 /// What your Amazon Bedrock usage costs, why, and how to pay less.
 #[derive(Debug, Parser)]
 #[command(name = "bedrock-spend", version, about)]
 pub struct Cli {
-    /// The Parquet warehouse every command reads or writes.
-    #[arg(long, global = true, env = "BEDROCK_SPEND_WAREHOUSE", default_value = "./bedrock-spend-data")]
-    pub warehouse: PathBuf,
+    /// The Parquet warehouse every command reads or writes [default: ./bedrock-spend-data].
+    #[arg(long, global = true, env = "BEDROCK_SPEND_WAREHOUSE")]
+    pub warehouse: Option<PathBuf>,
+    /// A price sheet replacing the bundled pricing/bedrock-prices.csv (same columns).
+    #[arg(long, global = true, env = "BEDROCK_SPEND_PRICE_BOOK")]
+    pub price_book: Option<PathBuf>,
+    /// Private-pricing / EDP discount off list prices, in percent.
+    #[arg(long, global = true, env = "BEDROCK_SPEND_DISCOUNT_PCT")]
+    pub discount_pct: Option<String>,
+    /// Configuration file [default: ./bedrock-spend.toml when present].
+    #[arg(long, global = true, env = "BEDROCK_SPEND_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print only errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Settings after the config file, the environment and the flags are combined.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub warehouse: PathBuf,
+    pub prices: query::PriceInputs,
+    pub quiet: bool,
+}
+
+impl Settings {
+    /// Combine the file, the environment (through clap) and the flags, flags winning; read the price sheet.
+    pub fn resolve(cli: &Cli) -> Result<Settings> {
+        let file = crate::config::load(cli.config.as_deref())?;
+        let warehouse =
+            cli.warehouse.clone().or(file.warehouse).unwrap_or_else(|| PathBuf::from("./bedrock-spend-data"));
+        let mut prices = query::PriceInputs::default();
+        if let Some(path) = cli.price_book.clone().or(file.price_book) {
+            prices.prices_csv =
+                std::fs::read_to_string(&path).with_context(|| format!("reading price book {}", path.display()))?;
+            prices.prices_origin = path.display().to_string();
+        }
+        if let Some(d) = cli.discount_pct.clone().or(file.discount_pct.map(|d| d.as_text())) {
+            prices.discount_pct = d;
+        }
+        // Validate now, so a bad sheet or discount fails before any work is done.
+        crate::pricing::parse_price_book(&prices.prices_csv, &prices.prices_origin)?;
+        crate::pricing::settings_batch(&prices.discount_pct)?;
+        Ok(Settings { warehouse, prices, quiet: cli.quiet })
+    }
 }
 
 /// The commands.
@@ -58,16 +99,72 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Run SQL over the warehouse (table `invocations`).
+    /// Run SQL over the warehouse: tables invocations, prices, provisioned_prices; view invocation_costs.
+    /// With no statement on a terminal, starts an interactive shell.
     Sql {
         /// The statement.
         query: Option<String>,
         /// Read the statement from a file.
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = PrintFormat::Table)]
-        format: PrintFormat,
+        /// Bind a named parameter: `--param since=2025-11-01` for `$since`.
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// Permit statements that write files or register outside data (COPY, CREATE EXTERNAL TABLE, INSERT).
+        #[arg(long)]
+        allow_write: bool,
+        #[command(flatten)]
+        output: OutputArgs,
     },
+    /// Run a named query from queries/ (`--list` shows them).
+    Query {
+        /// The query name.
+        name: Option<String>,
+        /// List the named queries with their descriptions and parameters.
+        #[arg(long)]
+        list: bool,
+        /// Bind a parameter: `--param month=2025-12`.
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Inspect the price book.
+    Pricing {
+        #[command(subcommand)]
+        command: PricingCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// `pricing` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// Every price row.
+    List,
+    /// The prices of one model (any modelId form: `us.anthropic...`, an ARN, a base id).
+    Show { model: String },
+    /// The models, Regions and days in the warehouse that the book does not price. Exit 1 if any.
+    Check,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    #[arg(long, value_enum, default_value_t = PrintFormat::Table)]
+    pub format: PrintFormat,
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+/// `key=value`.
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().trim_start_matches('$').to_string(), v.to_string())),
+        _ => Err(format!("{text:?} is not key=value")),
+    }
 }
 
 /// Arguments of `ingest`.
@@ -141,30 +238,153 @@ fn default_threads() -> usize {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    let settings = Settings::resolve(&cli)?;
     match &cli.command {
-        Command::Ingest(args) => run_ingest(&cli, args),
-        Command::Compact { day } => run_compact(&cli, day),
-        Command::Demo { logs } => run_demo(&cli, logs.as_deref()),
-        Command::Generate(args) => run_generate(&cli, args),
-        Command::Rejects { limit, raw } => run_rejects(&cli, *limit, *raw),
-        Command::Sql { query, file, format } => {
+        Command::Ingest(args) => run_ingest(&settings, args),
+        Command::Compact { day } => run_compact(&settings, day),
+        Command::Demo { logs } => run_demo(&settings, cli.warehouse.is_some(), logs.as_deref()),
+        Command::Generate(args) => run_generate(&settings, args),
+        Command::Rejects { limit, raw } => run_rejects(&settings, *limit, *raw),
+        Command::Sql { query, file, params, allow_write, output } => {
             let sql = match (query, file) {
                 (Some(q), None) => q.clone(),
                 (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
-                _ => bail!("give exactly one of a query or -f FILE"),
+                (None, None) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    return shell::run(&settings, *allow_write);
+                }
+                (None, None) => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .context("reading SQL from stdin")?;
+                    text
+                }
+                (Some(_), Some(_)) => bail!("give a statement or -f FILE, not both"),
             };
-            let batches = runtime()?.block_on(query::run_sql(&cli.warehouse, &sql, &[]))?;
-            output::print_batches(&mut std::io::stdout().lock(), &batches, *format)?;
+            let options = query::RunOptions { allow_write: *allow_write };
+            let batches =
+                runtime()?.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, params, options))?;
+            output::write_result(&batches, output)?;
+            if sql.contains("invocation_costs") && !settings.quiet {
+                report_unpriced(&settings, None)?;
+            }
             Ok(Outcome::Ok)
+        }
+        Command::Query { name, list, params, output } => {
+            if *list || name.is_none() {
+                let mut out = std::io::stdout().lock();
+                output::print_query_list(&mut out)?;
+                return Ok(Outcome::Ok);
+            }
+            let name = name.as_deref().unwrap_or_default();
+            let batches = runtime()?.block_on(query::run_named(&settings.warehouse, &settings.prices, name, params))?;
+            output::write_result(&batches, output)?;
+            let costs = query::catalog::find(name).is_some_and(|q| q.sql.contains("cost_usd"));
+            if costs && !settings.quiet {
+                report_unpriced(&settings, Some(params))?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Pricing { command, output } => run_pricing(&settings, command, output),
+    }
+}
+
+/// Say, on stderr, how much usage has no price: unknown spend is never silently shown as $0.
+fn report_unpriced(settings: &Settings, params: Option<&[(String, String)]>) -> Result<()> {
+    let filter = match params {
+        Some(p) if p.iter().any(|(k, _)| k == "month") => {
+            "day >= CAST($month || '-01' AS DATE) AND day < CAST($month || '-01' AS DATE) + INTERVAL '1 month'"
+        }
+        Some(p) if p.iter().any(|(k, _)| k == "since") && p.iter().any(|(k, _)| k == "until") => {
+            "day >= CAST($since AS DATE) AND day < CAST($until AS DATE)"
+        }
+        _ => "true",
+    };
+    let sql = format!(
+        "SELECT count(*) AS requests, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0) \
+         + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) AS tokens \
+         FROM invocation_costs WHERE NOT priced AND {filter}"
+    );
+    let params: Vec<(String, String)> = params.map(|p| p.to_vec()).unwrap_or_default();
+    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| filter.contains(&format!("${k}"))).collect();
+    let batches = runtime()?.block_on(query::run_sql(
+        &settings.warehouse,
+        &settings.prices,
+        &sql,
+        &params,
+        Default::default(),
+    ))?;
+    let (requests, tokens) = output::first_two_ints(&batches);
+    if requests > 0 {
+        eprintln!(
+            "note: {requests} request(s) with {tokens} token(s) have no price and are not in the totals above \
+             (their spend is unknown, not $0); see `bedrock-spend pricing check`"
+        );
+    } else {
+        eprintln!("note: every request in scope is priced");
+    }
+    Ok(())
+}
+
+fn run_pricing(settings: &Settings, command: &PricingCommand, out_args: &OutputArgs) -> Result<Outcome> {
+    let columns = "model, region, routing, effective_from, effective_to, input_per_mtok, output_per_mtok, \
+        cache_read_per_mtok, cache_write_per_mtok, cache_write_1h_per_mtok, batch_input_per_mtok, \
+        batch_output_per_mtok, source, as_of";
+    let rt = runtime()?;
+    match command {
+        PricingCommand::List => {
+            let sql = format!("SELECT {columns} FROM prices ORDER BY model, region, routing, valid_from");
+            let batches =
+                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, &[], Default::default()))?;
+            output::write_result(&batches, out_args)?;
+            Ok(Outcome::Ok)
+        }
+        PricingCommand::Show { model } => {
+            let base = crate::ingest::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
+            let params = vec![("model".to_string(), base.clone())];
+            let sql = format!("SELECT {columns} FROM prices WHERE model = $model ORDER BY region, routing, valid_from");
+            let batches =
+                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, &params, Default::default()))?;
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                eprintln!("no prices for {base}: its usage is reported as unpriced");
+                return Ok(Outcome::Partial);
+            }
+            output::write_result(&batches, out_args)?;
+            let pt = "SELECT model, region, commitment, price_per_mu_hour, input_tpm_per_mu, output_tpm_per_mu, source, as_of \
+                      FROM provisioned_prices WHERE model = $model ORDER BY region, commitment";
+            let batches =
+                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, pt, &params, Default::default()))?;
+            if batches.iter().any(|b| b.num_rows() > 0) && out_args.output.is_none() {
+                println!("\nProvisioned Throughput:");
+                output::write_result(&batches, out_args)?;
+            }
+            Ok(Outcome::Ok)
+        }
+        PricingCommand::Check => {
+            let params =
+                vec![("since".to_string(), "0001-01-01".to_string()), ("until".to_string(), "9999-12-31".to_string())];
+            let batches =
+                rt.block_on(query::run_named(&settings.warehouse, &settings.prices, "unpriced_usage", &params))?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            if rows == 0 {
+                if !settings.quiet {
+                    println!(
+                        "the price book ({}) covers every request in the warehouse",
+                        settings.prices.prices_origin
+                    );
+                }
+                return Ok(Outcome::Ok);
+            }
+            output::write_result(&batches, out_args)?;
+            Ok(Outcome::Partial)
         }
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-fn run_ingest(cli: &Cli, args: &IngestArgs) -> Result<Outcome> {
+fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     if let (Some(s), Some(u)) = (args.since, args.until)
         && s >= u
     {
@@ -195,7 +415,7 @@ fn ingest_into(warehouse: &Path, listing: source::LocalListing, options: &Ingest
     Ok(ingest::run(&mut wh, listing.sources, listing.not_logs, options)?)
 }
 
-fn run_compact(cli: &Cli, days: &[NaiveDate]) -> Result<Outcome> {
+fn run_compact(cli: &Settings, days: &[NaiveDate]) -> Result<Outcome> {
     let mut wh = Warehouse::open_for_write(&cli.warehouse)
         .with_context(|| format!("opening warehouse {}", cli.warehouse.display()))?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
@@ -227,37 +447,57 @@ fn run_compact(cli: &Cli, days: &[NaiveDate]) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn run_demo(cli: &Cli, logs: Option<&Path>) -> Result<Outcome> {
+fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) -> Result<Outcome> {
     let default_logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
     let logs = logs.unwrap_or(&default_logs);
-    let explicit_warehouse = std::env::args().any(|a| a == "--warehouse" || a.starts_with("--warehouse="))
-        || std::env::var_os("BEDROCK_SPEND_WAREHOUSE").is_some();
     // The demo keeps its own warehouse unless told otherwise, so it never mixes samples into real data.
-    let warehouse = if explicit_warehouse { cli.warehouse.clone() } else { PathBuf::from("./bedrock-spend-demo") };
+    let warehouse = if explicit_warehouse { settings.warehouse.clone() } else { PathBuf::from("./bedrock-spend-demo") };
     let listing =
         source::list_local(&[logs.to_path_buf()]).with_context(|| format!("reading sample logs {}", logs.display()))?;
-    let options =
-        IngestOptions { threads: default_threads(), progress: !cli.quiet, now: Utc::now(), ..IngestOptions::default() };
+    let options = IngestOptions {
+        threads: default_threads(),
+        progress: !settings.quiet,
+        now: Utc::now(),
+        ..IngestOptions::default()
+    };
     let summary = ingest_into(&warehouse, listing, &options)?;
     let mut out = std::io::stdout().lock();
     output::print_summary(&mut out, &summary)?;
-    let batches = runtime()?.block_on(query::run_named(
+
+    let rt = runtime()?;
+    let prices = &settings.prices;
+    let latest = rt.block_on(query::run_sql(
         &warehouse,
-        "tokens_by_model",
-        &[("since", "1970-01-01"), ("until", "9999-12-31")],
+        prices,
+        "SELECT CAST(max(day) AS VARCHAR) FROM invocations",
+        &[],
+        Default::default(),
     ))?;
-    use std::io::Write;
-    writeln!(out, "\nUsage by model ({}):", warehouse.display())?;
-    output::print_batches(&mut out, &batches, PrintFormat::Table)?;
-    writeln!(
-        out,
-        "\nTry: bedrock-spend --warehouse {} sql \"SELECT principal, count(*) FROM invocations GROUP BY 1\"",
-        warehouse.display()
-    )?;
+    let Some(latest) = output::first_string(&latest) else {
+        writeln!(out, "\nno records were ingested")?;
+        return Ok(Outcome::Partial);
+    };
+    let month = latest[..7].to_string();
+    let params = vec![("month".to_string(), month.clone())];
+    let summary_rows = rt.block_on(query::run_named(&warehouse, prices, "month_summary", &params))?;
+    writeln!(out, "\nSpend in {month} ({}, discount {}%):", prices.prices_origin, prices.discount_pct)?;
+    output::print_batches(&mut out, &summary_rows, PrintFormat::Table)?;
+
+    let (since, until) = output::month_bounds(&month)?;
+    let range = vec![("since".to_string(), since), ("until".to_string(), until)];
+    let by_model = rt.block_on(query::run_named(&warehouse, prices, "spend_by_model", &range))?;
+    writeln!(out, "\nSpend by model in {month}, with cache savings:")?;
+    output::print_batches(&mut out, &by_model, PrintFormat::Table)?;
+    let unpriced = rt.block_on(query::run_named(&warehouse, prices, "unpriced_usage", &range))?;
+    if unpriced.iter().any(|b| b.num_rows() > 0) {
+        writeln!(out, "\nUnpriced usage in {month} (spend unknown, not $0):")?;
+        output::print_batches(&mut out, &unpriced, PrintFormat::Table)?;
+    }
+    writeln!(out, "\nNext: bedrock-spend --warehouse {} query --list", warehouse.display())?;
     Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
-fn run_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
+fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
     let options = GenerateOptions {
         out: args.out.clone(),
         records: args.records,
@@ -285,7 +525,7 @@ fn run_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn run_rejects(cli: &Cli, limit: usize, raw: bool) -> Result<Outcome> {
+fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
     let wh = Warehouse::open_read_only(&cli.warehouse);
     let rejects = wh.read_rejects()?;
     let mut out = std::io::stdout().lock();

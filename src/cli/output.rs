@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 use serde_json::json;
 
 use crate::ingest::IngestSummary;
@@ -11,19 +11,138 @@ use crate::store::warehouse::RejectRow;
 /// Output formats for query results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PrintFormat {
+    /// Aligned text table.
     Table,
     Csv,
+    /// One JSON array of objects; money as numbers.
     Json,
+    /// One JSON object per line.
     Ndjson,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+    /// A Parquet file (needs -o).
+    Parquet,
+}
+
+/// Write a result where the output arguments say: stdout (locked once) or a file.
+pub fn write_result(batches: &[RecordBatch], args: &super::OutputArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match (&args.output, args.format) {
+        (None, PrintFormat::Parquet) => anyhow::bail!("--format parquet needs -o FILE"),
+        (None, format) => print_batches(&mut io::stdout().lock(), batches, format).context("writing to stdout"),
+        (Some(path), PrintFormat::Parquet) => {
+            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
+            let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+            for b in batches {
+                writer.write(b)?;
+            }
+            writer.close().with_context(|| format!("writing {}", path.display()))?;
+            Ok(())
+        }
+        (Some(path), format) => {
+            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            print_batches(&mut w, batches, format).with_context(|| format!("writing {}", path.display()))?;
+            w.flush().with_context(|| format!("writing {}", path.display()))
+        }
+    }
+}
+
+/// The named queries with their descriptions and parameters.
+pub fn print_query_list<W: Write>(out: &mut W) -> io::Result<()> {
+    for q in crate::query::catalog::QUERIES {
+        let params = crate::query::catalog::parameters(q.sql);
+        let params: Vec<String> = params.iter().map(|p| format!("--param {p}=...")).collect();
+        writeln!(out, "{:<22} {}", q.name, crate::query::catalog::description(q))?;
+        if !params.is_empty() {
+            writeln!(out, "{:<22} {}", "", params.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first two integer cells of a one-row result (NULL as 0).
+pub fn first_two_ints(batches: &[RecordBatch]) -> (i64, i64) {
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return (0, 0) };
+    let get = |i: usize| -> i64 {
+        batch
+            .columns()
+            .get(i)
+            .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).ok())
+            .and_then(|c| {
+                c.as_any().downcast_ref::<arrow::array::Int64Array>().filter(|a| a.is_valid(0)).map(|a| a.value(0))
+            })
+            .unwrap_or(0)
+    };
+    (get(0), get(1))
+}
+
+/// The first cell of a result as text, if any.
+pub fn first_string(batches: &[RecordBatch]) -> Option<String> {
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let col = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).ok()?;
+    let col = col.as_any().downcast_ref::<arrow::array::StringArray>()?;
+    col.is_valid(0).then(|| col.value(0).to_string())
+}
+
+/// `YYYY-MM` to the dates `[first of month, first of next month)`.
+pub fn month_bounds(month: &str) -> anyhow::Result<(String, String)> {
+    let start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("{month:?} is not a month (YYYY-MM)"))?;
+    let end = start.checked_add_months(chrono::Months::new(1)).ok_or_else(|| anyhow::anyhow!("month out of range"))?;
+    Ok((start.to_string(), end.to_string()))
+}
+
+fn print_table<W: Write>(out: &mut W, batches: &[RecordBatch], markdown: bool) -> io::Result<()> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut table = comfy_table::Table::new();
+    table.load_preset(if markdown {
+        comfy_table::presets::ASCII_MARKDOWN
+    } else {
+        comfy_table::presets::UTF8_FULL_CONDENSED
+    });
+    let Some(first) = batches.first() else {
+        return writeln!(out, "(no rows)");
+    };
+    table.set_header(first.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>());
+    let options = FormatOptions::default().with_null("");
+    let mut rows = 0;
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io::Error::other)?;
+        for row in 0..batch.num_rows() {
+            table.add_row(formatters.iter().map(|f| f.value(row).to_string()).collect::<Vec<_>>());
+            rows += 1;
+        }
+    }
+    for (i, field) in first.schema().fields().iter().enumerate() {
+        if field.data_type().is_numeric()
+            && let Some(column) = table.column_mut(i)
+        {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    writeln!(out, "{table}")?;
+    if !markdown && rows == 0 {
+        writeln!(out, "(no rows)")?;
+    }
+    Ok(())
 }
 
 /// Write batches in the chosen format.
 pub fn print_batches<W: Write>(out: &mut W, batches: &[RecordBatch], format: PrintFormat) -> io::Result<()> {
     match format {
-        PrintFormat::Table => {
-            let table = arrow::util::pretty::pretty_format_batches(batches).map_err(io::Error::other)?;
-            writeln!(out, "{table}")
-        }
+        PrintFormat::Table => print_table(out, batches, false),
+        PrintFormat::Markdown => print_table(out, batches, true),
+        PrintFormat::Parquet => Err(io::Error::other("parquet output needs a file (-o)")),
         PrintFormat::Csv => {
             let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
             for b in batches {

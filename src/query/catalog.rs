@@ -1,4 +1,5 @@
 //! The named queries, embedded from `queries/*.sql` at compile time so the binary works from any directory.
+//! Each file opens with a `--` header: the question it answers, its parameters, its columns.
 
 /// One named query.
 #[derive(Debug, Clone, Copy)]
@@ -8,9 +9,27 @@ pub struct NamedQuery {
     pub sql: &'static str,
 }
 
-/// Every query in `queries/`.
-pub const QUERIES: &[NamedQuery] =
-    &[NamedQuery { name: "tokens_by_model", sql: include_str!("../../queries/tokens_by_model.sql") }];
+macro_rules! queries {
+    ($($name:literal),* $(,)?) => {
+        &[$(NamedQuery { name: $name, sql: include_str!(concat!("../../queries/", $name, ".sql")) }),*]
+    };
+}
+
+/// Every query in `queries/` (a test checks that the folder and this list agree).
+pub const QUERIES: &[NamedQuery] = queries![
+    "month_summary",
+    "spend_by_model",
+    "spend_by_day",
+    "spend_by_principal",
+    "spend_by_metadata",
+    "cache_savings",
+    "unpriced_usage",
+    "errors_and_guardrails",
+    "hourly_token_demand",
+    "repeated_prefixes",
+    "batchable_traffic",
+    "tokens_by_model",
+];
 
 /// Look a query up by name.
 pub fn find(name: &str) -> Option<&'static NamedQuery> {
@@ -20,4 +39,61 @@ pub fn find(name: &str) -> Option<&'static NamedQuery> {
 /// The first line of the query's header comment.
 pub fn description(query: &NamedQuery) -> &'static str {
     query.sql.lines().next().unwrap_or_default().trim_start_matches("--").trim()
+}
+
+/// The `$name` parameters a statement uses, in order of first use.
+pub fn parameters(sql: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or_default();
+        let bytes = code.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'$' {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                    end += 1;
+                }
+                let name = &code[start..end];
+                if !name.is_empty() && !name.bytes().all(|b| b.is_ascii_digit()) && !out.iter().any(|n| n == name) {
+                    out.push(name.to_string());
+                }
+                i = end;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_is_listed_once() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/queries");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".sql")).map(String::from))
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = QUERIES.iter().map(|q| q.name.to_string()).collect();
+        listed.sort();
+        let before = listed.len();
+        listed.dedup();
+        assert_eq!(before, listed.len(), "no two queries share a name");
+        assert_eq!(files, listed);
+        for q in QUERIES {
+            assert!(q.sql.starts_with("--"), "{} opens with a header comment", q.name);
+        }
+    }
+
+    #[test]
+    fn finds_parameters() {
+        assert_eq!(parameters("SELECT $a, $b -- $c\nWHERE x = $a AND y = '$1'"), vec!["a", "b"]);
+    }
 }

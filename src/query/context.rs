@@ -1,4 +1,5 @@
-//! Builds the DataFusion session with the warehouse registered as the `invocations` table.
+//! Builds the DataFusion session: the warehouse as `invocations`, the price book as `prices`,
+//! `provisioned_prices` and `price_settings`, and the views in `queries/views/`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,25 +10,78 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::pricing;
 use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
 
-/// Errors building the query session.
+/// Errors building the query session or running a query.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot register the invocations table at {path}")]
     Register { path: String, source: DataFusionError },
+    #[error(transparent)]
+    Pricing(#[from] pricing::Error),
+    #[error("cannot create view {name}")]
+    View { name: &'static str, source: DataFusionError },
     #[error("no named query {0:?} (see `bedrock-spend query --list`)")]
     UnknownQuery(String),
+    #[error("query {query} needs parameter ${name} (pass --param {name}=VALUE)")]
+    MissingParam { query: String, name: String },
+    #[error("{0} (pass --allow-write to permit statements that write or register outside data)")]
+    ReadOnly(String),
     #[error("query failed: {sql}")]
     Execute { sql: String, source: DataFusionError },
 }
 
-/// A session with `invocations` registered over `WAREHOUSE/invocations`, partition-pruned on `day`.
-pub async fn session(warehouse_root: &Path) -> Result<SessionContext, Error> {
+/// Where prices come from for one session.
+#[derive(Debug, Clone)]
+pub struct PriceInputs {
+    /// Text of the price sheet (the bundled one unless `--price-book` names another).
+    pub prices_csv: String,
+    /// Where it came from, for error messages.
+    pub prices_origin: String,
+    pub provisioned_csv: String,
+    /// Private-pricing / EDP discount in percent, as typed (decimal text, parsed exactly).
+    pub discount_pct: String,
+}
+
+impl Default for PriceInputs {
+    fn default() -> Self {
+        PriceInputs {
+            prices_csv: pricing::BUNDLED_PRICES.to_string(),
+            prices_origin: "bundled pricing/bedrock-prices.csv".to_string(),
+            provisioned_csv: pricing::BUNDLED_PROVISIONED.to_string(),
+            discount_pct: "0".to_string(),
+        }
+    }
+}
+
+/// The views, created in this order when a session starts.
+pub const VIEWS: &[(&str, &str)] = &[("invocation_costs", include_str!("../../queries/views/invocation_costs.sql"))];
+
+/// A session over the warehouse with prices and views registered.
+pub async fn session(warehouse_root: &Path, prices: &PriceInputs) -> Result<SessionContext, Error> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     register_invocations(&ctx, warehouse_root).await?;
+    register_prices(&ctx, prices)?;
+    for (name, sql) in VIEWS {
+        ctx.sql(sql).await.map_err(|source| Error::View { name, source })?;
+    }
     Ok(ctx)
+}
+
+/// Register `prices`, `provisioned_prices` and `price_settings`.
+pub fn register_prices(ctx: &SessionContext, prices: &PriceInputs) -> Result<(), Error> {
+    let book = pricing::parse_price_book(&prices.prices_csv, &prices.prices_origin)?;
+    let tables = [
+        ("prices", book.to_record_batch()?),
+        ("provisioned_prices", pricing::provisioned_batch(&prices.provisioned_csv, "provisioned prices")?),
+        ("price_settings", pricing::settings_batch(&prices.discount_pct)?),
+    ];
+    for (name, batch) in tables {
+        ctx.register_batch(name, batch).map_err(|source| Error::Register { path: name.to_string(), source })?;
+    }
+    Ok(())
 }
 
 /// Register the `invocations` listing table. The schema is given, not inferred, so an empty warehouse is
