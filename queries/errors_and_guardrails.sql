@@ -9,7 +9,7 @@ SELECT
   sum(CASE WHEN guardrail_intervened THEN 1 ELSE 0 END) AS guardrail_blocks,
   sum(CASE WHEN guardrail_intervened AND token_source = 'none' THEN 1 ELSE 0 END) AS blocks_without_counts,
   sum(CASE WHEN error_code IS NOT NULL THEN 1 ELSE 0 END) AS errors,
-  string_agg(DISTINCT error_code, ',') AS error_codes,
+  array_to_string(array_sort(array_agg(DISTINCT error_code)), ',') AS error_codes,
   CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS cost_usd
 FROM invocation_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)

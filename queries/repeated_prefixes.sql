@@ -19,4 +19,4 @@ FROM invocation_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND prefix_hash IS NOT NULL
 GROUP BY prefix_hash, model, principal
 HAVING count(*) >= CAST($min_requests AS BIGINT)
-ORDER BY uncached_prefix_tokens DESC, requests DESC, prefix_hash, principal
+ORDER BY uncached_prefix_tokens DESC, requests DESC, prefix_hash, model, principal

@@ -3,7 +3,7 @@
 -- Columns: value (`(not set)` for requests without the key), requests, input_tokens, output_tokens, cost_usd,
 --   unpriced_requests.
 SELECT
-  coalesce(element_at(request_metadata, $key), '(not set)') AS value,
+  coalesce(request_metadata[$key], '(not set)') AS value,
   count(*) AS requests,
   sum(input_tokens) AS input_tokens,
   sum(output_tokens) AS output_tokens,

@@ -14,4 +14,4 @@ SELECT
 FROM invocation_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
 GROUP BY 1, 2
-ORDER BY cost_usd DESC NULLS LAST, requests DESC, principal
+ORDER BY cost_usd DESC NULLS LAST, requests DESC, principal, account_id

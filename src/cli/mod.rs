@@ -133,8 +133,6 @@ pub enum Command {
     Pricing {
         #[command(subcommand)]
         command: PricingCommand,
-        #[command(flatten)]
-        output: OutputArgs,
     },
 }
 
@@ -142,11 +140,21 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum PricingCommand {
     /// Every price row.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// The prices of one model (any modelId form: `us.anthropic...`, an ARN, a base id).
-    Show { model: String },
+    Show {
+        model: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// The models, Regions and days in the warehouse that the book does not price. Exit 1 if any.
-    Check,
+    Check {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 /// Where and how results are written.
@@ -284,7 +292,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Command::Pricing { command, output } => run_pricing(&settings, command, output),
+        Command::Pricing { command } => run_pricing(&settings, command),
     }
 }
 
@@ -325,20 +333,20 @@ fn report_unpriced(settings: &Settings, params: Option<&[(String, String)]>) -> 
     Ok(())
 }
 
-fn run_pricing(settings: &Settings, command: &PricingCommand, out_args: &OutputArgs) -> Result<Outcome> {
+fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome> {
     let columns = "model, region, routing, effective_from, effective_to, input_per_mtok, output_per_mtok, \
         cache_read_per_mtok, cache_write_per_mtok, cache_write_1h_per_mtok, batch_input_per_mtok, \
         batch_output_per_mtok, source, as_of";
     let rt = runtime()?;
     match command {
-        PricingCommand::List => {
+        PricingCommand::List { output: out_args } => {
             let sql = format!("SELECT {columns} FROM prices ORDER BY model, region, routing, valid_from");
             let batches =
                 rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, &[], Default::default()))?;
             output::write_result(&batches, out_args)?;
             Ok(Outcome::Ok)
         }
-        PricingCommand::Show { model } => {
+        PricingCommand::Show { model, output: out_args } => {
             let base = crate::ingest::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
             let params = vec![("model".to_string(), base.clone())];
             let sql = format!("SELECT {columns} FROM prices WHERE model = $model ORDER BY region, routing, valid_from");
@@ -359,7 +367,7 @@ fn run_pricing(settings: &Settings, command: &PricingCommand, out_args: &OutputA
             }
             Ok(Outcome::Ok)
         }
-        PricingCommand::Check => {
+        PricingCommand::Check { output: out_args } => {
             let params =
                 vec![("since".to_string(), "0001-01-01".to_string()), ("until".to_string(), "9999-12-31".to_string())];
             let batches =

@@ -145,9 +145,13 @@ fn parse_price(origin: &str, line: u64, column: &'static str, value: &str) -> Re
 pub fn parse_price_book(text: &str, origin: &str) -> Result<PriceBook, Error> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    for (i, record) in reader.deserialize::<RawPriceRow>().enumerate() {
-        let raw = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
-        let line = i as u64 + 2;
+    let headers = reader.headers().map_err(|source| Error::Csv { origin: origin.to_string(), source })?.clone();
+    for record in reader.records() {
+        let record = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
+        // The line in the file as written (comments included), so errors and `price_row` point at it.
+        let line = record.position().map_or(0, |p| p.line());
+        let raw: RawPriceRow =
+            record.deserialize(Some(&headers)).map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
         let routing = raw.routing.trim().to_ascii_lowercase();
         if !matches!(routing.as_str(), "*" | "global" | "regional") {
             return Err(invalid(origin, line, "routing", &raw.routing, "must be global, regional or *"));
@@ -313,9 +317,12 @@ pub struct RawProvisionedRow {
 pub fn provisioned_batch(text: &str, origin: &str) -> Result<RecordBatch, Error> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    for (i, record) in reader.deserialize::<RawProvisionedRow>().enumerate() {
-        let raw = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
-        let line = i as u64 + 2;
+    let headers = reader.headers().map_err(|source| Error::Csv { origin: origin.to_string(), source })?.clone();
+    for record in reader.records() {
+        let record = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let raw: RawProvisionedRow =
+            record.deserialize(Some(&headers)).map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
         if !matches!(raw.commitment.as_str(), "none" | "1-month" | "6-month") {
             return Err(invalid(origin, line, "commitment", &raw.commitment, "must be none, 1-month or 6-month"));
         }

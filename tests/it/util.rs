@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use bedrock_spend::ingest::{self, IngestOptions, IngestSummary, source};
+use bedrock_spend::query::PriceInputs;
 use bedrock_spend::store::warehouse::Warehouse;
 use serde_json::Value;
 
@@ -47,8 +48,14 @@ pub fn run_cli(args: &[&str]) -> Output {
 
 /// Run SQL over a warehouse and return the rows as JSON objects.
 pub fn query(warehouse: &Path, sql: &str) -> Vec<Value> {
+    query_with(warehouse, &PriceInputs::default(), sql)
+}
+
+/// Run SQL over a warehouse with the given prices.
+pub fn query_with(warehouse: &Path, prices: &PriceInputs, sql: &str) -> Vec<Value> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let batches = rt.block_on(bedrock_spend::query::run_sql(warehouse, sql, &[])).expect("query");
+    let batches =
+        rt.block_on(bedrock_spend::query::run_sql(warehouse, prices, sql, &[], Default::default())).expect("query");
     let mut out = Vec::new();
     {
         let mut writer = arrow::json::ArrayWriter::new(&mut out);

@@ -1,0 +1,421 @@
+//! Pricing and the SQL layer: exact costs against an independent decimal computation, golden results for
+//! every named query, and the read-only guard.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bedrock_spend::query::PriceInputs;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::util::*;
+
+const FIXTURE_PRICES: &str = include_str!("../data/prices-fixture.csv");
+
+/// One price row of the fixture, parsed independently of the crate's loader.
+#[derive(Debug)]
+struct Row {
+    model: String,
+    region: String,
+    routing: String,
+    from: Option<String>,
+    to: Option<String>,
+    prices: [Option<Decimal>; 7],
+}
+
+fn fixture_rows() -> Vec<Row> {
+    let mut out = Vec::new();
+    for line in FIXTURE_PRICES.lines().filter(|l| !l.starts_with('#') && !l.starts_with("model,")) {
+        let f: Vec<&str> = line.split(',').collect();
+        let dec = |s: &str| if s.is_empty() { None } else { Some(s.parse::<Decimal>().unwrap()) };
+        let opt = |s: &str| if s.is_empty() { None } else { Some(s.to_string()) };
+        out.push(Row {
+            model: f[0].into(),
+            region: f[1].into(),
+            routing: f[2].into(),
+            from: opt(f[3]),
+            to: opt(f[4]),
+            prices: [dec(f[5]), dec(f[6]), dec(f[7]), dec(f[8]), dec(f[9]), dec(f[10]), dec(f[11])],
+        });
+    }
+    out
+}
+
+/// Independent model-id reading: (base model, routing class, per-token charge?).
+fn classify(model_id: &str) -> (Option<String>, &'static str, bool) {
+    let id = model_id.rsplit_once("inference-profile/").map(|(_, r)| r).unwrap_or(model_id);
+    let id = id.rsplit_once("foundation-model/").map(|(_, r)| r).unwrap_or(id);
+    for no_charge in ["provisioned-model/", "custom-model/", "imported-model/"] {
+        if model_id.contains(no_charge) {
+            return (None, "regional", false);
+        }
+    }
+    if model_id.contains("application-inference-profile/") {
+        return (None, "regional", true);
+    }
+    for geo in ["us.", "eu.", "apac.", "global."] {
+        if let Some(rest) = id.strip_prefix(geo) {
+            return (Some(rest.to_string()), if geo == "global." { "global" } else { "regional" }, true);
+        }
+    }
+    (Some(id.to_string()), "regional", true)
+}
+
+fn int(v: &Value) -> Option<i64> {
+    v.as_i64()
+}
+
+/// Expected cost of every record, by request id (None = unpriced), computed from the raw JSON.
+fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<Decimal>> {
+    let rows = fixture_rows();
+    let mut out = HashMap::new();
+    for path in walk_files(logs) {
+        let name = path.to_string_lossy();
+        if !name.ends_with(".json.gz") || name.contains("/data/") {
+            continue;
+        }
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let r: Value = serde_json::from_str(line).unwrap();
+            let id = r["requestId"].as_str().unwrap().to_string();
+            let day = &r["timestamp"].as_str().unwrap()[..10];
+            let region = r["region"].as_str().unwrap();
+            let (model, class, charged) = classify(r["modelId"].as_str().unwrap());
+            let mut input = int(&r["input"]["inputTokenCount"]);
+            let mut output = int(&r["output"]["outputTokenCount"]);
+            let read = int(&r["input"]["cacheReadInputTokenCount"]);
+            let write = int(&r["input"]["cacheWriteInputTokenCount"]);
+            if input.is_none() && output.is_none() {
+                // Stream records without top-level counts: Bedrock's metrics chunk.
+                if let Some(chunks) = r["output"]["outputBodyJson"].as_array() {
+                    for c in chunks {
+                        let m = &c["amazon-bedrock-invocationMetrics"];
+                        input = int(&m["inputTokenCount"]).or(input);
+                        output = int(&m["outputTokenCount"]).or(output);
+                    }
+                }
+            }
+            let w1h: i64 = r["output"]["outputBodyJson"]["usage"]["cacheDetails"]
+                .as_array()
+                .map(|d| d.iter().filter(|x| x["ttl"] == "1h").filter_map(|x| x["inputTokens"].as_i64()).sum())
+                .unwrap_or(0);
+            if !charged && model.is_none() && !r["modelId"].as_str().unwrap().contains("application") {
+                out.insert(id, Some(Decimal::ZERO));
+                continue;
+            }
+            let Some(model) = model else {
+                out.insert(id, None);
+                continue;
+            };
+            if input.is_none() && output.is_none() && read.is_none() && write.is_none() {
+                out.insert(id, None);
+                continue;
+            }
+            let in_period = |row: &&Row| {
+                row.model == model
+                    && row.from.as_deref().is_none_or(|f| day >= f)
+                    && row.to.as_deref().is_none_or(|t| day < t)
+            };
+            let candidates: Vec<&Row> = rows.iter().filter(in_period).collect();
+            let pick = [(region, class), (region, "*"), ("*", class), ("*", "*")]
+                .iter()
+                .find_map(|(rg, rt)| candidates.iter().find(|row| row.region == *rg && row.routing == *rt));
+            let Some(row) = pick else {
+                out.insert(id, None);
+                continue;
+            };
+            let [p_in, p_out, p_cr, p_cw, p_cw1h, _, _] = row.prices;
+            let p_in = p_in.unwrap();
+            let million = Decimal::from(1_000_000);
+            let d = |n: Option<i64>| Decimal::from(n.unwrap_or(0));
+            let write_total = write.unwrap_or(0);
+            let cost = (d(input) * p_in
+                + d(read) * p_cr.unwrap_or(p_in)
+                + Decimal::from(write_total - w1h) * p_cw.unwrap_or(p_in)
+                + Decimal::from(w1h) * p_cw1h.unwrap_or(p_in)
+                + d(output) * p_out.unwrap())
+                / million;
+            out.insert(id, Some(cost * multiplier));
+        }
+    }
+    out
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk_files(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// Costs from `invocation_costs` match an independent decimal computation over the raw records to $0.000001,
+/// per request and in total.
+#[test]
+fn costs_match_an_independent_decimal_computation() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 6000, 30, "s3", &["--seed", "11"]);
+    let wh = t.warehouse();
+    ingest_paths(&wh, std::slice::from_ref(&logs));
+    let prices = PriceInputs {
+        prices_csv: FIXTURE_PRICES.to_string(),
+        prices_origin: "fixture".into(),
+        discount_pct: "12.5".into(),
+        ..PriceInputs::default()
+    };
+    let multiplier: Decimal = "0.875".parse().unwrap();
+    let expected = expected_costs(&logs, multiplier);
+    assert_eq!(expected.len(), 6000);
+
+    let rows = query_with(
+        &wh,
+        &prices,
+        "SELECT request_id, CAST(cost_usd AS VARCHAR) AS cost, price_status FROM invocation_costs",
+    );
+    assert_eq!(rows.len(), 6000);
+    let tolerance: Decimal = "0.000001".parse().unwrap();
+    let (mut got_total, mut want_total) = (Decimal::ZERO, Decimal::ZERO);
+    let mut statuses: HashMap<String, usize> = HashMap::new();
+    for row in &rows {
+        let id = row["request_id"].as_str().unwrap();
+        let got: Option<Decimal> = row["cost"].as_str().map(|c| c.parse().unwrap());
+        let want = expected[id];
+        *statuses.entry(row["price_status"].as_str().unwrap().to_string()).or_default() += 1;
+        match (got, want) {
+            (Some(g), Some(w)) => {
+                assert!((g - w).abs() <= tolerance, "{id}: view {g} vs expected {w} ({})", row["price_status"]);
+                got_total += g;
+                want_total += w;
+            }
+            (None, None) => {}
+            (g, w) => panic!("{id}: view {g:?} vs expected {w:?} ({})", row["price_status"]),
+        }
+    }
+    assert!((got_total - want_total).abs() <= tolerance, "total {got_total} vs {want_total}");
+    // The run covered what it must: priced, unpriced, no-charge and no-count rows all occur.
+    for status in ["priced", "no price", "unresolved model", "no per-token charge", "no token counts"] {
+        assert!(statuses.get(status).copied().unwrap_or(0) > 0, "no {status:?} rows: {statuses:?}");
+    }
+    // The mid-period change and the Region override are both exercised.
+    let by_row = query_with(
+        &wh,
+        &prices,
+        "SELECT price_row, count(*) AS n FROM invocation_costs WHERE price_status = 'priced' GROUP BY 1 ORDER BY 1",
+    );
+    let used: Vec<i64> = by_row.iter().map(|r| r["price_row"].as_i64().unwrap()).collect();
+    // Lines in the fixture: 4/5 Sonnet v2 before/after the change, 6 Sonnet 4 global (not 7, regional),
+    // 9 the us-east-1 Nova override (not 8, its `*` row), 11 a routing-specific row.
+    for line in [4, 5, 6, 9, 11] {
+        assert!(used.contains(&line), "price row on line {line} never matched: {used:?}");
+    }
+    assert!(!used.contains(&8), "the * nova row loses to the us-east-1 override");
+    assert!(!used.contains(&7), "global requests never take the regional row");
+    // Money sums exactly: the SQL total equals the sum of the per-request costs.
+    let total = query_with(&wh, &prices, "SELECT CAST(sum(cost_usd) AS VARCHAR) AS t FROM invocation_costs");
+    let sql_total: Decimal = total[0]["t"].as_str().unwrap().parse().unwrap();
+    assert!((sql_total - want_total).abs() <= tolerance);
+}
+
+fn sample_warehouse(t: &TestDir) -> PathBuf {
+    let wh = t.warehouse();
+    let s = ingest_paths(&wh, &[PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-logs"))]);
+    assert_eq!(s.rejected, 0);
+    wh
+}
+
+fn golden_params(sql: &str) -> Vec<(String, String)> {
+    let values = [
+        ("since", "2025-11-01"),
+        ("until", "2026-01-01"),
+        ("month", "2025-12"),
+        ("key", "team"),
+        ("min_requests", "5"),
+    ];
+    bedrock_spend::query::catalog::parameters(sql)
+        .into_iter()
+        .map(|p| {
+            let v = values.iter().find(|(k, _)| *k == p).unwrap_or_else(|| panic!("no golden value for ${p}")).1;
+            (p, v.to_string())
+        })
+        .collect()
+}
+
+/// Every named query on the sample-logs warehouse matches its checked-in result
+/// (`UPDATE_GOLDEN=1 scripts/test` rewrites them after a deliberate change).
+#[test]
+fn named_queries_match_golden_results() {
+    let t = TestDir::new();
+    let wh = sample_warehouse(&t);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let golden_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden"));
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for q in bedrock_spend::query::catalog::QUERIES {
+        let params = golden_params(q.sql);
+        let batches = rt
+            .block_on(bedrock_spend::query::run_named(&wh, &PriceInputs::default(), q.name, &params))
+            .unwrap_or_else(|e| panic!("{}: {e:#}", q.name));
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert!(rows > 0, "{} returns rows on the sample data", q.name);
+        let mut csv = Vec::new();
+        bedrock_spend::cli::output::print_batches(&mut csv, &batches, bedrock_spend::cli::output::PrintFormat::Csv)
+            .unwrap();
+        let path = golden_dir.join(format!("{}.csv", q.name));
+        if update {
+            std::fs::create_dir_all(&golden_dir).unwrap();
+            std::fs::write(&path, &csv).unwrap();
+        } else {
+            let want = std::fs::read(&path).unwrap_or_default();
+            if want != csv {
+                mismatches.push(format!(
+                    "{}:\n--- golden\n{}\n--- got\n{}",
+                    q.name,
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&csv)
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Spot checks that tie the golden numbers to the data, so a wrong golden file cannot hide a wrong query.
+#[test]
+fn golden_numbers_agree_with_each_other() {
+    let t = TestDir::new();
+    let wh = sample_warehouse(&t);
+    let month = query(
+        &wh,
+        "SELECT count(*) AS n, CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS c FROM invocation_costs WHERE day >= DATE '2025-12-01' AND day < DATE '2026-01-01'",
+    );
+    let golden =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden/month_summary.csv")).unwrap();
+    let fields: Vec<&str> = golden.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(fields[1], month[0]["n"].to_string(), "requests");
+    assert_eq!(fields[7].parse::<f64>().unwrap(), month[0]["c"].as_f64().unwrap(), "cost");
+    let by_day =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden/spend_by_day.csv")).unwrap();
+    let days = by_day.lines().skip(1).count();
+    assert_eq!(days, 61, "Nov and Dec 2025");
+}
+
+/// Every named query plans and runs on an empty warehouse.
+#[test]
+fn named_queries_run_on_an_empty_warehouse() {
+    let t = TestDir::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for q in bedrock_spend::query::catalog::QUERIES {
+        rt.block_on(bedrock_spend::query::run_named(
+            &t.warehouse(),
+            &PriceInputs::default(),
+            q.name,
+            &golden_params(q.sql),
+        ))
+        .unwrap_or_else(|e| panic!("{}: {e:#}", q.name));
+    }
+}
+
+#[test]
+fn sql_is_read_only_unless_allowed() {
+    let t = TestDir::new();
+    let wh = t.warehouse();
+    let out_file = t.path("copy.parquet");
+    for sql in [
+        format!("COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET", out_file.display()),
+        "CREATE EXTERNAL TABLE other STORED AS PARQUET LOCATION '/tmp/'".to_string(),
+        "INSERT INTO prices SELECT * FROM prices".to_string(),
+    ] {
+        let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "sql", &sql]);
+        assert_eq!(out.status.code(), Some(2), "{sql}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--allow-write"), "{sql}: {stderr}");
+    }
+    assert!(!out_file.exists());
+    let copy = format!("COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET", out_file.display());
+    let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "sql", "--allow-write", &copy]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out_file.exists());
+}
+
+#[test]
+fn query_and_pricing_commands() {
+    let t = TestDir::new();
+    let wh = sample_warehouse(&t);
+    let w = wh.to_str().unwrap();
+    let list = run_cli(&["--warehouse", w, "query", "--list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    for q in bedrock_spend::query::catalog::QUERIES {
+        assert!(text.contains(q.name), "{} listed", q.name);
+    }
+    // JSON: one array of objects, money as numbers; the unpriced note goes to stderr.
+    let out = run_cli(&["--warehouse", w, "query", "month_summary", "--param", "month=2025-12", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rows[0]["cost_usd"].is_number(), "{rows}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("have no price"), "unpriced usage is announced");
+    // A missing parameter is a clear error.
+    let out = run_cli(&["--warehouse", w, "query", "spend_by_day"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--param since="));
+    // A discount applies to cost but not list cost.
+    let out = run_cli(&[
+        "--warehouse",
+        w,
+        "--discount-pct",
+        "10",
+        "query",
+        "month_summary",
+        "--param",
+        "month=2025-12",
+        "--format",
+        "json",
+    ]);
+    let discounted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list_cost = discounted[0]["list_cost_usd"].as_f64().unwrap();
+    let cost = discounted[0]["cost_usd"].as_f64().unwrap();
+    assert!((cost - list_cost * 0.9).abs() < 1e-6, "{cost} vs {list_cost}");
+    // pricing check exits 1 when usage is unpriced; with a book covering nothing, everything is unpriced.
+    let check = run_cli(&["--warehouse", w, "pricing", "check", "--format", "csv"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("mistral.mistral-large-2407-v1:0"));
+    let empty_book = t.write("empty.csv", b"model,region,routing,effective_from,effective_to,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok,cache_write_1h_per_mtok,batch_input_per_mtok,batch_output_per_mtok,source,as_of\n");
+    let out = run_cli(&[
+        "--warehouse",
+        w,
+        "--price-book",
+        empty_book.to_str().unwrap(),
+        "query",
+        "month_summary",
+        "--param",
+        "month=2025-12",
+        "--format",
+        "json",
+    ]);
+    let none: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        none[0]["priced_requests"].as_i64().unwrap(),
+        none[0]["requests"].as_i64().unwrap() - none[0]["unpriced_requests"].as_i64().unwrap()
+    );
+    assert!(none[0]["unpriced_requests"].as_i64().unwrap() > 1000, "{none}");
+    // pricing show accepts any modelId form.
+    let show = run_cli(&[
+        "--warehouse",
+        w,
+        "pricing",
+        "show",
+        "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("2025-12-01") && text.contains("6.0000000000"), "{text}");
+    // A bad price book is a fatal error naming the line.
+    let bad = t.write("bad.csv", b"model,region,routing,effective_from,effective_to,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok,cache_write_1h_per_mtok,batch_input_per_mtok,batch_output_per_mtok,source,as_of\nm,*,*,,,x,1,,,,,,s,d\n");
+    let out = run_cli(&["--warehouse", w, "--price-book", bad.to_str().unwrap(), "pricing", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
