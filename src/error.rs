@@ -19,6 +19,8 @@ pub enum Error {
     Pricing(#[from] crate::pricing::Error),
     #[error(transparent)]
     Config(#[from] crate::config::Error),
+    #[error(transparent)]
+    S3(#[from] crate::ingest::s3::Error),
 }
 
 /// How a command ended, for the process exit status.

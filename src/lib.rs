@@ -5,6 +5,7 @@
 //! benchmarks; [`cli`] is the command line. Only `ingest::source`, `store` file writes, `cli` and `main`
 //! touch the filesystem or the clock.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -14,33 +14,43 @@
 --   | unresolved model (the id names no base model, e.g. an application profile) | no price (the book does
 --   not cover model, Region and day) | no token counts (e.g. a guardrail block logged without counts).
 --   Only `priced` and `no per-token charge` rows have a cost; the others are NULL, never 0.
--- Columns added: price_class, priced, price_status, price_source, price_row, input_cost_usd, output_cost_usd,
+-- `model` is resolved through the estate tables where the log names no base model (application profiles,
+-- provisioned models), once `ingest auto` has read them.
+-- Columns added: inference_profile_name, inference_profile_tags (cost-allocation tags), price_class, priced, price_status, price_source, price_row, input_cost_usd, output_cost_usd,
 --   cache_read_cost_usd, cache_write_cost_usd, list_cost_usd (before discount), cost_usd (after the
 --   discount in price_settings), uncached_cost_usd (same tokens with no caching: all input at the input
 --   price, after discount), cache_savings_usd (uncached_cost_usd - cost_usd), batch_cost_usd (same tokens
 --   at batch prices, after discount; NULL where batch is not offered).
 CREATE VIEW invocation_costs AS
 WITH classified AS (
-  SELECT i.*, CASE WHEN i.routing = 'global' THEN 'global' ELSE 'regional' END AS price_class
+  -- Application profiles and provisioned models name no base model; the estate tables (from `ingest auto`)
+  -- resolve them. A profile bills like the model it wraps, at its routing class (regional unless global).
+  SELECT i.*,
+    coalesce(i.model, ip.model, pt.model) AS resolved_model,
+    CASE WHEN i.routing = 'global' THEN 'global' ELSE 'regional' END AS price_class,
+    ip.name AS inference_profile_name,
+    ip.tags AS inference_profile_tags
   FROM invocations i
+  LEFT JOIN inference_profiles ip ON i.routing = 'application-profile' AND ip.arn = i.inference_profile
+  LEFT JOIN provisioned_throughputs pt ON i.routing = 'provisioned' AND pt.arn = i.model_id
 ),
 matched AS (
   SELECT c.*, coalesce(p1.row_id, p2.row_id, p3.row_id, p4.row_id) AS price_row
   FROM classified c
-  LEFT JOIN prices p1 ON p1.model = c.model AND p1.region = c.region AND p1.routing = c.price_class
+  LEFT JOIN prices p1 ON p1.model = c.resolved_model AND p1.region = c.region AND p1.routing = c.price_class
     AND c.day >= p1.valid_from AND c.day < p1.valid_to
-  LEFT JOIN prices p2 ON p2.model = c.model AND p2.region = c.region AND p2.routing = '*'
+  LEFT JOIN prices p2 ON p2.model = c.resolved_model AND p2.region = c.region AND p2.routing = '*'
     AND c.day >= p2.valid_from AND c.day < p2.valid_to
-  LEFT JOIN prices p3 ON p3.model = c.model AND p3.region = '*' AND p3.routing = c.price_class
+  LEFT JOIN prices p3 ON p3.model = c.resolved_model AND p3.region = '*' AND p3.routing = c.price_class
     AND c.day >= p3.valid_from AND c.day < p3.valid_to
-  LEFT JOIN prices p4 ON p4.model = c.model AND p4.region = '*' AND p4.routing = '*'
+  LEFT JOIN prices p4 ON p4.model = c.resolved_model AND p4.region = '*' AND p4.routing = '*'
     AND c.day >= p4.valid_from AND c.day < p4.valid_to
 ),
 rated AS (
   SELECT m.*,
     CASE
       WHEN m.routing IN ('provisioned', 'custom', 'imported') THEN 'no per-token charge'
-      WHEN m.model IS NULL THEN 'unresolved model'
+      WHEN m.resolved_model IS NULL THEN 'unresolved model'
       WHEN m.price_row IS NULL THEN 'no price'
       WHEN m.input_tokens IS NULL AND m.output_tokens IS NULL AND m.cache_read_tokens IS NULL
         AND m.cache_write_tokens IS NULL THEN 'no token counts'
@@ -84,12 +94,15 @@ costed AS (
   FROM rated r
 )
 SELECT
-  c.request_id, c.timestamp, c.day, c.account_id, c.region, c.inference_region, c.operation, c.model_id, c.model,
+  c.request_id, c.timestamp, c.day, c.account_id, c.region, c.inference_region, c.operation, c.model_id,
+  c.resolved_model AS model,
   c.provider, c.routing, c.inference_profile, c.identity_arn, c.principal, c.request_metadata, c.input_tokens,
   c.output_tokens, c.cache_read_tokens, c.cache_write_tokens, c.cache_write_1h_tokens, c.token_source, c.streaming,
   c.stop_reason, c.latency_ms, c.first_byte_latency_ms, c.guardrail_intervened, c.error_code, c.input_bytes,
   c.output_bytes, c.input_body_s3_path, c.output_body_s3_path, c.response_model, c.performance_latency,
   c.schema_version, c.system_hash, c.system_tokens_est, c.prefix_hash, c.prefix_tokens_est, c.source,
+  c.inference_profile_name,
+  c.inference_profile_tags,
   c.price_class,
   c.price_status IN ('priced', 'no per-token charge') AS priced,
   c.price_status,

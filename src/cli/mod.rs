@@ -2,6 +2,7 @@
 //! with anyhow; the library below returns typed errors.
 
 pub mod output;
+mod remote;
 mod shell;
 
 use std::path::{Path, PathBuf};
@@ -178,9 +179,10 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 /// Arguments of `ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// Files or folders (walked recursively): gzip or plain, NDJSON, pretty-printed, arrays, CloudWatch exports.
+    /// What to read: files or folders (walked recursively), `s3://BUCKET/PREFIX`, `cloudwatch://LOG_GROUP`,
+    /// or `auto` (find each Region's logging destination and read it).
     #[arg(required = true)]
-    pub sources: Vec<PathBuf>,
+    pub sources: Vec<String>,
     /// Keep records at or after this time (YYYY-MM-DD or RFC 3339, UTC).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
@@ -190,12 +192,30 @@ pub struct IngestArgs {
     /// Decoder threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Objects fetched at once from S3 (bounds memory and connections).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
     /// Commit after this many new rows (bounds the work a crash makes the next run redo).
     #[arg(long, default_value_t = 2_000_000)]
     pub commit_every_rows: u64,
     /// Print the summary as JSON (for schedulers) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// AWS Region; repeat with `auto` to read several (default: the configured Region).
+    #[arg(long)]
+    pub region: Vec<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send AWS calls to this endpoint (an emulator or a VPC endpoint); AWS_ENDPOINT_URL works too.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, with backoff on throttling (default: the SDK's 3).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
+    #[arg(long, default_value_t = crate::ingest::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
+    pub overlap_minutes: i64,
 }
 
 /// Arguments of `generate`.
@@ -398,23 +418,46 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     {
         bail!("--since {s} is not before --until {u}");
     }
-    let listing = source::list_local(&args.sources)?;
+    let plan = remote::plan_sources(args)?;
+    let listing =
+        if plan.local.is_empty() { source::LocalListing::default() } else { source::list_local(&plan.local)? };
+    let mut wh = Warehouse::open_for_write(&cli.warehouse)
+        .with_context(|| format!("opening warehouse {}", cli.warehouse.display()))?;
+    let now = Utc::now();
+    let mut sources = listing.sources;
+    let mut not_logs = listing.not_logs;
+    let mut remote = remote::Gathered::default();
+    if plan.has_remote() {
+        remote = remote::gather(&plan, args, &cli.warehouse, now)?;
+        sources.append(&mut remote.sources);
+        not_logs += remote.not_logs;
+    }
+    let mut threads = args.threads.unwrap_or_else(default_threads);
+    if plan.has_remote() {
+        threads = threads.max(args.concurrency.clamp(1, 256));
+    }
     let options = IngestOptions {
         since: args.since,
         until: args.until,
-        threads: args.threads.unwrap_or_else(default_threads),
+        threads,
         progress: !cli.quiet,
         commit_every_rows: args.commit_every_rows.max(1),
-        now: Utc::now(),
+        now,
         ..IngestOptions::default()
     };
-    let summary = ingest_into(&cli.warehouse, listing, &options)?;
+    let summary = ingest::run(&mut wh, sources, not_logs, &options)?;
+    remote::advance_checkpoints(&cli.warehouse, &remote.cloudwatch_windows, &summary)?;
     if args.json {
         println!("{}", output::summary_json(&summary));
     } else if !cli.quiet {
         output::print_summary(&mut std::io::stdout().lock(), &summary)?;
     }
-    Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Ok })
+    let nothing_configured = plan.auto && remote.regions_with_logging == 0;
+    Ok(if summary.rejected > 0 || summary.sources_failed > 0 || nothing_configured || remote.errors > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Ok
+    })
 }
 
 fn ingest_into(warehouse: &Path, listing: source::LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
@@ -502,7 +545,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
         output::print_batches(&mut out, &unpriced, PrintFormat::Table)?;
     }
     writeln!(out, "\nNext: bedrock-spend --warehouse {} query --list", warehouse.display())?;
-    Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Ok })
+    Ok(if summary.rejected > 0 || summary.sources_failed > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {

@@ -185,6 +185,9 @@ pub fn print_summary<W: Write>(out: &mut W, s: &IngestSummary) -> io::Result<()>
         s.bytes_read, s.bytes_decompressed, s.files_written, s.days_compacted
     )?;
     writeln!(out, "elapsed: {secs:.2}s ({:.0} records/s)", s.records_per_sec())?;
+    for failure in &s.failures {
+        writeln!(out, "failed (retried by the next run): {failure}")?;
+    }
     if let Some(path) = &s.rejects_file {
         writeln!(out, "rejected records were kept in {} (see `bedrock-spend rejects`)", path.display())?;
     }
@@ -208,6 +211,8 @@ pub fn summary_json(s: &IngestSummary) -> String {
         "bytes_decompressed": s.bytes_decompressed,
         "files_written": s.files_written,
         "days_compacted": s.days_compacted,
+        "sources_failed": s.sources_failed,
+        "failures": s.failures,
         "elapsed_secs": s.elapsed.as_secs_f64(),
         "records_per_sec": s.records_per_sec(),
         "rejects_file": s.rejects_file.as_ref().map(|p| p.display().to_string()),

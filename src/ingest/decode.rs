@@ -62,6 +62,18 @@ pub struct DecodeStats {
     pub bytes: u64,
     pub records: u64,
     pub rejects: u64,
+    /// The kind of read error that ended the input early, if one did.
+    pub read_error: Option<io::ErrorKind>,
+}
+
+impl DecodeStats {
+    /// Did the input end because of the transport (network, permissions) rather than its content? Such a
+    /// source is retried by the next run instead of being recorded as done.
+    pub fn failed_in_transport(&self) -> bool {
+        self.read_error.is_some_and(|k| {
+            !matches!(k, io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput)
+        })
+    }
 }
 
 /// Raw text kept for a reject, at most. Longer values are cut and the reason says so.
@@ -121,6 +133,7 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
     }
     stats.bytes = framer.bytes_consumed;
     if let Some(e) = framer.take_error() {
+        stats.read_error = Some(e.kind());
         // The stream ended early. Whatever was decoded before stands; the loss itself is recorded.
         let location = Location { position: Position { line: 0, offset: stats.bytes }, item: None };
         count(

@@ -8,11 +8,14 @@
 //! makes a killed run safe to repeat.
 
 pub mod body;
+pub mod cloudwatch;
 pub mod decode;
+pub mod discover;
 pub mod fingerprint;
 pub mod frame;
 pub mod model_id;
 pub mod record;
+pub mod s3;
 pub mod source;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -93,6 +96,10 @@ pub struct IngestSummary {
     pub bytes_decompressed: u64,
     pub files_written: u64,
     pub days_compacted: u64,
+    /// Sources that could not be read (network, permissions): not recorded as done, retried next run.
+    pub sources_failed: u64,
+    /// What went wrong with each failed source.
+    pub failures: Vec<String>,
     pub elapsed: Duration,
     pub rejects_file: Option<std::path::PathBuf>,
 }
@@ -114,6 +121,7 @@ enum Msg {
     Batch { batch: RecordBatch, keys: Vec<RecordKey>, days: Vec<i32> },
     Rejects { source: usize, rejects: Vec<Reject> },
     Done { source: usize, stats: DecodeStats, out_of_range: u64 },
+    Failed { error: String },
 }
 
 /// Ingest `sources` into the warehouse.
@@ -195,6 +203,8 @@ pub fn run(
     summary.files_written = counters.files_written;
     summary.rejects_file = writer.last_rejects_file.clone();
     summary.bytes_read = bytes_read.load(Ordering::Relaxed);
+    summary.failures = std::mem::take(&mut writer.failures);
+    summary.sources_failed = summary.failures.len() as u64;
 
     let touched = std::mem::take(&mut writer.days_touched);
     let warehouse = writer.warehouse;
@@ -211,7 +221,11 @@ pub fn run(
 /// Rows per file when compacting: a typical day fits in one file, a huge one is split.
 pub const COMPACT_MAX_ROWS_PER_FILE: usize = 4_000_000;
 
-fn hour_in_range(hour: Option<DateTime<Utc>>, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {
+pub(crate) fn hour_in_range(
+    hour: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> bool {
     // Delivery may lag the record time, and which time names the folder is unconfirmed: one hour of margin.
     let Some(hour) = hour else { return true };
     let margin = chrono::Duration::hours(1);
@@ -258,16 +272,7 @@ fn decode_source(
 ) -> bool {
     let reader = match (src.open)() {
         Ok(r) => r,
-        Err(e) => {
-            let reject = Reject {
-                location: decode::Location::default(),
-                reason: format!("cannot open: {e}"),
-                raw: String::new(),
-            };
-            let stats = DecodeStats { rejects: 1, ..DecodeStats::default() };
-            return tx.send(Msg::Rejects { source: index, rejects: vec![reject] }).is_ok()
-                && tx.send(Msg::Done { source: index, stats, out_of_range: 0 }).is_ok();
-        }
+        Err(e) => return tx.send(Msg::Failed { error: format!("cannot read {}: {e}", src.id) }).is_ok(),
     };
     let reader = CountingReader { inner: reader, counter: bytes_read.clone() };
     let mut builder = InvocationBatchBuilder::new();
@@ -326,6 +331,18 @@ fn decode_source(
         }
     });
     send_batch(&mut builder, &mut keys, &mut days, &mut alive);
+    if stats.failed_in_transport() {
+        // The rows read so far are kept (and deduplicated next time); the source is not marked done.
+        let error = rejects
+            .iter()
+            .rev()
+            .find(|r| r.raw.is_empty())
+            .map_or_else(|| "read error".to_string(), |r| r.reason.clone());
+        rejects.retain(|r| !r.raw.is_empty());
+        return alive
+            && (rejects.is_empty() || tx.send(Msg::Rejects { source: index, rejects }).is_ok())
+            && tx.send(Msg::Failed { error: format!("reading {} failed: {error}", src.id) }).is_ok();
+    }
     alive
         && (rejects.is_empty() || tx.send(Msg::Rejects { source: index, rejects }).is_ok())
         && tx.send(Msg::Done { source: index, stats, out_of_range }).is_ok()
@@ -355,6 +372,7 @@ struct WriterState<'w> {
     rows_since_commit: u64,
     counters: Counters,
     last_rejects_file: Option<std::path::PathBuf>,
+    failures: Vec<String>,
 }
 
 impl<'w> WriterState<'w> {
@@ -371,6 +389,7 @@ impl<'w> WriterState<'w> {
             rows_since_commit: 0,
             counters: Counters::default(),
             last_rejects_file: None,
+            failures: Vec::new(),
         }
     }
 
@@ -404,6 +423,7 @@ impl<'w> WriterState<'w> {
                         raw: r.raw,
                     }));
                 }
+                Msg::Failed { error } => self.failures.push(error),
                 Msg::Done { source, stats, out_of_range } => {
                     let src = &sources[source];
                     self.counters.out_of_range += out_of_range;

@@ -63,6 +63,7 @@ pub async fn session(warehouse_root: &Path, prices: &PriceInputs) -> Result<Sess
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     register_invocations(&ctx, warehouse_root).await?;
+    register_estate(&ctx, warehouse_root).await?;
     register_prices(&ctx, prices)?;
     for (name, sql) in VIEWS {
         ctx.sql(sql).await.map_err(|source| Error::View { name, source })?;
@@ -80,6 +81,26 @@ pub fn register_prices(ctx: &SessionContext, prices: &PriceInputs) -> Result<(),
     ];
     for (name, batch) in tables {
         ctx.register_batch(name, batch).map_err(|source| Error::Register { path: name.to_string(), source })?;
+    }
+    Ok(())
+}
+
+/// Register `provisioned_throughputs` and `inference_profiles` (empty until `ingest auto` discovers them).
+pub async fn register_estate(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Error> {
+    use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA, table_dir};
+    for (table, schema) in
+        [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
+    {
+        let dir = table_dir(warehouse_root, table);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Register { path: dir.display().to_string(), source: e.into() })?;
+        let url_text = format!("{}/", dir.canonicalize().unwrap_or(dir.clone()).display());
+        let err = |source| Error::Register { path: url_text.clone(), source };
+        let url = ListingTableUrl::parse(&url_text).map_err(err)?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema.clone());
+        let listing = ListingTable::try_new(config).map_err(err)?;
+        ctx.register_table(table, Arc::new(listing)).map_err(err)?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! index, the manifest of ingested sources, rejects and compaction. It knows nothing of JSON or AWS.
 
 pub mod batch;
+pub mod estate;
 pub mod parquet;
 pub mod schema;
 pub mod warehouse;
