@@ -213,6 +213,9 @@ pub struct IngestArgs {
     /// Attempts per AWS call, with backoff on throttling (default: the SDK's 3).
     #[arg(long)]
     pub max_attempts: Option<u32>,
+    /// Fetch request bodies offloaded to S3 (over 100 KB) to fingerprint their prompts; one GET per such record.
+    #[arg(long)]
+    pub fetch_offloaded: bool,
     /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
     #[arg(long, default_value_t = crate::ingest::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
     pub overlap_minutes: i64,
@@ -436,9 +439,11 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     if plan.has_remote() {
         threads = threads.max(args.concurrency.clamp(1, 256));
     }
+    let offloaded = if args.fetch_offloaded { Some(remote::offloaded_fetcher(args)?) } else { None };
     let options = IngestOptions {
         since: args.since,
         until: args.until,
+        offloaded,
         threads,
         progress: !cli.quiet,
         commit_every_rows: args.commit_every_rows.max(1),

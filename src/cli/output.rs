@@ -185,6 +185,12 @@ pub fn print_summary<W: Write>(out: &mut W, s: &IngestSummary) -> io::Result<()>
         s.bytes_read, s.bytes_decompressed, s.files_written, s.days_compacted
     )?;
     writeln!(out, "elapsed: {secs:.2}s ({:.0} records/s)", s.records_per_sec())?;
+    for warning in s.warnings.iter().take(20) {
+        writeln!(out, "warning: {warning}")?;
+    }
+    if s.warnings.len() > 20 {
+        writeln!(out, "warning: ... and {} more", s.warnings.len() - 20)?;
+    }
     for failure in &s.failures {
         writeln!(out, "failed (retried by the next run): {failure}")?;
     }
@@ -213,6 +219,7 @@ pub fn summary_json(s: &IngestSummary) -> String {
         "days_compacted": s.days_compacted,
         "sources_failed": s.sources_failed,
         "failures": s.failures,
+        "warnings": s.warnings,
         "elapsed_secs": s.elapsed.as_secs_f64(),
         "records_per_sec": s.records_per_sec(),
         "rejects_file": s.rejects_file.as_ref().map(|p| p.display().to_string()),

@@ -155,6 +155,33 @@ pub fn gather(plan: &Plan, args: &IngestArgs, warehouse: &Path, now: DateTime<Ut
     Ok(gathered)
 }
 
+/// A fetcher of offloaded bodies (`s3://bucket/key`) through the run's S3 client.
+pub fn offloaded_fetcher(args: &IngestArgs) -> Result<crate::ingest::OffloadedFetcher> {
+    let rt = runtime()?;
+    let options = AwsOptions {
+        profile: args.profile.clone(),
+        region: args.region.first().cloned(),
+        endpoint_url: args.endpoint_url.clone(),
+        max_attempts: args.max_attempts,
+    };
+    let client = aws::s3_client(&rt.block_on(aws::sdk_config(&options, None)));
+    let handle = rt.handle().clone();
+    Ok(crate::ingest::OffloadedFetcher(std::sync::Arc::new(move |path: &str| {
+        let location = s3::parse_url(path).map_err(std::io::Error::other)?;
+        handle.block_on(async {
+            let response = client
+                .get_object()
+                .bucket(&location.bucket)
+                .key(&location.prefix)
+                .send()
+                .await
+                .map_err(|e| std::io::Error::other(aws::describe(&e, "s3:GetObject", path)))?;
+            let bytes = response.body.collect().await.map_err(std::io::Error::other)?;
+            Ok(bytes.into_bytes().to_vec())
+        })
+    })))
+}
+
 /// Move each CloudWatch watermark to the end of the window just read, unless reading it failed.
 pub fn advance_checkpoints(warehouse: &Path, windows: &[CloudWatchWindow], summary: &IngestSummary) -> Result<()> {
     if windows.is_empty() {

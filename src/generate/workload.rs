@@ -377,8 +377,9 @@ fn anthropic_stream(model: &str, text: &str, input: i64, output: i64, latency: i
 fn nightly(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
     let document = words_between(rng, 2_000, 20_000);
     let summary = words_between(rng, 300, 1_200);
-    let (input, output) = (tokens_of(&document) + 20, tokens_of(&summary));
-    let body = json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1024,
+    let (input, output) = (tokens_of(&document) + 40, tokens_of(&summary));
+    let system = "You summarize internal documents for the data team. Answer in five bullet points.";
+    let body = json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1024, "system": system,
         "messages": [{"role": "user", "content": [{"type": "text", "text": format!("Summarize this document:\n{document}")}]}]});
     let call = Call {
         ts,

@@ -63,6 +63,41 @@ pub struct IngestOptions {
     pub compact_above_files: usize,
     /// The current time, for the manifest (passed in: the clock is read at the edge).
     pub now: DateTime<Utc>,
+    /// Fetches offloaded request bodies (`inputBodyS3Path`) to fingerprint them; `None` uses the logged
+    /// token counts alone, which is the default because each fetch is one more S3 GET.
+    pub offloaded: Option<OffloadedFetcher>,
+}
+
+/// Reads an offloaded body given its `s3://` path (I/O lives in the caller's closure).
+#[derive(Clone)]
+pub struct OffloadedFetcher(pub Arc<dyn Fn(&str) -> io::Result<Vec<u8>> + Send + Sync>);
+
+impl std::fmt::Debug for OffloadedFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OffloadedFetcher")
+    }
+}
+
+/// Fill in the prompt fingerprints of a record whose request body was offloaded to S3.
+fn fingerprint_offloaded(row: &mut record::Invocation<'_>, fetcher: &OffloadedFetcher) -> Result<(), String> {
+    let Some(path) = row.input_body_s3_path.as_deref() else { return Ok(()) };
+    let bytes = (fetcher.0)(path).map_err(|e| format!("cannot fetch offloaded body {path}: {e}"))?;
+    let text = if decode::detect_compression(&bytes) == decode::Compression::Gzip {
+        let mut out = String::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut out)
+            .map_err(|e| format!("offloaded body {path} is not valid gzip text: {e}"))?;
+        out
+    } else {
+        String::from_utf8(bytes).map_err(|e| format!("offloaded body {path} is not UTF-8: {e}"))?
+    };
+    let total_input = match (row.input_tokens, row.cache_read_tokens, row.cache_write_tokens) {
+        (None, None, None) => None,
+        (i, r, w) => Some(i.unwrap_or(0) + r.unwrap_or(0) + w.unwrap_or(0)),
+    };
+    row.fingerprint = fingerprint::fingerprint_input_body(&text, total_input);
+    row.input_bytes = Some(text.len() as i64);
+    Ok(())
 }
 
 impl Default for IngestOptions {
@@ -75,6 +110,7 @@ impl Default for IngestOptions {
             commit_every_rows: 2_000_000,
             compact_above_files: 8,
             now: DateTime::<Utc>::UNIX_EPOCH,
+            offloaded: None,
         }
     }
 }
@@ -100,6 +136,8 @@ pub struct IngestSummary {
     pub sources_failed: u64,
     /// What went wrong with each failed source.
     pub failures: Vec<String>,
+    /// Problems that lost nothing (e.g. an offloaded body that could not be fetched for fingerprinting).
+    pub warnings: Vec<String>,
     pub elapsed: Duration,
     pub rejects_file: Option<std::path::PathBuf>,
 }
@@ -122,6 +160,7 @@ enum Msg {
     Rejects { source: usize, rejects: Vec<Reject> },
     Done { source: usize, stats: DecodeStats, out_of_range: u64 },
     Failed { error: String },
+    Warnings(Vec<String>),
 }
 
 /// Ingest `sources` into the warehouse.
@@ -205,6 +244,7 @@ pub fn run(
     summary.bytes_read = bytes_read.load(Ordering::Relaxed);
     summary.failures = std::mem::take(&mut writer.failures);
     summary.sources_failed = summary.failures.len() as u64;
+    summary.warnings = std::mem::take(&mut writer.warnings);
 
     let touched = std::mem::take(&mut writer.days_touched);
     let warehouse = writer.warehouse;
@@ -279,6 +319,7 @@ fn decode_source(
     let mut keys = Vec::with_capacity(BATCH_ROWS);
     let mut days = Vec::with_capacity(BATCH_ROWS);
     let mut rejects = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let mut out_of_range = 0u64;
     let mut alive = true;
     let send_batch =
@@ -313,12 +354,19 @@ fn decode_source(
             return;
         }
         match event {
-            Event::Record(row, _) => {
+            Event::Record(mut row, _) => {
                 let in_range =
                     options.since.is_none_or(|s| row.timestamp >= s) && options.until.is_none_or(|u| row.timestamp < u);
                 if !in_range {
                     out_of_range += 1;
                     return;
+                }
+                if let Some(fetcher) = &options.offloaded
+                    && row.input_body_s3_path.is_some()
+                    && let Err(reason) = fingerprint_offloaded(&mut row, fetcher)
+                {
+                    // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
+                    warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
                 }
                 keys.push(record_key(&row.request_id));
                 days.push(day_number(row.timestamp));
@@ -331,6 +379,9 @@ fn decode_source(
         }
     });
     send_batch(&mut builder, &mut keys, &mut days, &mut alive);
+    if !warnings.is_empty() && alive {
+        alive = tx.send(Msg::Warnings(warnings)).is_ok();
+    }
     if stats.failed_in_transport() {
         // The rows read so far are kept (and deduplicated next time); the source is not marked done.
         let error = rejects
@@ -373,6 +424,7 @@ struct WriterState<'w> {
     counters: Counters,
     last_rejects_file: Option<std::path::PathBuf>,
     failures: Vec<String>,
+    warnings: Vec<String>,
 }
 
 impl<'w> WriterState<'w> {
@@ -390,6 +442,7 @@ impl<'w> WriterState<'w> {
             counters: Counters::default(),
             last_rejects_file: None,
             failures: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -424,6 +477,7 @@ impl<'w> WriterState<'w> {
                     }));
                 }
                 Msg::Failed { error } => self.failures.push(error),
+                Msg::Warnings(w) => self.warnings.extend(w),
                 Msg::Done { source, stats, out_of_range } => {
                     let src = &sources[source];
                     self.counters.out_of_range += out_of_range;

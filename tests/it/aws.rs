@@ -422,3 +422,33 @@ fn auto_with_cloudwatch_and_with_nothing_configured() {
         String::from_utf8_lossy(&missing.stderr)
     );
 }
+
+#[test]
+fn fetch_offloaded_fingerprints_large_bodies() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 3000, 1, "s3", &["--seed", "21"]);
+    let rt = rt();
+    let client = rt.block_on(s3("us-east-1"));
+    // The generator's records point at this bucket for their offloaded bodies, as Bedrock's do at the log bucket.
+    let bucket = "bedrock-logs-111122223333-us-east-1";
+    rt.block_on(create_bucket(&client, bucket, "us-east-1"));
+    rt.block_on(upload(&client, bucket, &logs, "", |_| true));
+    let url = format!("s3://{bucket}");
+    let plain = t.path("plain");
+    summary(&cli(&["--warehouse", plain.to_str().unwrap(), "ingest", &url, "--json", "-q"]));
+    let offloaded = "SELECT count(*) AS n FROM invocations WHERE input_body_s3_path IS NOT NULL";
+    let n = scalar(&plain, offloaded);
+    assert!(n > 0, "the sample has offloaded bodies");
+    let hashed = "SELECT count(*) FROM invocations WHERE input_body_s3_path IS NOT NULL AND system_hash IS NOT NULL";
+    assert_eq!(scalar(&plain, hashed), 0, "without --fetch-offloaded only the logged counts are used");
+
+    let fetched = t.path("fetched");
+    let s =
+        summary(&cli(&["--warehouse", fetched.to_str().unwrap(), "ingest", &url, "--fetch-offloaded", "--json", "-q"]));
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 0, "{s}");
+    assert_eq!(scalar(&fetched, hashed), n, "every offloaded body was fetched and fingerprinted");
+    // The fetched bodies hash like the inline ones of the same job.
+    let same = "SELECT count(DISTINCT system_hash) FROM invocations WHERE principal = 'etl-nightly/summarize-job'";
+    assert_eq!(scalar(&fetched, same), 1);
+}
