@@ -70,7 +70,10 @@ pub struct IngestOptions {
 
 /// Reads an offloaded body given its `s3://` path (I/O lives in the caller's closure).
 #[derive(Clone)]
-pub struct OffloadedFetcher(pub Arc<dyn Fn(&str) -> io::Result<Vec<u8>> + Send + Sync>);
+pub struct OffloadedFetcher(pub Arc<FetchFn>);
+
+/// The function behind an [`OffloadedFetcher`]: `s3://` path in, body bytes out.
+pub type FetchFn = dyn Fn(&str) -> io::Result<Vec<u8>> + Send + Sync;
 
 impl std::fmt::Debug for OffloadedFetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
