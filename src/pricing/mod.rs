@@ -141,17 +141,25 @@ fn parse_price(origin: &str, line: u64, column: &'static str, value: &str) -> Re
         .ok_or_else(|| invalid(origin, line, column, value, "is not a non-negative price with at most 10 decimals"))
 }
 
+/// Read a CSV sheet into rows, each with its line in the file as written (comments included), so errors and
+/// `price_row` point at it. Columns beyond those of `T` are ignored.
+fn read_sheet<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<Vec<(u64, T)>, Error> {
+    let csv_error = |source| Error::Csv { origin: origin.to_string(), source };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        rows.push((line, record.deserialize(Some(&headers)).map_err(csv_error)?));
+    }
+    Ok(rows)
+}
+
 /// Parse and validate a price sheet.
 pub fn parse_price_book(text: &str, origin: &str) -> Result<PriceBook, Error> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    let headers = reader.headers().map_err(|source| Error::Csv { origin: origin.to_string(), source })?.clone();
-    for record in reader.records() {
-        let record = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
-        // The line in the file as written (comments included), so errors and `price_row` point at it.
-        let line = record.position().map_or(0, |p| p.line());
-        let raw: RawPriceRow =
-            record.deserialize(Some(&headers)).map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
+    for (line, raw) in read_sheet::<RawPriceRow>(text, origin)? {
         let routing = raw.routing.trim().to_ascii_lowercase();
         if !matches!(routing.as_str(), "*" | "global" | "regional") {
             return Err(invalid(origin, line, "routing", &raw.routing, "must be global, regional or *"));
@@ -315,14 +323,8 @@ pub struct RawProvisionedRow {
 
 /// Parse the Provisioned Throughput sheet into the `provisioned_prices` table.
 pub fn provisioned_batch(text: &str, origin: &str) -> Result<RecordBatch, Error> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    let headers = reader.headers().map_err(|source| Error::Csv { origin: origin.to_string(), source })?.clone();
-    for record in reader.records() {
-        let record = record.map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let raw: RawProvisionedRow =
-            record.deserialize(Some(&headers)).map_err(|source| Error::Csv { origin: origin.to_string(), source })?;
+    for (line, raw) in read_sheet::<RawProvisionedRow>(text, origin)? {
         if !matches!(raw.commitment.as_str(), "none" | "1-month" | "6-month") {
             return Err(invalid(origin, line, "commitment", &raw.commitment, "must be none, 1-month or 6-month"));
         }

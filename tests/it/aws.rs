@@ -1,7 +1,7 @@
 //! Ingest from AWS against a real server: moto on loopback (started by scripts/test), and the small Bedrock
 //! stub for the three control-plane calls moto lacks. The production client code runs; only the endpoint differs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
@@ -59,16 +59,6 @@ fn summary(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
-    }
-    out.sort();
-    out
 }
 
 /// Upload a generated S3 tree (`DIR/s3/...`) under `prefix`, optionally only the keys `keep` accepts.

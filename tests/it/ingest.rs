@@ -109,7 +109,7 @@ fn real_records_keep_their_logged_values() {
     ];
     assert_eq!(rows, expected);
     // Prompt text never reaches the warehouse.
-    let files: Vec<PathBuf> = walk(&t.warehouse());
+    let files: Vec<PathBuf> = files_under(&t.warehouse());
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
         assert!(!contains(&bytes, b"Medicaid"), "prompt text found in {}", f.display());
@@ -118,15 +118,6 @@ fn real_records_keep_their_logged_values() {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
 }
 
 /// Token precedence: top-level counts first, each missing one from the body; missing stays NULL.
@@ -255,7 +246,7 @@ fn dedupe_across_destinations_and_idempotent_reingest() {
 
     // Touched files are read again, and dedupe against the warehouse drops every row.
     let cw = logs.join("cloudwatch");
-    for f in walk(&cw) {
+    for f in files_under(&cw) {
         let bytes = std::fs::read(&f).unwrap();
         std::fs::write(&f, bytes).unwrap();
         filetime_bump(&f);
@@ -322,11 +313,11 @@ fn compaction_merges_days() {
         "-q",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let files_before = walk(&wh.join("invocations")).len();
+    let files_before = files_under(&wh.join("invocations")).len();
     assert!(files_before <= 2 * 9, "ingest compacts days over 8 files itself: {files_before}");
     let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "compact"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let files: Vec<PathBuf> = walk(&wh.join("invocations"));
+    let files: Vec<PathBuf> = files_under(&wh.join("invocations"));
     assert_eq!(files.len(), 2, "one file per day: {files:?}");
     assert_eq!(scalar(&wh, "SELECT count(DISTINCT request_id) FROM invocations"), 4000);
     assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 4000);
@@ -385,7 +376,7 @@ fn killed_runs_lose_nothing_and_duplicate_nothing() {
     assert_eq!(got.len(), 20_000);
     assert!(got == want, "rows differ from the uninterrupted run");
     // No temporary files are left behind.
-    assert!(walk(&wh).iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".tmp-")));
+    assert!(files_under(&wh).iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".tmp-")));
 }
 
 fn scalar_or_zero(wh: &std::path::Path, sql: &str) -> i64 {

@@ -70,7 +70,7 @@ fn int(v: &Value) -> Option<i64> {
 fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<Decimal>> {
     let rows = fixture_rows();
     let mut out = HashMap::new();
-    for path in walk_files(logs) {
+    for path in files_under(logs) {
         let name = path.to_string_lossy();
         if !name.ends_with(".json.gz") || name.contains("/data/") {
             continue;
@@ -139,15 +139,6 @@ fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<De
                 / million;
             out.insert(id, Some(cost * multiplier));
         }
-    }
-    out
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk_files(&p)) } else { out.push(p) }
     }
     out
 }

@@ -104,3 +104,14 @@ pub fn generate(out: &Path, records: u64, days: u32, layout: &str, extra: &[&str
     let o = run_cli(&args);
     assert!(o.status.success(), "generate failed: {}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Every file under a folder, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
