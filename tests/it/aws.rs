@@ -272,24 +272,24 @@ fn interrupted_s3_ingest_resumes_without_loss_or_duplicates() {
     assert_eq!(scalar(&wh, "SELECT count(DISTINCT request_id) FROM invocations"), 12_000);
 }
 
+/// POST a JSON body to the Bedrock stub's control endpoint (plain HTTP/1.1 over loopback).
+fn stub_post(path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let endpoint = endpoint("BEDROCK_STUB_ENDPOINT");
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the Bedrock stub");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "{response}");
+}
+
 fn set_estate(region: &str, estate: Value) {
-    let url = format!("{}/_stub/estate/{region}", endpoint("BEDROCK_STUB_ENDPOINT"));
-    let status = Command::new("curl")
-        .args([
-            "-sf",
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &estate.to_string(),
-            &url,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    stub_post(&format!("/_stub/estate/{region}"), &estate.to_string());
 }
 
 async fn put_logging(region: &str, config_json: Value) {
@@ -394,8 +394,7 @@ fn auto_with_cloudwatch_and_with_nothing_configured() {
         "{stderr}"
     );
 
-    let deny = format!("{}/_stub/deny/ca-central-1", endpoint("BEDROCK_STUB_ENDPOINT"));
-    assert!(Command::new("curl").args(["-sf", "-o", "/dev/null", "-X", "POST", &deny]).status().unwrap().success());
+    stub_post("/_stub/deny/ca-central-1", "{}");
     let denied = cli(&["--warehouse", w, "ingest", "auto", "--region", "ca-central-1", "-q"]);
     assert_eq!(denied.status.code(), Some(1));
     assert!(
