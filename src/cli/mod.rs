@@ -251,6 +251,9 @@ pub struct GenerateArgs {
     /// Minutes of traffic per S3 object.
     #[arg(long, default_value_t = 5)]
     pub object_minutes: u32,
+    /// Multiply prompt and response lengths (0.25 gives bodies of ~100 bytes to a few KB).
+    #[arg(long, default_value_t = 1.0)]
+    pub body_scale: f64,
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
@@ -565,6 +568,7 @@ fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
         account_id: args.account_id.clone(),
         threads: args.threads.unwrap_or_else(default_threads),
         object_minutes: args.object_minutes,
+        body_scale: args.body_scale,
     };
     let summary = generate::generate(&options)?;
     if !cli.quiet {

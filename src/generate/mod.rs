@@ -56,6 +56,8 @@ pub struct GenerateOptions {
     pub threads: usize,
     /// Minutes of traffic per S3 object (Bedrock delivers several objects an hour; fewer makes smaller samples).
     pub object_minutes: u32,
+    /// Multiplies prompt and response lengths (1.0: a few hundred bytes to tens of KB per body).
+    pub body_scale: f64,
 }
 
 /// What was written.
@@ -84,6 +86,9 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
     if options.days == 0 {
         return Err(Error::Options("--days must be at least 1".into()));
     }
+    if !(options.body_scale > 0.0 && options.body_scale <= 100.0) {
+        return Err(Error::Options("--body-scale must be above 0 and at most 100".into()));
+    }
     let hours = options.days as usize * 24;
     let start = Utc.from_utc_datetime(&options.start.and_hms_opt(0, 0, 0).unwrap_or_default());
     let allocation = workload::allocate(options.records, start, hours, options.seed);
@@ -110,8 +115,13 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary, Error> {
                         let mut cloudwatch = CloudWatchDay::default();
                         for (hour, counts) in allocation.iter().enumerate().skip(day * 24).take(24) {
                             let hour_start = start + Duration::hours(hour as i64);
-                            let records =
-                                workload::generate_hour(hour_start, counts, options.seed, &options.account_id);
+                            let records = workload::generate_hour(
+                                hour_start,
+                                counts,
+                                options.seed,
+                                &options.account_id,
+                                options.body_scale,
+                            );
                             summary.records += records.len() as u64;
                             if options.layout != Layout::Cloudwatch {
                                 write_s3_hour(options, hour_start, &records, &mut summary)?;

@@ -152,6 +152,6 @@ pub fn tokens_of(text: &str) -> i64 {
 
 /// Words of a length drawn uniformly from `lo..=hi` characters.
 pub fn words_between(rng: &mut Rng, lo: i64, hi: i64) -> String {
-    let chars = rng.range(lo, hi) as usize;
+    let chars = (rng.range(lo, hi) as f64 * rng.body_scale).max(1.0) as usize;
     words(rng, chars)
 }

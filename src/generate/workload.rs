@@ -11,17 +11,21 @@ pub const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
 
 /// SplitMix64: tiny, fast, and stable across versions (a dependency's RNG could change its stream).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    /// Multiplies generated text lengths (prompt and response sizes); 1.0 is the default mix.
+    pub body_scale: f64,
+}
 
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng { state: seed, body_scale: 1.0 }
     }
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -124,10 +128,17 @@ pub fn allocate(total: u64, start: DateTime<Utc>, hours: usize, seed: u64) -> Ve
 }
 
 /// All records of one hour, sorted by time.
-pub fn generate_hour(hour: DateTime<Utc>, counts: &[u64; 4], seed: u64, account: &str) -> Vec<GeneratedRecord> {
+pub fn generate_hour(
+    hour: DateTime<Utc>,
+    counts: &[u64; 4],
+    seed: u64,
+    account: &str,
+    body_scale: f64,
+) -> Vec<GeneratedRecord> {
     let mut out = Vec::with_capacity(counts.iter().sum::<u64>() as usize);
     for (w, (workload, _)) in WORKLOADS.iter().enumerate() {
         let mut rng = Rng::new(seed ^ (hour.timestamp() as u64).wrapping_mul(0x9E37_79B9) ^ (w as u64) << 56);
+        rng.body_scale = body_scale;
         for _ in 0..counts[w] {
             let ts = hour + Duration::seconds(rng.below(3600) as i64);
             out.push(make_record(*workload, ts, &mut rng, account));
@@ -292,7 +303,7 @@ fn steady(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
 fn chat(ts: DateTime<Utc>, rng: &mut Rng, account: &str) -> GeneratedRecord {
     // Two app versions share one 12 KB system prompt; only v2 puts a cache point after it.
     let cached_app = rng.chance(0.5);
-    let system = system_prompt("Acme's support assistant", 12_000);
+    let system = system_prompt("Acme's support assistant", (12_000.0 * rng.body_scale) as usize);
     let system_tokens = tokens_of(&system);
     let turns = rng.range(0, 3) as usize;
     let mut messages = Vec::new();
@@ -561,11 +572,11 @@ mod tests {
     #[test]
     fn same_seed_same_records() {
         let hour = Utc.with_ymd_and_hms(2025, 11, 3, 15, 0, 0).single().unwrap();
-        let a = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333");
-        let b = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333");
+        let a = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333", 1.0);
+        let b = generate_hour(hour, &[3, 3, 0, 20], 42, "111122223333", 1.0);
         assert_eq!(a.len(), 26);
         assert!(a.iter().zip(&b).all(|(x, y)| x.json == y.json));
-        let c = generate_hour(hour, &[3, 3, 0, 20], 43, "111122223333");
+        let c = generate_hour(hour, &[3, 3, 0, 20], 43, "111122223333", 1.0);
         assert_ne!(a[0].json, c[0].json);
     }
 }
