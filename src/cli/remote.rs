@@ -94,7 +94,7 @@ pub fn gather(plan: &Plan, args: &IngestArgs, warehouse: &Path, now: DateTime<Ut
     let default_region = default_config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_string());
     let add_s3 = |gathered: &mut Gathered, config: &aws_config::SdkConfig, location: &S3Location| -> Result<()> {
         let client = aws::s3_client(config);
-        let listing = rt.block_on(s3::list(&client, location, args.since, args.until))?;
+        let listing = rt.block_on(s3::list(&client, location, args.since, args.until, now))?;
         gathered.not_logs += listing.not_logs;
         gathered.sources.extend(s3::sources(&client, &handle, &location.bucket, listing.objects));
         Ok(())

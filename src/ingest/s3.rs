@@ -74,11 +74,12 @@ pub async fn list(
     location: &S3Location,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<Listing, Error> {
     let mut listing = Listing::default();
     let prefixes = match (since, until) {
         (None, None) => vec![location.prefix.clone()],
-        _ => hour_prefixes(client, location, since, until, &mut listing).await?,
+        _ => hour_prefixes(client, location, since, until, now, &mut listing).await?,
     };
     for prefix in prefixes {
         list_prefix(client, &location.bucket, &prefix, &mut listing).await?;
@@ -143,9 +144,10 @@ async fn hour_prefixes(
     location: &S3Location,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
     listing: &mut Listing,
 ) -> Result<Vec<String>, Error> {
-    let (Some(since), Some(until)) = (since, until.or_else(|| Some(Utc::now()))) else {
+    let (Some(since), Some(until)) = (since, until.or(Some(now))) else {
         // Without a start the window is unbounded below: list everything and filter by hour folder.
         return Ok(vec![location.prefix.clone()]);
     };
