@@ -34,8 +34,9 @@ pub async fn plan(
         .with_allow_statements(true);
     let err = |source| Error::Execute { sql: sql.to_string(), source };
     let df = ctx.sql_with_options(sql, sql_options).await.map_err(|e| match e {
+        // DataFusion's own wording when SQLOptions refuses a statement; any other planning error is reported as is.
         datafusion::error::DataFusionError::Plan(msg)
-            if msg.contains("not supported") || msg.contains("DDL") || msg.contains("DML") =>
+            if !options.allow_write && (msg.starts_with("DDL not supported") || msg.starts_with("DML not supported")) =>
         {
             Error::ReadOnly(msg)
         }
