@@ -36,7 +36,8 @@ pub async fn plan(
     let df = ctx.sql_with_options(sql, sql_options).await.map_err(|e| match e {
         // DataFusion's own wording when SQLOptions refuses a statement; any other planning error is reported as is.
         datafusion::error::DataFusionError::Plan(msg)
-            if !options.allow_write && (msg.starts_with("DDL not supported") || msg.starts_with("DML not supported")) =>
+            if !options.allow_write
+                && (msg.starts_with("DDL not supported") || msg.starts_with("DML not supported")) =>
         {
             Error::ReadOnly(msg)
         }
