@@ -415,8 +415,16 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
     }
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+/// The one async runtime of the process: queries block on it from the main thread, and ingest workers block on
+/// it for AWS calls from their own threads.
+static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {

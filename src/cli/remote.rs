@@ -65,20 +65,9 @@ pub struct Gathered {
     pub errors: usize,
 }
 
-/// The runtime that serves AWS calls for the whole run; workers block on it from their own threads.
-static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-
-fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    Ok(RUNTIME.get_or_init(|| rt))
-}
-
 /// List S3 prefixes, plan CloudWatch windows and, for `auto`, discover each Region's destination and estate.
 pub fn gather(plan: &Plan, args: &IngestArgs, warehouse: &Path, now: DateTime<Utc>) -> Result<Gathered> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let handle = rt.handle().clone();
     let options = AwsOptions {
         profile: args.profile.clone(),
@@ -157,7 +146,7 @@ pub fn gather(plan: &Plan, args: &IngestArgs, warehouse: &Path, now: DateTime<Ut
 
 /// A fetcher of offloaded bodies (`s3://bucket/key`) through the run's S3 client.
 pub fn offloaded_fetcher(args: &IngestArgs) -> Result<crate::ingest::OffloadedFetcher> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let options = AwsOptions {
         profile: args.profile.clone(),
         region: args.region.first().cloned(),

@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, allow_write: bool) -> Result<Outcome> {
         if statement.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
             match meta_command(trimmed) {
-                Some(sql) => execute(&rt, &ctx, &sql, allow_write),
+                Some(sql) => execute(rt, &ctx, &sql, allow_write),
                 None if trimmed == "\\q" => break,
                 None => eprintln!("unknown command {trimmed}: try \\d, \\d NAME or \\q"),
             }
@@ -50,7 +50,7 @@ pub fn run(settings: &Settings, allow_write: bool) -> Result<Outcome> {
         if trimmed.ends_with(';') {
             let sql = std::mem::take(&mut statement);
             let _ = editor.add_history_entry(sql.trim());
-            execute(&rt, &ctx, sql.trim().trim_end_matches(';'), allow_write);
+            execute(rt, &ctx, sql.trim().trim_end_matches(';'), allow_write);
         }
     }
     if let Some(h) = &history {

@@ -150,14 +150,10 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
 
 fn decode_value_or_lines(bytes: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) {
     let multiline = memchr::memchr(b'\n', bytes).is_some();
-    if multiline && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
-        let reason = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-            .err()
-            .map(|e| format!("invalid JSON: {e}"))
-            .unwrap_or_default();
-        decode_lines(bytes, location.position, &reason, on_event);
-    } else {
-        decode_value(bytes, location, 0, on_event);
+    let broken = if multiline { serde_json::from_slice::<serde::de::IgnoredAny>(bytes).err() } else { None };
+    match broken {
+        Some(e) => decode_lines(bytes, location.position, &format!("invalid JSON: {e}"), on_event),
+        None => decode_value(bytes, location, 0, on_event),
     }
 }
 

@@ -94,10 +94,7 @@ fn fingerprint_offloaded(row: &mut record::Invocation<'_>, fetcher: &OffloadedFe
     } else {
         String::from_utf8(bytes).map_err(|e| format!("offloaded body {path} is not UTF-8: {e}"))?
     };
-    let total_input = match (row.input_tokens, row.cache_read_tokens, row.cache_write_tokens) {
-        (None, None, None) => None,
-        (i, r, w) => Some(i.unwrap_or(0) + r.unwrap_or(0) + w.unwrap_or(0)),
-    };
+    let total_input = record::total_input_tokens(row.input_tokens, row.cache_read_tokens, row.cache_write_tokens);
     row.fingerprint = fingerprint::fingerprint_input_body(&text, total_input);
     row.input_bytes = Some(text.len() as i64);
     Ok(())

@@ -236,10 +236,7 @@ impl<'a> WireRecord<'a> {
             }
         }
 
-        let total_input = match (input_tokens, cache_read_tokens, cache_write_tokens) {
-            (None, None, None) => None,
-            (i, r, w) => Some(i.unwrap_or(0) + r.unwrap_or(0) + w.unwrap_or(0)),
-        };
+        let total_input = total_input_tokens(input_tokens, cache_read_tokens, cache_write_tokens);
         let fingerprint = match input.input_body_json {
             Some(raw) => fingerprint::fingerprint_input_body(raw.get(), total_input),
             None => PromptFingerprint::default(),
@@ -287,6 +284,15 @@ impl<'a> WireRecord<'a> {
             schema_version: self.schema_version,
             fingerprint,
         })
+    }
+}
+
+/// All input tokens of a request (uncached + cache read + cache write; the counts are disjoint on Bedrock), or
+/// `None` when none of the three was logged.
+pub fn total_input_tokens(input: Option<i64>, cache_read: Option<i64>, cache_write: Option<i64>) -> Option<i64> {
+    match (input, cache_read, cache_write) {
+        (None, None, None) => None,
+        (i, r, w) => Some(i.unwrap_or(0) + r.unwrap_or(0) + w.unwrap_or(0)),
     }
 }
 
