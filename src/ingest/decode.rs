@@ -83,7 +83,17 @@ const MAX_NESTING: u8 = 4;
 
 /// Decode every record of one input, detecting gzip from the magic bytes.
 pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
-    let mut buffered = BufReader::with_capacity(256 << 10, reader);
+    decode_reader_reusing(reader, &mut Vec::new(), on_event)
+}
+
+/// [`decode_reader`] with a caller-kept frame buffer: a worker decoding thousands of small objects reuses one
+/// buffer instead of allocating and zeroing a fresh one per object.
+pub fn decode_reader_reusing<R: Read>(
+    reader: R,
+    buffer: &mut Vec<u8>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> DecodeStats {
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
     let head = match buffered.fill_buf() {
         Ok(head) => head,
         Err(e) => {
@@ -96,15 +106,15 @@ pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) ->
         }
     };
     match detect_compression(head) {
-        Compression::Gzip => decode_plain(MultiGzDecoder::new(buffered), on_event),
-        Compression::None => decode_plain(buffered, on_event),
+        Compression::Gzip => decode_plain(MultiGzDecoder::new(buffered), buffer, on_event),
+        Compression::None => decode_plain(buffered, buffer, on_event),
     }
 }
 
-/// Decode an uncompressed stream.
-pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
+/// Decode an uncompressed stream, framing it in `buffer` (handed back afterwards for reuse).
+pub fn decode_plain<R: Read>(reader: R, buffer: &mut Vec<u8>, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
     let mut stats = DecodeStats::default();
-    let mut framer = Framer::new(reader);
+    let mut framer = Framer::with_buffer(reader, std::mem::take(buffer));
     let mut count = |event: Event<'_>, stats: &mut DecodeStats| {
         match &event {
             Event::Record(..) => stats.records += 1,
@@ -112,7 +122,17 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
         }
         on_event(event);
     };
-    while let Some(frame) = framer.next_frame() {
+    loop {
+        if let Some(candidate) = framer.line_candidate() {
+            let bytes = framer.candidate_bytes(&candidate);
+            let location = Location { position: candidate.position, item: None };
+            if decode_record_line(bytes, location, &mut |e| count(e, &mut stats)) {
+                framer.accept(candidate);
+                continue;
+            }
+            framer.decline(candidate);
+        }
+        let Some(frame) = framer.next_frame() else { break };
         match &frame {
             Frame::Value { position, .. } => {
                 let bytes = framer.bytes(&frame);
@@ -132,7 +152,9 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
         }
     }
     stats.bytes = framer.bytes_consumed;
-    if let Some(e) = framer.take_error() {
+    let read_error = framer.take_error();
+    *buffer = framer.into_buffer();
+    if let Some(e) = read_error {
         stats.read_error = Some(e.kind());
         // The stream ended early. Whatever was decoded before stands; the loss itself is recorded.
         let location = Location { position: Position { line: 0, offset: stats.bytes }, item: None };
@@ -146,6 +168,22 @@ pub fn decode_plain<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> 
         );
     }
     stats
+}
+
+/// The fast path: a line that is exactly one record becomes a row (or a record-level reject) with no framing
+/// scan. Returns false, having emitted nothing, for anything else (a pretty-printed first line, two values on
+/// a line, an export wrapper, broken JSON), which the framer then handles the careful way.
+fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) -> bool {
+    let Ok(text) = std::str::from_utf8(line.trim_ascii_end()) else { return false };
+    let Ok(record) = serde_json::from_str::<WireRecord>(text) else { return false };
+    if !record.looks_like_record() {
+        return false;
+    }
+    match record.into_invocation() {
+        Ok(invocation) => on_event(Event::Record(invocation, location)),
+        Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
+    }
+    true
 }
 
 fn decode_value_or_lines(bytes: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) {

@@ -7,9 +7,9 @@
 //! the share of string bytes each part holds, which tracks the real tokenizer far better than a bare chars/4.
 //! Without logged tokens the estimate is `None`.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use xxhash_rust::xxh3::Xxh3;
+
+use super::json_scan::{array_items, object_fields, string_bytes, string_field, walk_strings};
 
 /// Fingerprints of one request's prompt; `None` where the body has no such part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,59 +20,77 @@ pub struct PromptFingerprint {
     pub prefix_tokens_est: Option<i64>,
 }
 
-/// The prompt-shaped parts of a request body (Anthropic Messages, Converse, Nova, OpenAI-style chat).
-#[derive(Debug, Default, Deserialize)]
+/// The prompt-shaped parts of a request body (Anthropic Messages, Converse, Nova, OpenAI-style chat), as raw
+/// JSON spans of the body.
+#[derive(Default)]
 struct InputBody<'a> {
-    #[serde(borrow, default)]
-    system: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tools: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "toolConfig")]
-    tool_config: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    messages: Option<Vec<&'a RawValue>>,
+    system: Option<&'a [u8]>,
+    tools: Option<&'a [u8]>,
+    tool_config: Option<&'a [u8]>,
+    messages: Option<&'a [u8]>,
     /// Llama/Mistral `prompt`, Titan `inputText`: one opaque string with no structure to fingerprint.
-    #[serde(borrow, default)]
-    prompt: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "inputText")]
-    input_text: Option<&'a RawValue>,
+    prompt: Option<&'a [u8]>,
+    input_text: Option<&'a [u8]>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct MessageRole<'a> {
-    #[serde(borrow, default)]
-    role: Option<std::borrow::Cow<'a, str>>,
+impl<'a> InputBody<'a> {
+    fn read(raw: &'a [u8]) -> Self {
+        let mut body = InputBody::default();
+        for (key, value) in object_fields(raw) {
+            // `null` is the same as absent, as it was for the serde reader this replaces.
+            let value = (value != b"null").then_some(value);
+            match key {
+                b"system" => body.system = value,
+                b"tools" => body.tools = value,
+                b"toolConfig" => body.tool_config = value,
+                b"messages" => body.messages = value,
+                b"prompt" => body.prompt = value,
+                b"inputText" => body.input_text = value,
+                _ => {}
+            }
+        }
+        body
+    }
 }
 
-/// Fingerprint an `inputBodyJson` span. `total_input_tokens` is the logged uncached + cache-read + cache-write
-/// input, used to calibrate the size estimates.
+/// Fingerprint an `inputBodyJson` span (already validated as JSON by the record parser). `total_input_tokens`
+/// is the logged uncached + cache-read + cache-write input, used to calibrate the size estimates.
 pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> PromptFingerprint {
-    let Ok(body) = serde_json::from_str::<InputBody>(raw) else {
-        return PromptFingerprint::default();
-    };
-    let messages = body.messages.unwrap_or_default();
-    let roles: Vec<Option<String>> = messages
-        .iter()
-        .map(|m| serde_json::from_str::<MessageRole>(m.get()).ok().and_then(|r| r.role).map(|r| r.into_owned()))
-        .collect();
+    let body = InputBody::read(raw.as_bytes());
+    let messages: Vec<&[u8]> = body.messages.map(|m| array_items(m).collect()).unwrap_or_default();
+    let roles: Vec<Option<std::borrow::Cow<str>>> = messages.iter().map(|m| string_field(m, "role")).collect();
     // OpenAI-style bodies put the system prompt in leading `system`/`developer` messages.
     let leading_system = roles.iter().take_while(|r| matches!(r.as_deref(), Some("system" | "developer"))).count();
     let last_user = roles.iter().rposition(|r| r.as_deref() == Some("user"));
 
-    let mut system_parts: Vec<&str> = Vec::new();
+    let mut system_parts: Vec<&[u8]> = Vec::new();
     for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
         push_content_parts(part, &mut system_parts);
     }
-    system_parts.extend(messages[..leading_system].iter().map(|m| m.get()));
-
+    system_parts.extend(&messages[..leading_system]);
     let prefix_end = last_user.unwrap_or(0).max(leading_system);
-    let prefix_messages: Vec<&str> = messages[leading_system..prefix_end].iter().map(|m| m.get()).collect();
+    let prefix_messages = &messages[leading_system..prefix_end];
 
-    let system_len: usize = system_parts.iter().map(|p| string_bytes(p)).sum();
-    let prefix_len: usize = system_len + prefix_messages.iter().map(|p| string_bytes(p)).sum::<usize>();
-    let total_len: usize = system_len
-        + messages[leading_system..].iter().map(|m| string_bytes(m.get())).sum::<usize>()
-        + [body.prompt, body.input_text].into_iter().flatten().map(|p| string_bytes(p.get())).sum::<usize>();
+    // One walk per hashed part feeds both hashes and counts its string bytes.
+    let mut system_hasher = Xxh3::new();
+    let mut prefix_hasher = Xxh3::new();
+    let mut system_len = 0usize;
+    for part in &system_parts {
+        system_len += walk_strings(part, |piece| {
+            system_hasher.update(piece);
+            prefix_hasher.update(piece);
+        });
+        system_hasher.update(&[PART_SEPARATOR]);
+        prefix_hasher.update(&[PART_SEPARATOR]);
+    }
+    let mut prefix_len = system_len;
+    for part in prefix_messages {
+        prefix_len += walk_strings(part, |piece| prefix_hasher.update(piece));
+        prefix_hasher.update(&[PART_SEPARATOR]);
+    }
+    let total_len: usize = prefix_len
+        + messages[prefix_end..].iter().map(|m| string_bytes(m)).sum::<usize>()
+        + [body.prompt, body.input_text].into_iter().flatten().map(string_bytes).sum::<usize>();
 
     let estimate = |part_len: usize| -> Option<i64> {
         let total_tokens = total_input_tokens?;
@@ -86,107 +104,43 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
 
     let mut fp = PromptFingerprint::default();
     if !system_parts.is_empty() {
-        fp.system_hash = Some(hash_parts(system_parts.iter().copied()));
+        fp.system_hash = Some(hex128(system_hasher.digest128()));
         fp.system_tokens_est = estimate(system_len);
     }
     if !system_parts.is_empty() || !prefix_messages.is_empty() {
-        fp.prefix_hash = Some(hash_parts(system_parts.iter().copied().chain(prefix_messages.iter().copied())));
+        fp.prefix_hash = Some(hex128(prefix_hasher.digest128()));
         fp.prefix_tokens_est = estimate(prefix_len);
     }
     fp
 }
 
+/// Separates hashed parts, so that part boundaries count.
+const PART_SEPARATOR: u8 = 0x1e;
+
+fn hex128(value: u128) -> String {
+    format!("{value:032x}")
+}
+
 /// Converse `cachePoint` blocks mark where a cache checkpoint goes; they are not prompt content. Leaving them
 /// out makes the same system prompt hash alike whether or not the caller caches it, which is exactly the
 /// comparison cache analysis needs. (Anthropic's inline `cache_control` keys are still hashed.)
-fn push_content_parts<'a>(part: &'a RawValue, parts: &mut Vec<&'a str>) {
-    #[derive(Deserialize)]
-    struct CachePoint<'b> {
-        #[serde(borrow, rename = "cachePoint")]
-        cache_point: Option<&'b RawValue>,
-    }
-    let raw = part.get();
-    if raw.trim_start().starts_with('[')
-        && let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw)
-    {
-        for item in items {
-            let is_cache_point = serde_json::from_str::<CachePoint>(item.get()).is_ok_and(|c| c.cache_point.is_some());
-            if !is_cache_point && !is_empty_json(item.get()) {
-                parts.push(item.get());
+fn push_content_parts<'a>(part: &'a [u8], parts: &mut Vec<&'a [u8]>) {
+    if part.first() == Some(&b'[') {
+        for item in array_items(part) {
+            let is_cache_point = object_fields(item).any(|(key, value)| key == b"cachePoint" && value != b"null");
+            if !is_cache_point && !is_empty_json(item) {
+                parts.push(item);
             }
         }
         return;
     }
-    if !is_empty_json(raw) {
-        parts.push(raw);
+    if !is_empty_json(part) {
+        parts.push(part);
     }
 }
 
-fn is_empty_json(raw: &str) -> bool {
-    matches!(raw.trim(), "null" | "[]" | "{}" | "\"\"")
-}
-
-/// Hash JSON parts with insignificant whitespace removed, separated so that part boundaries count.
-fn hash_parts<'a>(parts: impl Iterator<Item = &'a str>) -> String {
-    let mut hasher = Xxh3::new();
-    for part in parts {
-        feed_canonical(&mut hasher, part.as_bytes());
-        hasher.update(&[0x1e]);
-    }
-    format!("{:032x}", hasher.digest128())
-}
-
-/// Feed JSON bytes to the hasher without whitespace outside strings.
-fn feed_canonical(hasher: &mut Xxh3, json: &[u8]) {
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut run_start = 0;
-    for (i, &b) in json.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if b.is_ascii_whitespace() {
-            if run_start < i {
-                hasher.update(&json[run_start..i]);
-            }
-            run_start = i + 1;
-        }
-    }
-    if run_start < json.len() {
-        hasher.update(&json[run_start..]);
-    }
-}
-
-/// Bytes inside JSON strings (keys and values): a proxy for the text a tokenizer sees.
-fn string_bytes(json: &str) -> usize {
-    let bytes = json.as_bytes();
-    let mut total = 0;
-    let mut i = 0;
-    while let Some(start) = memchr::memchr(b'"', &bytes[i..]) {
-        let mut j = i + start + 1;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &bytes[j..]) {
-                Some(k) if bytes[j + k] == b'\\' => j += k + 2,
-                Some(k) => {
-                    total += (j + k) - (i + start + 1);
-                    i = j + k + 1;
-                    break;
-                }
-                None => return total,
-            }
-            if j >= bytes.len() {
-                return total;
-            }
-        }
-    }
-    total
+fn is_empty_json(raw: &[u8]) -> bool {
+    matches!(raw.trim_ascii(), b"null" | b"[]" | b"{}" | b"\"\"")
 }
 
 #[cfg(test)]
@@ -255,12 +209,5 @@ mod tests {
         let big = fingerprint_input_body(CONVERSE, Some(10_000));
         let small = fingerprint_input_body(CONVERSE, Some(100));
         assert!(big.system_tokens_est.unwrap() > 50 * small.system_tokens_est.unwrap());
-    }
-
-    #[test]
-    fn string_bytes_counts_inside_quotes_only() {
-        assert_eq!(string_bytes(r#"{"a": "bc", "d": 1}"#), 4);
-        assert_eq!(string_bytes(r#"["x\"y"]"#), 4);
-        assert_eq!(string_bytes(r#""unterminated"#), 0);
     }
 }

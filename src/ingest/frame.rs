@@ -53,8 +53,19 @@ pub struct Framer<R: Read> {
     eof: bool,
     error: Option<io::Error>,
     mode: Mode,
+    /// No line candidate is offered before this stream offset (set when one is declined).
+    no_candidate_before: u64,
     /// Bytes handed out so far; used by callers for progress.
     pub bytes_consumed: u64,
+}
+
+/// The rest of a line that starts a top-level object: in newline-delimited logs, one whole record. See
+/// [`Framer::line_candidate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineCandidate {
+    start: usize,
+    end: usize,
+    pub position: Position,
 }
 
 enum Scan {
@@ -70,9 +81,17 @@ enum Scan {
 impl<R: Read> Framer<R> {
     /// Frame the bytes of `reader`.
     pub fn new(reader: R) -> Self {
+        Self::with_buffer(reader, Vec::new())
+    }
+
+    /// Frame the bytes of `reader` in a buffer left over from an earlier framer (its contents are ignored).
+    pub fn with_buffer(reader: R, mut buf: Vec<u8>) -> Self {
+        if buf.len() < READ_CHUNK {
+            buf.resize(READ_CHUNK, 0);
+        }
         Framer {
             reader,
-            buf: vec![0; READ_CHUNK],
+            buf,
             pos: 0,
             filled: 0,
             base_offset: 0,
@@ -80,8 +99,17 @@ impl<R: Read> Framer<R> {
             eof: false,
             error: None,
             mode: Mode::TopLevel,
+            no_candidate_before: 0,
             bytes_consumed: 0,
         }
+    }
+
+    /// The buffer, for the next framer. A buffer grown for one huge value is not kept.
+    pub fn into_buffer(mut self) -> Vec<u8> {
+        if self.buf.len() > 4 * READ_CHUNK {
+            self.buf = Vec::new();
+        }
+        self.buf
     }
 
     /// The bytes of a frame returned by the last call to [`Framer::next_frame`].
@@ -242,6 +270,41 @@ impl<R: Read> Framer<R> {
             None => Frame::Value { start, end: start + len, position },
             Some(reason) => Frame::Garbage { start, end: start + len, position, reason },
         }
+    }
+
+    /// The fast path for newline-delimited records: the rest of the current line, when it starts a top-level
+    /// object, without scanning it. The caller parses it (the parser validates every byte anyway) and then
+    /// either [`accept`s](Framer::accept) it, if the line is exactly one record, or
+    /// [`decline`s](Framer::decline) it and calls [`Framer::next_frame`], which frames the same bytes the careful
+    /// way. A declined line is not offered again, so each byte is looked at by at most two parsers.
+    pub fn line_candidate(&mut self) -> Option<LineCandidate> {
+        if self.mode != Mode::TopLevel || self.base_offset + (self.pos as u64) < self.no_candidate_before {
+            return None;
+        }
+        if self.peek_significant()? != b'{' {
+            return None;
+        }
+        let len = self.line_len();
+        Some(LineCandidate { start: self.pos, end: self.pos + len, position: self.position() })
+    }
+
+    /// The bytes of a line candidate (trailing whitespace included).
+    pub fn candidate_bytes(&self, candidate: &LineCandidate) -> &[u8] {
+        &self.buf[candidate.start..candidate.end]
+    }
+
+    /// Consume a line candidate that was one whole record.
+    pub fn accept(&mut self, candidate: LineCandidate) {
+        let len = candidate.end - candidate.start;
+        debug_assert_eq!(candidate.start, self.pos);
+        self.line += u64::from(self.buf[candidate.start..candidate.end].last() == Some(&b'\n'));
+        self.pos += len;
+        self.bytes_consumed += len as u64;
+    }
+
+    /// Leave a line candidate to [`Framer::next_frame`].
+    pub fn decline(&mut self, candidate: LineCandidate) {
+        self.no_candidate_before = candidate.position.offset + (candidate.end - candidate.start) as u64;
     }
 
     /// The next frame, or `None` at the end of the input. Check [`Framer::take_error`] afterwards.

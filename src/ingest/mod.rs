@@ -13,6 +13,7 @@ pub mod decode;
 pub mod discover;
 pub mod fingerprint;
 pub mod frame;
+pub mod json_scan;
 pub mod model_id;
 pub mod record;
 pub mod s3;
@@ -152,8 +153,13 @@ impl IngestSummary {
 
 /// Rows per batch sent from a decoder to the writer.
 const BATCH_ROWS: usize = 8 * 1024;
-/// Open row groups may hold this much before the writer commits early.
-const MAX_BUFFERED_BYTES: usize = 256 << 20;
+/// Sources a worker may hold finished (waiting for their batch) before it sends a partial batch: bounds the
+/// rejects held in memory and how stale the progress bar gets.
+const MAX_HELD_MESSAGES: usize = 256;
+/// Open row groups (not yet written) of all open day files together may hold this many rows; beyond it the
+/// largest are written out early (see [`WriterState::bound_buffered_rows`]). Counted in rows because the
+/// writer's own byte estimate leaves out most of what an open row group really holds.
+const MAX_BUFFERED_ROWS: usize = 128 * 1024;
 
 enum Msg {
     Batch { batch: RecordBatch, keys: Vec<RecordKey>, days: Vec<i32> },
@@ -201,15 +207,17 @@ pub fn run(
             let tx = tx.clone();
             let (pending, next, stop, bytes_read) = (&pending, &next, &stop, bytes_read.clone());
             handles.push(scope.spawn(move || {
+                let mut worker = Worker::new(options, &tx);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= pending.len() || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    if !decode_source(i, &pending[i], options, &tx, &bytes_read) {
+                    if !worker.decode_source(i, &pending[i], &bytes_read) {
                         break;
                     }
                 }
+                worker.flush();
             }));
         }
         drop(tx);
@@ -302,101 +310,146 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// Decode one source on a worker thread. Returns false when the writer has gone away.
-fn decode_source(
-    index: usize,
-    src: &SourceObject,
-    options: &IngestOptions,
-    tx: &mpsc::SyncSender<Msg>,
-    bytes_read: &Arc<AtomicU64>,
-) -> bool {
-    let reader = match (src.open)() {
-        Ok(r) => r,
-        Err(e) => return tx.send(Msg::Failed { error: format!("cannot read {}: {e}", src.id) }).is_ok(),
-    };
-    let reader = CountingReader { inner: reader, counter: bytes_read.clone() };
-    let mut builder = InvocationBatchBuilder::new();
-    let mut keys = Vec::with_capacity(BATCH_ROWS);
-    let mut days = Vec::with_capacity(BATCH_ROWS);
-    let mut rejects = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-    let mut out_of_range = 0u64;
-    let mut alive = true;
-    let send_batch =
-        |builder: &mut InvocationBatchBuilder, keys: &mut Vec<RecordKey>, days: &mut Vec<i32>, alive: &mut bool| {
-            if builder.is_empty() || !*alive {
-                return;
-            }
-            match builder.finish() {
+/// One decoder thread. Rows of consecutive sources share one batch (an S3 object holds a few dozen records,
+/// and per-batch costs would otherwise dominate). A source's `Done` is held back until the batch holding its
+/// rows has been sent, so the writer records a source only after its rows.
+struct Worker<'a> {
+    options: &'a IngestOptions,
+    tx: &'a mpsc::SyncSender<Msg>,
+    builder: InvocationBatchBuilder,
+    keys: Vec<RecordKey>,
+    days: Vec<i32>,
+    /// Messages to send after the current batch.
+    after_batch: Vec<Msg>,
+    /// The framer's buffer, reused from source to source.
+    frame_buffer: Vec<u8>,
+    /// False once the writer has gone away.
+    alive: bool,
+}
+
+impl<'a> Worker<'a> {
+    fn new(options: &'a IngestOptions, tx: &'a mpsc::SyncSender<Msg>) -> Self {
+        Worker {
+            options,
+            tx,
+            builder: InvocationBatchBuilder::new(),
+            keys: Vec::with_capacity(BATCH_ROWS),
+            days: Vec::with_capacity(BATCH_ROWS),
+            after_batch: Vec::new(),
+            frame_buffer: Vec::new(),
+            alive: true,
+        }
+    }
+
+    fn send(&mut self, msg: Msg) {
+        if self.alive {
+            self.alive = self.tx.send(msg).is_ok();
+        }
+    }
+
+    /// Send the batch, then what waited for it.
+    fn flush(&mut self) {
+        if !self.builder.is_empty() {
+            match self.builder.finish() {
                 Ok(batch) => {
-                    let msg = Msg::Batch { batch, keys: std::mem::take(keys), days: std::mem::take(days) };
-                    *alive = tx.send(msg).is_ok();
+                    let msg = Msg::Batch {
+                        batch,
+                        keys: std::mem::take(&mut self.keys),
+                        days: std::mem::take(&mut self.days),
+                    };
+                    self.send(msg);
                 }
                 Err(e) => {
-                    // Cannot happen with builders filled in lockstep; recorded rather than panicking.
-                    keys.clear();
-                    days.clear();
-                    *alive = tx
-                        .send(Msg::Rejects {
-                            source: index,
-                            rejects: vec![Reject {
-                                location: decode::Location::default(),
-                                reason: format!("internal batch error: {e}"),
-                                raw: String::new(),
-                            }],
-                        })
-                        .is_ok();
+                    // Cannot happen with builders filled in lockstep; recorded rather than panicking. The sources
+                    // of the lost rows are failed, so the next run reads them again.
+                    self.keys.clear();
+                    self.days.clear();
+                    for msg in std::mem::take(&mut self.after_batch) {
+                        match msg {
+                            Msg::Done { source, .. } => self
+                                .send(Msg::Failed { error: format!("internal batch error on source #{source}: {e}") }),
+                            other => self.send(other),
+                        }
+                    }
                 }
+            }
+        }
+        for msg in std::mem::take(&mut self.after_batch) {
+            self.send(msg);
+        }
+    }
+
+    /// Decode one source. Returns false when the writer has gone away.
+    fn decode_source(&mut self, index: usize, src: &SourceObject, bytes_read: &Arc<AtomicU64>) -> bool {
+        let reader = match (src.open)() {
+            Ok(r) => r,
+            Err(e) => {
+                self.send(Msg::Failed { error: format!("cannot read {}: {e}", src.id) });
+                return self.alive;
             }
         };
-    let stats = decode::decode_reader(reader, &mut |event| {
-        if !alive {
-            return;
-        }
-        match event {
-            Event::Record(mut row, _) => {
-                let in_range =
-                    options.since.is_none_or(|s| row.timestamp >= s) && options.until.is_none_or(|u| row.timestamp < u);
-                if !in_range {
-                    out_of_range += 1;
-                    return;
-                }
-                if let Some(fetcher) = &options.offloaded
-                    && row.input_body_s3_path.is_some()
-                    && let Err(reason) = fingerprint_offloaded(&mut row, fetcher)
-                {
-                    // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
-                    warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
-                }
-                keys.push(record_key(&row.request_id));
-                days.push(day_number(row.timestamp));
-                builder.append(&row, &src.id);
-                if builder.len() >= BATCH_ROWS {
-                    send_batch(&mut builder, &mut keys, &mut days, &mut alive);
-                }
+        let reader = CountingReader { inner: reader, counter: bytes_read.clone() };
+        let options = self.options;
+        let mut rejects = Vec::new();
+        let mut warnings: Vec<String> = Vec::new();
+        let mut out_of_range = 0u64;
+        let mut frame_buffer = std::mem::take(&mut self.frame_buffer);
+        let stats = decode::decode_reader_reusing(reader, &mut frame_buffer, &mut |event| {
+            if !self.alive {
+                return;
             }
-            Event::Reject(r) => rejects.push(r),
+            match event {
+                Event::Record(mut row, _) => {
+                    let in_range = options.since.is_none_or(|s| row.timestamp >= s)
+                        && options.until.is_none_or(|u| row.timestamp < u);
+                    if !in_range {
+                        out_of_range += 1;
+                        return;
+                    }
+                    if let Some(fetcher) = &options.offloaded
+                        && row.input_body_s3_path.is_some()
+                        && let Err(reason) = fingerprint_offloaded(&mut row, fetcher)
+                    {
+                        // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
+                        warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
+                    }
+                    self.keys.push(record_key(&row.request_id));
+                    self.days.push(day_number(row.timestamp));
+                    self.builder.append(&row, &src.id);
+                    if self.builder.len() >= BATCH_ROWS {
+                        self.flush();
+                    }
+                }
+                Event::Reject(r) => rejects.push(r),
+            }
+        });
+        self.frame_buffer = frame_buffer;
+        if !warnings.is_empty() {
+            self.send(Msg::Warnings(warnings));
         }
-    });
-    send_batch(&mut builder, &mut keys, &mut days, &mut alive);
-    if !warnings.is_empty() && alive {
-        alive = tx.send(Msg::Warnings(warnings)).is_ok();
+        if stats.failed_in_transport() {
+            // The rows read so far are kept (and deduplicated next time); the source is not marked done.
+            let error = rejects
+                .iter()
+                .rev()
+                .find(|r| r.raw.is_empty())
+                .map_or_else(|| "read error".to_string(), |r| r.reason.clone());
+            rejects.retain(|r| !r.raw.is_empty());
+            if !rejects.is_empty() {
+                self.send(Msg::Rejects { source: index, rejects });
+            }
+            self.send(Msg::Failed { error: format!("reading {} failed: {error}", src.id) });
+            return self.alive;
+        }
+        if !rejects.is_empty() {
+            self.after_batch.push(Msg::Rejects { source: index, rejects });
+        }
+        self.after_batch.push(Msg::Done { source: index, stats, out_of_range });
+        if self.after_batch.len() >= MAX_HELD_MESSAGES {
+            self.flush();
+        }
+        self.alive
     }
-    if stats.failed_in_transport() {
-        // The rows read so far are kept (and deduplicated next time); the source is not marked done.
-        let error = rejects
-            .iter()
-            .rev()
-            .find(|r| r.raw.is_empty())
-            .map_or_else(|| "read error".to_string(), |r| r.reason.clone());
-        rejects.retain(|r| !r.raw.is_empty());
-        return alive
-            && (rejects.is_empty() || tx.send(Msg::Rejects { source: index, rejects }).is_ok())
-            && tx.send(Msg::Failed { error: format!("reading {} failed: {error}", src.id) }).is_ok();
-    }
-    alive
-        && (rejects.is_empty() || tx.send(Msg::Rejects { source: index, rejects }).is_ok())
-        && tx.send(Msg::Done { source: index, stats, out_of_range }).is_ok()
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -494,9 +547,10 @@ impl<'w> WriterState<'w> {
                 }
             }
             progress.set_position(bytes_read.load(Ordering::Relaxed));
-            let buffered: usize = self.open_files.values().map(|f| f.in_progress_bytes()).sum();
-            if self.rows_since_commit >= self.options.commit_every_rows || buffered > MAX_BUFFERED_BYTES {
+            if self.rows_since_commit >= self.options.commit_every_rows {
                 self.commit()?;
+            } else {
+                self.bound_buffered_rows()?;
             }
         }
     }
@@ -526,6 +580,34 @@ impl<'w> WriterState<'w> {
             self.days_touched.insert(day);
         }
         self.counters.duplicates += keep.iter().filter(|k| !**k).count() as u64;
+        Ok(())
+    }
+
+    /// Keep the open row groups of all day files under [`MAX_BUFFERED_ROWS`] by writing out the largest ones
+    /// early. Logs arrive roughly in time order, so most open days are quiet and their partial row groups would
+    /// otherwise sit in memory until the commit; flushing keeps memory flat without making more files.
+    fn bound_buffered_rows(&mut self) -> Result<(), Error> {
+        let mut open: Vec<(usize, i32)> = self.open_files.iter().map(|(&day, f)| (f.in_progress_rows(), day)).collect();
+        let mut buffered: usize = open.iter().map(|(rows, _)| rows).sum();
+        if buffered <= MAX_BUFFERED_ROWS {
+            return Ok(());
+        }
+        if std::env::var_os("BS_DEBUG_MEM").is_some() {
+            let bytes: usize = self.open_files.values().map(|f| f.in_progress_bytes()).sum();
+            eprintln!("flush: {buffered} rows, estimate {bytes} bytes");
+        }
+        open.sort_unstable_by(|a, b| b.cmp(a));
+        // Flush down to half the budget, so this does not run again after every batch.
+        for (rows, day) in open {
+            if buffered <= MAX_BUFFERED_ROWS / 2 {
+                break;
+            }
+            if let Some(file) = self.open_files.get_mut(&day) {
+                file.flush_row_group()
+                    .map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
+            }
+            buffered -= rows;
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::schema::FILE_SCHEMA;
 
@@ -23,6 +24,9 @@ pub fn writer_props() -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Unique per row: a dictionary would only be built to be thrown away at the first page.
+        .set_column_dictionary_enabled(ColumnPath::from("request_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
         .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -57,7 +61,7 @@ impl AtomicParquetFile {
         let tmp_path = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
         let file = File::create(&tmp_path)?;
         let writer =
-            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), FILE_SCHEMA.clone(), Some(writer_props()))
+            ArrowWriter::try_new(BufWriter::with_capacity(256 << 10, file), FILE_SCHEMA.clone(), Some(writer_props()))
                 .map_err(io::Error::other)?;
         Ok(AtomicParquetFile { writer, tmp_path, final_path, rows: 0 })
     }
@@ -73,9 +77,19 @@ impl AtomicParquetFile {
         self.rows
     }
 
-    /// Bytes buffered in memory for the open row group.
+    /// Bytes buffered in memory for the open row group (the writer's own estimate).
     pub fn in_progress_bytes(&self) -> usize {
         self.writer.in_progress_size()
+    }
+
+    /// Rows in the open row group.
+    pub fn in_progress_rows(&self) -> usize {
+        self.writer.in_progress_rows()
+    }
+
+    /// Write out the open row group now, freeing its memory; the file stays open for more rows.
+    pub fn flush_row_group(&mut self) -> io::Result<()> {
+        self.writer.flush().map_err(io::Error::other)
     }
 
     /// Finish the file, make it durable, and move it to its final name.

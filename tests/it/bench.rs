@@ -29,7 +29,8 @@ fn benchmark_script_smoke_run() {
     );
     let table = std::fs::read_to_string(&out).unwrap();
     for row in [
-        "decompress floor",
+        "decompress floor (gzip -dc)",
+        "decompress floor (zlib-rs, as ingest)",
         "bedrock-spend ingest",
         "duckdb read_json",
         "re-run",
