@@ -5,12 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Ingest allocates and frees many short-lived buffers on several threads at once (one Arrow batch and one
-/// decompressor per object); mimalloc does that with less time and less RSS than glibc's malloc (measured in
-/// BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = bedrock_spend::cli::Cli::parse();
     match bedrock_spend::cli::run(cli) {
