@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
+use super::json_scan::{array_items, object_fields, string_field};
 use super::record::loose_count;
 
 /// Usage counts found in a body, all optional.
@@ -122,69 +122,90 @@ struct InvocationMetrics {
 }
 
 /// A body object or stream chunk. Fields whose shape varies by provider are raw spans, read on demand.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 struct BodyObject<'a> {
-    #[serde(borrow, default)]
-    usage: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    model: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop_reason: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "stopReason")]
-    stop_reason_camel: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "completionReason")]
-    completion_reason: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    metrics: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "amazon-bedrock-invocationMetrics")]
-    invocation_metrics: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "amazon-bedrock-guardrailAction")]
-    guardrail_action: Option<&'a RawValue>,
+    usage: Option<&'a str>,
+    model: Option<&'a str>,
+    stop_reason: Option<&'a str>,
+    stop_reason_camel: Option<&'a str>,
+    completion_reason: Option<&'a str>,
+    metrics: Option<&'a str>,
+    invocation_metrics: Option<&'a str>,
+    guardrail_action: Option<&'a str>,
     /// Anthropic stream: `message_start.message` carries usage and model.
-    #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
+    message: Option<&'a str>,
     /// Anthropic stream: `message_delta.delta.stop_reason`.
-    #[serde(borrow, default)]
-    delta: Option<&'a RawValue>,
+    delta: Option<&'a str>,
     // Llama
-    #[serde(borrow, default)]
-    prompt_token_count: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    generation_token_count: Option<&'a RawValue>,
+    prompt_token_count: Option<&'a str>,
+    generation_token_count: Option<&'a str>,
     // Titan
-    #[serde(borrow, default, rename = "inputTextTokenCount")]
-    input_text_token_count: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "totalOutputTextTokenCount")]
-    total_output_text_token_count: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    results: Option<&'a RawValue>,
+    input_text_token_count: Option<&'a str>,
+    total_output_text_token_count: Option<&'a str>,
+    results: Option<&'a str>,
     // Mistral `outputs[].stop_reason`, OpenAI `choices[].finish_reason`, Cohere `generations[].finish_reason`
-    #[serde(borrow, default)]
-    outputs: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    choices: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    generations: Option<&'a RawValue>,
+    outputs: Option<&'a str>,
+    choices: Option<&'a str>,
+    generations: Option<&'a str>,
 }
 
-fn parse<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+impl<'a> BodyObject<'a> {
+    /// The fields we read, as raw spans of the body (already validated as JSON by the record parser, so this
+    /// walks it without validating again); `None` when the text is not an object.
+    fn read(raw: &'a str) -> Option<Self> {
+        let bytes = raw.as_bytes();
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return None;
+        }
+        let mut obj = BodyObject::default();
+        for (key, value) in object_fields(bytes) {
+            let slot = match key {
+                b"usage" => &mut obj.usage,
+                b"model" => &mut obj.model,
+                b"stop_reason" => &mut obj.stop_reason,
+                b"stopReason" => &mut obj.stop_reason_camel,
+                b"completionReason" => &mut obj.completion_reason,
+                b"metrics" => &mut obj.metrics,
+                b"amazon-bedrock-invocationMetrics" => &mut obj.invocation_metrics,
+                b"amazon-bedrock-guardrailAction" => &mut obj.guardrail_action,
+                b"message" => &mut obj.message,
+                b"delta" => &mut obj.delta,
+                b"prompt_token_count" => &mut obj.prompt_token_count,
+                b"generation_token_count" => &mut obj.generation_token_count,
+                b"inputTextTokenCount" => &mut obj.input_text_token_count,
+                b"totalOutputTextTokenCount" => &mut obj.total_output_text_token_count,
+                b"results" => &mut obj.results,
+                b"outputs" => &mut obj.outputs,
+                b"choices" => &mut obj.choices,
+                b"generations" => &mut obj.generations,
+                _ => continue,
+            };
+            // `null` is the same as absent. Spans end at ASCII delimiters of valid UTF-8 text, so the check
+            // below only fails on broken input.
+            *slot = std::str::from_utf8(value).ok().filter(|v| *v != "null");
+        }
+        Some(obj)
+    }
 }
 
-fn count(raw: Option<&RawValue>) -> Option<i64> {
+fn parse<'a, T: Deserialize<'a>>(raw: Option<&'a str>) -> Option<T> {
+    raw.and_then(|r| serde_json::from_str(r).ok())
+}
+
+fn count(raw: Option<&str>) -> Option<i64> {
     #[derive(Deserialize)]
     struct C(#[serde(deserialize_with = "loose_count")] Option<i64>);
     parse::<C>(raw).and_then(|c| c.0)
 }
 
-fn text(raw: Option<&RawValue>) -> Option<String> {
+fn text(raw: Option<&str>) -> Option<String> {
     parse::<Option<Cow<str>>>(raw).flatten().map(Cow::into_owned)
 }
 
 /// The first element's `key` of an array of objects (`results[0].completionReason` and the like).
-fn first_text(raw: Option<&RawValue>, key: &str) -> Option<String> {
-    let items: Vec<serde_json::Map<String, serde_json::Value>> = parse(raw)?;
-    items.first()?.get(key)?.as_str().map(str::to_string)
+fn first_text(raw: Option<&str>, key: &str) -> Option<String> {
+    let first = array_items(raw?.as_bytes()).next()?;
+    string_field(first, key).map(Cow::into_owned)
 }
 
 /// Read the facts we keep from an `outputBodyJson` span. Never fails: unknown shapes give empty facts.
@@ -193,13 +214,12 @@ pub fn read_output_body(raw: &str) -> BodyFacts {
     let trimmed = raw.trim_start();
     if trimmed.starts_with('[') {
         facts.is_chunk_array = true;
-        let chunks: Vec<&RawValue> = serde_json::from_str(raw).unwrap_or_default();
-        for chunk in chunks {
-            if let Ok(obj) = serde_json::from_str::<BodyObject>(chunk.get()) {
+        for chunk in array_items(raw.as_bytes()) {
+            if let Some(obj) = std::str::from_utf8(chunk).ok().and_then(BodyObject::read) {
                 absorb(&mut facts, &obj, true);
             }
         }
-    } else if let Ok(obj) = serde_json::from_str::<BodyObject>(raw) {
+    } else if let Some(obj) = BodyObject::read(raw) {
         absorb(&mut facts, &obj, false);
     }
     facts
