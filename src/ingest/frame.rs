@@ -278,10 +278,10 @@ impl<R: Read> Framer<R> {
     /// [`decline`s](Framer::decline) it and calls [`Framer::next_frame`], which frames the same bytes the careful
     /// way. A declined line is not offered again, so each byte is looked at by at most two parsers.
     pub fn line_candidate(&mut self) -> Option<LineCandidate> {
-        if self.mode != Mode::TopLevel || self.base_offset + (self.pos as u64) < self.no_candidate_before {
+        if self.mode != Mode::TopLevel || self.peek_significant()? != b'{' {
             return None;
         }
-        if self.peek_significant()? != b'{' {
+        if self.base_offset + (self.pos as u64) < self.no_candidate_before {
             return None;
         }
         let len = self.line_len();
@@ -435,6 +435,36 @@ mod tests {
         assert_eq!(got[2], ("{\"c\":3}".into(), None, 3));
         assert_eq!(got[3].1.as_deref(), Some("not JSON"));
         assert_eq!(got[4], ("{\"d\":4}".into(), None, 5));
+    }
+
+    #[test]
+    fn line_candidates_are_offered_once_per_line() {
+        let input = "{\"a\":1}\n{\"b\":2}{\"c\":3}\n  {\"d\":4}\r\n[{\"e\":5}]\n";
+        let mut framer = Framer::new(input.as_bytes());
+        let first = framer.line_candidate().unwrap();
+        assert_eq!(framer.candidate_bytes(&first), b"{\"a\":1}\n");
+        assert_eq!(first.position, Position { line: 1, offset: 0 });
+        framer.accept(first);
+        // Two values on one line: the caller declines, and the line is then framed value by value with no
+        // second offer inside it.
+        let second = framer.line_candidate().unwrap();
+        assert_eq!(framer.candidate_bytes(&second), b"{\"b\":2}{\"c\":3}\n");
+        framer.decline(second);
+        let b = framer.next_frame().unwrap();
+        assert_eq!(framer.bytes(&b), b"{\"b\":2}");
+        assert_eq!(framer.line_candidate(), None);
+        let c = framer.next_frame().unwrap();
+        assert_eq!(framer.bytes(&c), b"{\"c\":3}");
+        // Offers resume on the next line (leading whitespace skipped, positions kept).
+        let d = framer.line_candidate().unwrap();
+        assert_eq!(framer.candidate_bytes(&d), b"{\"d\":4}\r\n");
+        assert_eq!(d.position, Position { line: 3, offset: 25 });
+        framer.accept(d);
+        // An array is never a candidate: its elements are framed one by one.
+        assert_eq!(framer.line_candidate(), None);
+        let e = framer.next_frame().unwrap();
+        assert_eq!(framer.bytes(&e), b"{\"e\":5}");
+        assert!(matches!(e, Frame::Value { position: Position { line: 4, .. }, .. }));
     }
 
     #[test]
