@@ -281,7 +281,8 @@ impl<R: Read> Framer<R> {
         if self.mode != Mode::TopLevel || self.peek_significant()? != b'{' {
             return None;
         }
-        if self.base_offset + (self.pos as u64) < self.no_candidate_before {
+        // An export wrapper on one line may be huge; `next_frame` streams its events one by one instead.
+        if self.base_offset + (self.pos as u64) < self.no_candidate_before || self.starts_events_wrapper() {
             return None;
         }
         let len = self.line_len();
@@ -369,10 +370,11 @@ impl<R: Read> Framer<R> {
 
     /// Does the object at `pos` start with `{"events": [`? Reads ahead as needed (the prefix is short).
     fn starts_events_wrapper(&mut self) -> bool {
+        const PREFIX: &[u8] = b"{\"events\":[";
         while self.filled - self.pos < 64 && self.fill() {}
         let window = &self.buf[self.pos..self.filled.min(self.pos + 64)];
-        let compact: Vec<u8> = window.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-        compact.starts_with(b"{\"events\":[")
+        let mut significant = window.iter().filter(|b| !b.is_ascii_whitespace());
+        PREFIX.iter().all(|expected| significant.next() == Some(expected))
     }
 
     fn events_prefix_len(&self) -> usize {
@@ -465,6 +467,12 @@ mod tests {
         let e = framer.next_frame().unwrap();
         assert_eq!(framer.bytes(&e), b"{\"e\":5}");
         assert!(matches!(e, Frame::Value { position: Position { line: 4, .. }, .. }));
+
+        // Nor is an export wrapper, however it is spaced: its events are streamed.
+        let mut framer = Framer::new(&b"{ \"events\" : [{\"f\":6},{\"g\":7}]}\n"[..]);
+        assert_eq!(framer.line_candidate(), None);
+        let f = framer.next_frame().unwrap();
+        assert_eq!(framer.bytes(&f), b"{\"f\":6}");
     }
 
     #[test]

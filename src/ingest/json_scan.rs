@@ -71,6 +71,12 @@ fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Where the next member of an object or array starts: past whitespace and the separating comma.
+fn next_member(bytes: &[u8], pos: usize) -> usize {
+    let i = skip_whitespace(bytes, pos);
+    if bytes.get(i) == Some(&b',') { skip_whitespace(bytes, i + 1) } else { i }
+}
+
 /// Top-level `(raw key, raw value)` pairs of a JSON object, in order. The key is the text between its quotes
 /// (escapes left as written); an input that is not an object yields nothing.
 pub fn object_fields(bytes: &[u8]) -> ObjectFields<'_> {
@@ -90,10 +96,7 @@ impl<'a> Iterator for ObjectFields<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.bytes;
-        let mut i = skip_whitespace(bytes, self.pos);
-        if bytes.get(i) == Some(&b',') {
-            i = skip_whitespace(bytes, i + 1);
-        }
+        let mut i = next_member(bytes, self.pos);
         if bytes.get(i) != Some(&b'"') {
             self.pos = bytes.len();
             return None;
@@ -130,10 +133,7 @@ impl<'a> Iterator for ArrayItems<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.bytes;
-        let mut i = skip_whitespace(bytes, self.pos);
-        if bytes.get(i) == Some(&b',') {
-            i = skip_whitespace(bytes, i + 1);
-        }
+        let i = next_member(bytes, self.pos);
         match bytes.get(i) {
             None | Some(b']') => {
                 self.pos = bytes.len();

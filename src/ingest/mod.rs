@@ -587,15 +587,11 @@ impl<'w> WriterState<'w> {
     /// early. Logs arrive roughly in time order, so most open days are quiet and their partial row groups would
     /// otherwise sit in memory until the commit; flushing keeps memory flat without making more files.
     fn bound_buffered_rows(&mut self) -> Result<(), Error> {
-        let mut open: Vec<(usize, i32)> = self.open_files.iter().map(|(&day, f)| (f.in_progress_rows(), day)).collect();
-        let mut buffered: usize = open.iter().map(|(rows, _)| rows).sum();
+        let mut buffered: usize = self.open_files.values().map(|f| f.in_progress_rows()).sum();
         if buffered <= MAX_BUFFERED_ROWS {
             return Ok(());
         }
-        if std::env::var_os("BS_DEBUG_MEM").is_some() {
-            let bytes: usize = self.open_files.values().map(|f| f.in_progress_bytes()).sum();
-            eprintln!("flush: {buffered} rows, estimate {bytes} bytes");
-        }
+        let mut open: Vec<(usize, i32)> = self.open_files.iter().map(|(&day, f)| (f.in_progress_rows(), day)).collect();
         open.sort_unstable_by(|a, b| b.cmp(a));
         // Flush down to half the budget, so this does not run again after every batch.
         for (rows, day) in open {

@@ -77,11 +77,6 @@ impl AtomicParquetFile {
         self.rows
     }
 
-    /// Bytes buffered in memory for the open row group (the writer's own estimate).
-    pub fn in_progress_bytes(&self) -> usize {
-        self.writer.in_progress_size()
-    }
-
     /// Rows in the open row group.
     pub fn in_progress_rows(&self) -> usize {
         self.writer.in_progress_rows()
