@@ -5,9 +5,8 @@
 --   (negative when writes cost more than reads saved).
 SELECT
   model,
-  count(*) AS requests,
-  sum(CASE WHEN coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 THEN 1 ELSE 0 END)
-    AS requests_with_cache,
+  sum(requests) AS requests,
+  sum(requests_with_cache) AS requests_with_cache,
   sum(cache_read_tokens) AS cache_read_tokens,
   sum(cache_write_tokens) AS cache_write_tokens,
   CAST(sum(coalesce(cache_read_tokens, 0)) AS DOUBLE) / nullif(sum(coalesce(input_tokens, 0)
@@ -15,7 +14,7 @@ SELECT
   CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS cost_usd,
   CAST(sum(uncached_cost_usd) AS DECIMAL(38, 6)) AS uncached_cost_usd,
   CAST(sum(cache_savings_usd) AS DECIMAL(38, 6)) AS cache_savings_usd
-FROM invocation_costs
+FROM usage_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND model IS NOT NULL
 GROUP BY model
 HAVING sum(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) > 0

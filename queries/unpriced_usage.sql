@@ -10,10 +10,10 @@ SELECT
   routing,
   min(day) AS first_day,
   max(day) AS last_day,
-  count(*) AS requests,
+  sum(requests) AS requests,
   sum(input_tokens) AS input_tokens,
   sum(output_tokens) AS output_tokens
-FROM invocation_costs
+FROM usage_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND NOT priced
 GROUP BY price_status, model, region, routing
 ORDER BY requests DESC, price_status, model, region, routing

@@ -101,7 +101,7 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Run SQL over the warehouse: tables invocations, prices, provisioned_prices; view invocation_costs.
+    /// Run SQL over the warehouse: tables invocations, prices, provisioned_prices; views usage_costs, invocation_costs.
     /// With no statement on a terminal, starts an interactive shell.
     Sql {
         /// The statement.
@@ -299,7 +299,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let batches =
                 runtime()?.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, params, options))?;
             output::write_result(&batches, output)?;
-            if sql.contains("invocation_costs") && !settings.quiet {
+            if (sql.contains("invocation_costs") || sql.contains("usage_costs")) && !settings.quiet {
                 report_unpriced(&settings, None)?;
             }
             Ok(Outcome::Ok)
@@ -335,9 +335,9 @@ fn report_unpriced(settings: &Settings, params: Option<&[(String, String)]>) -> 
         _ => "true",
     };
     let sql = format!(
-        "SELECT count(*) AS requests, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0) \
+        "SELECT sum(requests) AS requests, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0) \
          + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) AS tokens \
-         FROM invocation_costs WHERE NOT priced AND {filter}"
+         FROM usage_costs WHERE NOT priced AND {filter}"
     );
     let params: Vec<(String, String)> = params.map(|p| p.to_vec()).unwrap_or_default();
     let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| filter.contains(&format!("${k}"))).collect();

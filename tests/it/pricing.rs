@@ -209,6 +209,37 @@ fn costs_match_an_independent_decimal_computation() {
     let total = query_with(&wh, &prices, "SELECT CAST(sum(cost_usd) AS VARCHAR) AS t FROM invocation_costs");
     let sql_total: Decimal = total[0]["t"].as_str().unwrap().parse().unwrap();
     assert!((sql_total - want_total).abs() <= tolerance);
+
+    // The summary view prices groups' token sums, not single requests: its total matches the independent
+    // computation too, its groups hold every request with the same status as the requests themselves, and each
+    // day's group costs equal that day's request costs exactly (linear decimals, no rounding per request).
+    let groups = query_with(
+        &wh,
+        &prices,
+        "SELECT price_status, CAST(sum(requests) AS BIGINT) AS n, CAST(sum(cost_usd) AS VARCHAR) AS c, \
+         CAST(sum(cache_savings_usd) AS VARCHAR) AS s FROM usage_costs GROUP BY 1 ORDER BY 1",
+    );
+    assert_eq!(groups.len(), statuses.len(), "statuses of groups {groups:?} vs of requests {statuses:?}");
+    let mut usage_total = Decimal::ZERO;
+    for g in &groups {
+        let status = g["price_status"].as_str().unwrap();
+        assert_eq!(g["n"].as_u64().unwrap() as usize, statuses[status], "requests with status {status}");
+        if let Some(c) = g["c"].as_str() {
+            usage_total += c.parse::<Decimal>().unwrap();
+        }
+    }
+    assert!((usage_total - want_total).abs() <= tolerance, "usage_costs total {usage_total} vs {want_total}");
+    let disagreeing_days = query_with(
+        &wh,
+        &prices,
+        "WITH per_request AS (SELECT day, sum(cost_usd) AS c, sum(cache_savings_usd) AS s, sum(batch_cost_usd) AS b \
+           FROM invocation_costs GROUP BY day), \
+         per_group AS (SELECT day, sum(cost_usd) AS c, sum(cache_savings_usd) AS s, sum(batch_cost_usd) AS b \
+           FROM usage_costs GROUP BY day) \
+         SELECT r.day FROM per_request r FULL JOIN per_group g ON r.day = g.day \
+         WHERE (r.c IS DISTINCT FROM g.c) OR (r.s IS DISTINCT FROM g.s) OR (r.b IS DISTINCT FROM g.b)",
+    );
+    assert!(disagreeing_days.is_empty(), "days where groups and requests disagree: {disagreeing_days:?}");
 }
 
 fn sample_warehouse(t: &TestDir) -> PathBuf {

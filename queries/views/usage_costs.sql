@@ -1,0 +1,150 @@
+-- View usage_costs: invocations grouped by what decides their price, and what each group cost. The single home
+-- of the cost rules: `invocation_costs` applies this view's per-token rates to single requests.
+--
+-- Grain: one row per (day, region, model_id, has_token_counts). `model`, `provider`, `routing` and
+-- `inference_profile` are functions of `model_id` (ingest's normalizer), so each group reads them once. Costs are
+-- exact decimals, linear in the token counts, with no rounding per request: pricing a group's token sums gives
+-- exactly the sum of its requests' costs, over hundreds of groups instead of millions of rows. Summary queries
+-- (month, model, day, cache, unpriced) read this view; queries that group by request attributes (caller,
+-- metadata, hour) read `invocation_costs`.
+--
+-- Matching a group to a price row (table `prices`, from pricing/bedrock-prices.csv):
+--   same normalized `model`; the group's `day` in [effective_from, effective_to); a row for the source `region`
+--   beats `*`, then a row for its routing class beats `*` (global profiles are `global`, everything else
+--   `regional`). The price is the source Region's, never the inference Region's. The book is validated so that
+--   each of the four lookups below finds at most one row.
+-- Rates (`*_rate`, USD per token at list price): the matched row's prices; a cache class with no price is charged
+--   at the input price. Where the group has no per-token charge they are 0; where it is not priced, NULL, so its
+--   costs are NULL, never 0. Batch rates are NULL where batch is not offered.
+-- Cost: input*input_rate + cache_read*cache_read_rate + (cache_write - cache_write_1h)*cache_write_rate
+--   + cache_write_1h*cache_write_1h_rate + output*output_rate; missing counts are 0.
+-- price_status: priced | no per-token charge (provisioned, custom, imported: cost lives in the PT analysis)
+--   | unresolved model (the id names no base model, e.g. an application profile) | no price (the book does
+--   not cover model, Region and day) | no token counts (e.g. a guardrail block logged without counts).
+-- `model` is resolved through the estate tables where the log names no base model (application profiles,
+-- provisioned models), once `ingest auto` has read them.
+-- Columns: day, region, model_id, model, provider, routing, inference_profile, inference_profile_name,
+--   inference_profile_tags, has_token_counts, requests, requests_with_cache (read or wrote the cache),
+--   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens (sums; NULL where
+--   no request had the count), price_class, priced, price_status, price_source, price_row, input_rate,
+--   output_rate, cache_read_rate, cache_write_rate, cache_write_1h_rate, batch_input_rate, batch_output_rate,
+--   discount_multiplier, input_cost_usd, output_cost_usd, cache_read_cost_usd, cache_write_cost_usd,
+--   list_cost_usd (before discount), cost_usd (after the discount in price_settings), uncached_cost_usd (the same
+--   tokens with no caching: all input at the input rate, after discount), cache_savings_usd (uncached_cost_usd -
+--   cost_usd), batch_cost_usd (the same tokens at batch rates, after discount).
+CREATE VIEW usage_costs AS
+WITH usage AS (
+  SELECT
+    day, region, model_id,
+    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
+      OR cache_write_tokens IS NOT NULL AS has_token_counts,
+    min(model) AS model,
+    min(provider) AS provider,
+    min(routing) AS routing,
+    min(inference_profile) AS inference_profile,
+    count(*) AS requests,
+    sum(CASE WHEN coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 THEN 1 ELSE 0 END)
+      AS requests_with_cache,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(cache_write_1h_tokens) AS cache_write_1h_tokens
+  FROM invocations
+  GROUP BY 1, 2, 3, 4
+),
+classified AS (
+  -- Application profiles and provisioned models name no base model; the estate tables (from `ingest auto`)
+  -- resolve them. A profile bills like the model it wraps, at its routing class (regional unless global).
+  SELECT u.*,
+    coalesce(u.model, ip.model, pt.model) AS resolved_model,
+    CASE WHEN u.routing = 'global' THEN 'global' ELSE 'regional' END AS price_class,
+    ip.name AS inference_profile_name,
+    ip.tags AS inference_profile_tags
+  FROM usage u
+  LEFT JOIN inference_profiles ip ON u.routing = 'application-profile' AND ip.arn = u.inference_profile
+  LEFT JOIN provisioned_throughputs pt ON u.routing = 'provisioned' AND pt.arn = u.model_id
+),
+matched AS (
+  SELECT c.*, coalesce(p1.row_id, p2.row_id, p3.row_id, p4.row_id) AS price_row
+  FROM classified c
+  LEFT JOIN prices p1 ON p1.model = c.resolved_model AND p1.region = c.region AND p1.routing = c.price_class
+    AND c.day >= p1.valid_from AND c.day < p1.valid_to
+  LEFT JOIN prices p2 ON p2.model = c.resolved_model AND p2.region = c.region AND p2.routing = '*'
+    AND c.day >= p2.valid_from AND c.day < p2.valid_to
+  LEFT JOIN prices p3 ON p3.model = c.resolved_model AND p3.region = '*' AND p3.routing = c.price_class
+    AND c.day >= p3.valid_from AND c.day < p3.valid_to
+  LEFT JOIN prices p4 ON p4.model = c.resolved_model AND p4.region = '*' AND p4.routing = '*'
+    AND c.day >= p4.valid_from AND c.day < p4.valid_to
+),
+statused AS (
+  SELECT m.*,
+    CASE
+      WHEN m.routing IN ('provisioned', 'custom', 'imported') THEN 'no per-token charge'
+      WHEN m.resolved_model IS NULL THEN 'unresolved model'
+      WHEN m.price_row IS NULL THEN 'no price'
+      WHEN NOT m.has_token_counts THEN 'no token counts'
+      ELSE 'priced'
+    END AS price_status
+  FROM matched m
+),
+rated AS (
+  SELECT s.*,
+    p.source AS price_source,
+    CASE s.price_status WHEN 'priced' THEN p.input_per_token WHEN 'no per-token charge' THEN 0 END AS input_rate,
+    CASE s.price_status WHEN 'priced' THEN p.output_per_token WHEN 'no per-token charge' THEN 0 END AS output_rate,
+    CASE s.price_status
+      WHEN 'priced' THEN coalesce(p.cache_read_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+    END AS cache_read_rate,
+    CASE s.price_status
+      WHEN 'priced' THEN coalesce(p.cache_write_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+    END AS cache_write_rate,
+    CASE s.price_status
+      WHEN 'priced' THEN coalesce(p.cache_write_1h_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+    END AS cache_write_1h_rate,
+    CASE WHEN s.price_status = 'priced' AND p.batch_output_per_token IS NOT NULL THEN p.batch_input_per_token END
+      AS batch_input_rate,
+    CASE WHEN s.price_status = 'priced' AND p.batch_input_per_token IS NOT NULL THEN p.batch_output_per_token END
+      AS batch_output_rate,
+    coalesce(s.input_tokens, 0) AS n_input,
+    coalesce(s.output_tokens, 0) AS n_output,
+    coalesce(s.cache_read_tokens, 0) AS n_cache_read,
+    coalesce(s.cache_write_tokens, 0) - coalesce(s.cache_write_1h_tokens, 0) AS n_cache_write_5m,
+    coalesce(s.cache_write_1h_tokens, 0) AS n_cache_write_1h
+  FROM statused s
+  LEFT JOIN prices p ON p.row_id = s.price_row
+),
+costed AS (
+  SELECT r.*,
+    r.n_input * r.input_rate AS input_cost_usd,
+    r.n_output * r.output_rate AS output_cost_usd,
+    r.n_cache_read * r.cache_read_rate AS cache_read_cost_usd,
+    r.n_cache_write_5m * r.cache_write_rate + r.n_cache_write_1h * r.cache_write_1h_rate AS cache_write_cost_usd,
+    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * r.input_rate + r.n_output * r.output_rate
+      AS uncached_list_cost_usd,
+    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * r.batch_input_rate
+      + r.n_output * r.batch_output_rate AS batch_list_cost_usd
+  FROM rated r
+)
+SELECT
+  c.day, c.region, c.model_id,
+  c.resolved_model AS model,
+  c.provider, c.routing, c.inference_profile, c.inference_profile_name, c.inference_profile_tags,
+  c.has_token_counts, c.requests, c.requests_with_cache,
+  c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens, c.cache_write_1h_tokens,
+  c.price_class,
+  c.price_status IN ('priced', 'no per-token charge') AS priced,
+  c.price_status, c.price_source, c.price_row,
+  c.input_rate, c.output_rate, c.cache_read_rate, c.cache_write_rate, c.cache_write_1h_rate,
+  c.batch_input_rate, c.batch_output_rate,
+  s.discount_multiplier,
+  c.input_cost_usd, c.output_cost_usd, c.cache_read_cost_usd, c.cache_write_cost_usd,
+  c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd AS list_cost_usd,
+  (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd) * s.discount_multiplier
+    AS cost_usd,
+  c.uncached_list_cost_usd * s.discount_multiplier AS uncached_cost_usd,
+  (c.uncached_list_cost_usd - (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd))
+    * s.discount_multiplier AS cache_savings_usd,
+  c.batch_list_cost_usd * s.discount_multiplier AS batch_cost_usd
+FROM costed c
+CROSS JOIN price_settings s
