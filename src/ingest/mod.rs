@@ -62,6 +62,8 @@ pub struct IngestOptions {
     pub commit_every_rows: u64,
     /// After the run, compact any day it touched that has more files than this.
     pub compact_above_files: usize,
+    /// Request keys the dedupe index may hold in memory (see [`MAX_INDEXED_KEYS`]).
+    pub max_indexed_keys: usize,
     /// The current time, for the manifest (passed in: the clock is read at the edge).
     pub now: DateTime<Utc>,
     /// Fetches offloaded request bodies (`inputBodyS3Path`) to fingerprint them; `None` uses the logged
@@ -110,6 +112,7 @@ impl Default for IngestOptions {
             progress: false,
             commit_every_rows: 2_000_000,
             compact_above_files: 8,
+            max_indexed_keys: MAX_INDEXED_KEYS,
             now: DateTime::<Utc>::UNIX_EPOCH,
             offloaded: None,
         }
@@ -160,6 +163,10 @@ const MAX_HELD_MESSAGES: usize = 256;
 /// largest are written out early (see [`WriterState::bound_buffered_rows`]). Counted in rows because the
 /// writer's own byte estimate leaves out most of what an open row group really holds.
 const MAX_BUFFERED_ROWS: usize = 128 * 1024;
+/// Request keys the dedupe index holds across days by default (16 bytes each plus the hash tables' slack: under about
+/// 100 MB). Beyond it the writer commits and drops the least recently used days (see
+/// [`WriterState::bound_key_index`]); their keys reload from the committed files if a later source needs them.
+const MAX_INDEXED_KEYS: usize = 2_000_000;
 
 enum Msg {
     Batch { batch: RecordBatch, keys: Vec<RecordKey>, days: Vec<i32> },
@@ -191,6 +198,9 @@ pub fn run(
         }
     }
     summary.sources_read = pending.len() as u64;
+    // Read in delivery-hour order across Regions (listings are Region-major): the days being written then move
+    // forward together, so few day files are open at once and the dedupe index holds few days.
+    pending.sort_by_key(|s| s.hour);
     let total_bytes: u64 = pending.iter().map(|s| s.size).sum();
 
     let progress = progress_bar(options.progress, total_bytes);
@@ -463,11 +473,20 @@ struct Counters {
     files_written: u64,
 }
 
+/// The dedupe index of one day: keys already stored or written by this run.
+struct DayKeys {
+    keys: HashSet<RecordKey>,
+    /// The last batch (of [`WriterState::batches_written`]) that had rows for this day.
+    last_used: u64,
+}
+
 /// The single writer: dedupe index, open day files, pending rejects and manifest entries.
 struct WriterState<'w> {
     warehouse: &'w mut Warehouse,
     options: &'w IngestOptions,
-    keys: HashMap<i32, HashSet<RecordKey>>,
+    keys: HashMap<i32, DayKeys>,
+    /// Batches written so far: the clock of [`DayKeys::last_used`].
+    batches_written: u64,
     touched_since_commit: HashSet<i32>,
     days_touched: std::collections::BTreeSet<i32>,
     open_files: BTreeMap<i32, AtomicParquetFile>,
@@ -486,6 +505,7 @@ impl<'w> WriterState<'w> {
             warehouse,
             options,
             keys: HashMap::new(),
+            batches_written: 0,
             touched_since_commit: HashSet::new(),
             days_touched: Default::default(),
             open_files: BTreeMap::new(),
@@ -557,13 +577,17 @@ impl<'w> WriterState<'w> {
 
     fn write_batch(&mut self, batch: RecordBatch, keys: &[RecordKey], days: &[i32]) -> Result<(), Error> {
         self.counters.records_read += keys.len() as u64;
+        self.batches_written += 1;
         let mut keep = vec![false; keys.len()];
         for (i, (&key, &day)) in keys.iter().zip(days).enumerate() {
             let index = match self.keys.entry(day) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.warehouse.load_day_keys(day)?),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(DayKeys { keys: self.warehouse.load_day_keys(day)?, last_used: 0 })
+                }
             };
-            keep[i] = index.insert(key);
+            index.last_used = self.batches_written;
+            keep[i] = index.keys.insert(key);
         }
         for (day, rows) in group_by_day(days, |i| keep[i]) {
             let n = rows.len() as u64;
@@ -580,6 +604,38 @@ impl<'w> WriterState<'w> {
             self.days_touched.insert(day);
         }
         self.counters.duplicates += keep.iter().filter(|k| !**k).count() as u64;
+        self.bound_key_index()
+    }
+
+    /// Keep the dedupe index under [`IngestOptions::max_indexed_keys`] by dropping the least recently used days. A day's keys
+    /// may go only after a commit (until then the keys of its rows written by this run exist nowhere else) and
+    /// only if the current batch did not touch it. A forced commit must free at least a quarter of the budget, so
+    /// a single day larger than the whole budget is kept rather than committing after every batch.
+    fn bound_key_index(&mut self) -> Result<(), Error> {
+        let budget = self.options.max_indexed_keys;
+        let indexed: usize = self.keys.values().map(|d| d.keys.len()).sum();
+        if indexed <= budget {
+            return Ok(());
+        }
+        let mut cold: Vec<(u64, i32, usize)> = self
+            .keys
+            .iter()
+            .filter(|(_, d)| d.last_used < self.batches_written)
+            .map(|(&day, d)| (d.last_used, day, d.keys.len()))
+            .collect();
+        if cold.iter().map(|&(_, _, n)| n).sum::<usize>() < budget / 4 {
+            return Ok(());
+        }
+        self.commit()?;
+        cold.sort_unstable();
+        let mut held = indexed;
+        for (_, day, n) in cold {
+            if held <= budget / 2 {
+                break;
+            }
+            self.keys.remove(&day);
+            held -= n;
+        }
         Ok(())
     }
 

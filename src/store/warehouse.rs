@@ -20,7 +20,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use chrono::{DateTime, NaiveDate, Utc};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -302,18 +302,15 @@ impl Warehouse {
 
     /// Keys of every record already stored for a day.
     pub fn load_day_keys(&self, day: i32) -> Result<HashSet<RecordKey>> {
-        let mut keys = HashSet::new();
+        // Gathered first so the set is built at its final size: growing it would hold the old and the new table
+        // at once.
+        let mut found = Vec::new();
         for path in self.day_files(day)? {
             for batch in read_parquet(&path, Some(&[col::REQUEST_ID]))? {
-                let ids = batch.column(0).as_string::<i32>();
-                for i in 0..ids.len() {
-                    if ids.is_valid(i) {
-                        keys.insert(record_key(ids.value(i)));
-                    }
-                }
+                found.extend(batch.column(0).as_string::<i32>().iter().flatten().map(record_key));
             }
         }
-        Ok(keys)
+        Ok(found.into_iter().collect())
     }
 
     /// Start a new Parquet file in a day partition.

@@ -257,6 +257,35 @@ fn dedupe_across_destinations_and_idempotent_reingest() {
     assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations"), 3000);
 }
 
+/// A dedupe index far smaller than the input still drops every duplicate: days whose keys were dropped to stay
+/// within the budget reload them from the committed files when a later source has rows for them.
+#[test]
+fn dedupe_holds_under_a_tight_key_budget() {
+    use bedrock_spend::ingest::{self, IngestOptions, source};
+    use bedrock_spend::store::warehouse::Warehouse;
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    // CloudWatch exports (no delivery hour) are read first, then S3 objects hour by hour: the last 4 days come
+    // back after their keys have left a 200-key index.
+    generate(&logs, 3000, 10, "both", &["--cloudwatch-days", "4"]);
+    let run = |warehouse: &std::path::Path, max_indexed_keys: usize| {
+        let listing = source::list_local(std::slice::from_ref(&logs)).unwrap();
+        let mut wh = Warehouse::open_for_write(warehouse).unwrap();
+        let options = IngestOptions { threads: 2, max_indexed_keys, ..IngestOptions::default() };
+        ingest::run(&mut wh, listing.sources, listing.not_logs, &options).unwrap()
+    };
+    let roomy = run(&t.path("roomy"), 1_000_000);
+    let tight = run(&t.path("tight"), 200);
+    assert_eq!(roomy.ingested, 3000, "{roomy:?}");
+    assert_eq!((tight.ingested, tight.duplicates), (roomy.ingested, roomy.duplicates), "{tight:?}");
+    assert!(tight.duplicates > 500, "the last 4 days arrive twice: {tight:?}");
+    // The budget forced commits (one file per open day each), so the eviction path really ran.
+    assert!(tight.files_written > roomy.files_written, "tight {tight:?} vs roomy {roomy:?}");
+    let count_distinct = "SELECT count(*) - count(DISTINCT request_id) FROM invocations";
+    assert_eq!(scalar(&t.path("tight"), count_distinct), 0);
+    assert_eq!(scalar(&t.path("tight"), "SELECT count(*) FROM invocations"), 3000);
+}
+
 fn filetime_bump(path: &std::path::Path) {
     let f = std::fs::File::options().append(true).open(path).unwrap();
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
