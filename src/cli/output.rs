@@ -24,6 +24,28 @@ pub enum PrintFormat {
     Parquet,
 }
 
+/// The batch with its `Utf8View` columns (how the session reads text) as plain `Utf8`: an exported Parquet file
+/// records its Arrow types, and readers on older Arrow versions do not know views.
+fn plain_strings(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type() == &DataType::Utf8View) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if field.data_type() == &DataType::Utf8View {
+            fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
+            columns.push(arrow::compute::cast(column, &DataType::Utf8)?);
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
+}
+
 /// Write a result where the output arguments say: stdout (locked once) or a file.
 pub fn write_result(batches: &[RecordBatch], args: &super::OutputArgs) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -32,12 +54,13 @@ pub fn write_result(batches: &[RecordBatch], args: &super::OutputArgs) -> anyhow
         (None, format) => print_batches(&mut io::stdout().lock(), batches, format).context("writing to stdout"),
         (Some(path), PrintFormat::Parquet) => {
             let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let batches = batches.iter().map(plain_strings).collect::<Result<Vec<_>, _>>()?;
             let schema = batches
                 .first()
                 .map(|b| b.schema())
                 .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
             let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
-            for b in batches {
+            for b in &batches {
                 writer.write(b)?;
             }
             writer.close().with_context(|| format!("writing {}", path.display()))?;

@@ -163,8 +163,8 @@ const MAX_HELD_MESSAGES: usize = 256;
 /// largest are written out early (see [`WriterState::bound_buffered_rows`]). Counted in rows because the
 /// writer's own byte estimate leaves out most of what an open row group really holds.
 const MAX_BUFFERED_ROWS: usize = 128 * 1024;
-/// Request keys the dedupe index holds across days by default (16 bytes each plus the hash tables' slack: under about
-/// 100 MB). Beyond it the writer commits and drops the least recently used days (see
+/// Request keys the dedupe index holds across days by default (16 bytes each plus the hash tables' slack:
+/// under about 100 MB). Beyond it the writer commits and drops the least recently used days (see
 /// [`WriterState::bound_key_index`]); their keys reload from the committed files if a later source needs them.
 const MAX_INDEXED_KEYS: usize = 2_000_000;
 
@@ -607,9 +607,9 @@ impl<'w> WriterState<'w> {
         self.bound_key_index()
     }
 
-    /// Keep the dedupe index under [`IngestOptions::max_indexed_keys`] by dropping the least recently used days. A day's keys
-    /// may go only after a commit (until then the keys of its rows written by this run exist nowhere else) and
-    /// only if the current batch did not touch it. A forced commit must free at least a quarter of the budget, so
+    /// Keep the dedupe index under [`IngestOptions::max_indexed_keys`] by dropping the least recently used
+    /// days. A day's keys may go only after a commit (until then the keys of its rows written by this run exist
+    /// nowhere else) and only if the current batch did not touch it. A forced commit must free at least a quarter of the budget, so
     /// a single day larger than the whole budget is kept rather than committing after every batch.
     fn bound_key_index(&mut self) -> Result<(), Error> {
         let budget = self.options.max_indexed_keys;

@@ -379,6 +379,20 @@ fn query_and_pricing_commands() {
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows[0]["cost_usd"].is_number(), "{rows}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("have no price"), "unpriced usage is announced");
+    // A Parquet export holds plain strings (the session reads text as views, which older readers do not know).
+    let exported = t.path("export.parquet");
+    let sql = "SELECT request_id, model_id, model, cost_usd FROM invocation_costs";
+    let out = run_cli(&["--warehouse", w, "-q", "sql", sql, "--format", "parquet", "-o", exported.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&exported).unwrap())
+            .unwrap();
+    let schema = reader.schema().clone();
+    for name in ["request_id", "model_id", "model"] {
+        assert_eq!(schema.field_with_name(name).unwrap().data_type(), &arrow::datatypes::DataType::Utf8, "{name}");
+    }
+    let exported_rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(exported_rows as i64, scalar(&wh, "SELECT count(*) FROM invocations"));
     // A missing parameter is a clear error.
     let out = run_cli(&["--warehouse", w, "query", "spend_by_day"]);
     assert_eq!(out.status.code(), Some(2));
