@@ -609,8 +609,9 @@ impl<'w> WriterState<'w> {
 
     /// Keep the dedupe index under [`IngestOptions::max_indexed_keys`] by dropping the least recently used
     /// days. A day's keys may go only after a commit (until then the keys of its rows written by this run exist
-    /// nowhere else) and only if the current batch did not touch it. A forced commit must free at least a quarter of the budget, so
-    /// a single day larger than the whole budget is kept rather than committing after every batch.
+    /// nowhere else) and only if the current batch did not touch it. A forced commit must free at least a
+    /// quarter of the budget, so a single day larger than the whole budget is kept rather than committing after
+    /// every batch.
     fn bound_key_index(&mut self) -> Result<(), Error> {
         let budget = self.options.max_indexed_keys;
         let indexed: usize = self.keys.values().map(|d| d.keys.len()).sum();
