@@ -80,9 +80,14 @@ fn next_member(bytes: &[u8], pos: usize) -> usize {
 /// Top-level `(raw key, raw value)` pairs of a JSON object, in order. The key is the text between its quotes
 /// (escapes left as written); an input that is not an object yields nothing.
 pub fn object_fields(bytes: &[u8]) -> ObjectFields<'_> {
+    ObjectFields { bytes, pos: after_opening(bytes, b'{') }
+}
+
+/// Index just past `open` when the input starts with it (after whitespace); otherwise the input length, so
+/// that iteration yields nothing.
+fn after_opening(bytes: &[u8], open: u8) -> usize {
     let start = skip_whitespace(bytes, 0);
-    let open = bytes.get(start) == Some(&b'{');
-    ObjectFields { bytes, pos: if open { start + 1 } else { bytes.len() } }
+    if bytes.get(start) == Some(&open) { start + 1 } else { bytes.len() }
 }
 
 /// Iterator behind [`object_fields`].
@@ -117,9 +122,7 @@ impl<'a> Iterator for ObjectFields<'a> {
 
 /// Items of a JSON array, raw; an input that is not an array yields nothing.
 pub fn array_items(bytes: &[u8]) -> ArrayItems<'_> {
-    let start = skip_whitespace(bytes, 0);
-    let open = bytes.get(start) == Some(&b'[');
-    ArrayItems { bytes, pos: if open { start + 1 } else { bytes.len() } }
+    ArrayItems { bytes, pos: after_opening(bytes, b'[') }
 }
 
 /// Iterator behind [`array_items`].

@@ -487,7 +487,6 @@ struct WriterState<'w> {
     keys: HashMap<i32, DayKeys>,
     /// Batches written so far: the clock of [`DayKeys::last_used`].
     batches_written: u64,
-    touched_since_commit: HashSet<i32>,
     days_touched: std::collections::BTreeSet<i32>,
     open_files: BTreeMap<i32, AtomicParquetFile>,
     pending_rejects: Vec<RejectRow>,
@@ -506,7 +505,6 @@ impl<'w> WriterState<'w> {
             options,
             keys: HashMap::new(),
             batches_written: 0,
-            touched_since_commit: HashSet::new(),
             days_touched: Default::default(),
             open_files: BTreeMap::new(),
             pending_rejects: Vec::new(),
@@ -600,7 +598,6 @@ impl<'w> WriterState<'w> {
                 .map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.ingested += n;
             self.rows_since_commit += n;
-            self.touched_since_commit.insert(day);
             self.days_touched.insert(day);
         }
         self.counters.duplicates += keep.iter().filter(|k| !**k).count() as u64;
@@ -666,6 +663,8 @@ impl<'w> WriterState<'w> {
 
     /// Files first, then rejects, then the manifest: a source is recorded only once its rows are durable.
     fn commit(&mut self) -> Result<(), Error> {
+        // The days written since the last commit are exactly the days with an open file.
+        let written: HashSet<i32> = self.open_files.keys().copied().collect();
         for (day, file) in std::mem::take(&mut self.open_files) {
             file.commit().map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.files_written += 1;
@@ -676,8 +675,7 @@ impl<'w> WriterState<'w> {
         self.pending_rejects.clear();
         self.warehouse.append_manifest(std::mem::take(&mut self.completed), self.options.now)?;
         // Keep the key index only for days still receiving rows; the rest is on disk and reloads on demand.
-        let touched = std::mem::take(&mut self.touched_since_commit);
-        self.keys.retain(|day, _| touched.contains(day));
+        self.keys.retain(|day, _| written.contains(day));
         self.rows_since_commit = 0;
         Ok(())
     }

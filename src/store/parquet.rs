@@ -11,7 +11,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use super::schema::FILE_SCHEMA;
+use super::schema::{FILE_SCHEMA, col};
 
 /// Rows per row group: big enough for good compression and fast scans, small enough to bound writer memory.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -25,10 +25,14 @@ pub fn writer_props() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         // Unique per row: a dictionary would only be built to be thrown away at the first page.
-        .set_column_dictionary_enabled(ColumnPath::from("request_id"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
+        .set_column_dictionary_enabled(column_path(col::REQUEST_ID), false)
+        .set_column_dictionary_enabled(column_path(col::TIMESTAMP), false)
         .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+fn column_path(index: usize) -> ColumnPath {
+    ColumnPath::from(FILE_SCHEMA.field(index).name().as_str())
 }
 
 /// Write batches to any sink as one Parquet file (used directly by the round-trip test).
