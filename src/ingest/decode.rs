@@ -175,7 +175,7 @@ pub fn decode_plain<R: Read>(reader: R, buffer: &mut Vec<u8>, on_event: &mut dyn
 /// a line, an export wrapper, broken JSON), which the framer then handles the careful way.
 fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) -> bool {
     let Ok(text) = std::str::from_utf8(line.trim_ascii_end()) else { return false };
-    let Ok(record) = serde_json::from_str::<WireRecord>(text) else { return false };
+    let Ok(record) = WireRecord::parse(text) else { return false };
     if !record.looks_like_record() {
         return false;
     }
@@ -305,11 +305,9 @@ fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn 
 }
 
 fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
-    let record = match serde_json::from_str::<WireRecord>(text) {
+    let record = match WireRecord::parse(text) {
         Ok(r) => r,
-        Err(e) => {
-            return on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), text.as_bytes())));
-        }
+        Err(e) => return on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
     };
     if record.looks_like_record() {
         match record.into_invocation() {

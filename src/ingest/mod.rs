@@ -13,6 +13,7 @@ pub mod decode;
 pub mod discover;
 pub mod fingerprint;
 pub mod frame;
+pub mod json_cursor;
 pub mod json_scan;
 pub mod model_id;
 pub mod record;

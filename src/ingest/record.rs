@@ -13,89 +13,316 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
-use serde_json::value::RawValue;
 
 use super::body::{self, BodyFacts};
 use super::fingerprint::{self, PromptFingerprint};
+use super::json_cursor::{Cursor, SyntaxError};
 use super::model_id::{self, ModelRef};
 
-/// One record as it appears on the wire. Borrowed from the decoded bytes where no unescaping is needed.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// One record as it appears on the wire, read by [`WireRecord::parse`]. Borrowed from the decoded text where no
+/// unescaping is needed; bodies are raw JSON spans of it.
+#[derive(Debug, Default)]
 pub struct WireRecord<'a> {
-    #[serde(borrow)]
     pub schema_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub schema_version: Option<Cow<'a, str>>,
-    /// Raw, because export wrappers put epoch milliseconds under the same key; read in [`read_timestamp`].
-    #[serde(borrow)]
-    pub timestamp: Option<&'a RawValue>,
-    #[serde(default, deserialize_with = "loose_string")]
+    /// Raw JSON, because export wrappers put epoch milliseconds under the same key; read in [`read_timestamp`].
+    pub timestamp: Option<&'a str>,
     pub account_id: Option<String>,
-    #[serde(borrow)]
-    pub identity: Option<WireIdentity<'a>>,
-    #[serde(borrow)]
+    /// `identity.arn`: the caller.
+    pub identity_arn: Option<Cow<'a, str>>,
     pub region: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub inference_region: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub request_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub operation: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub model_id: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "loose_string_map")]
     pub request_metadata: Option<BTreeMap<String, String>>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub error_code: Option<String>,
-    #[serde(borrow)]
-    pub performance_config: Option<WirePerformanceConfig<'a>>,
-    #[serde(borrow)]
-    pub input: Option<WireInput<'a>>,
-    #[serde(borrow)]
-    pub output: Option<WireOutput<'a>>,
-}
-
-/// `identity` of a record: the caller.
-#[derive(Debug, Deserialize, Default)]
-pub struct WireIdentity<'a> {
-    #[serde(borrow)]
-    pub arn: Option<Cow<'a, str>>,
-}
-
-/// `performanceConfig` (latency-optimized inference); seen only in third-party schemas.
-#[derive(Debug, Deserialize, Default)]
-pub struct WirePerformanceConfig<'a> {
-    #[serde(borrow)]
-    pub latency: Option<Cow<'a, str>>,
+    /// `performanceConfig.latency` (latency-optimized inference); seen only in third-party schemas.
+    pub performance_latency: Option<Cow<'a, str>>,
+    pub input: WireInput<'a>,
+    pub output: WireOutput<'a>,
 }
 
 /// `input` of a record.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct WireInput<'a> {
-    #[serde(borrow)]
-    pub input_body_json: Option<&'a RawValue>,
-    #[serde(borrow)]
+    pub input_body_json: Option<&'a str>,
     pub input_body_s3_path: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "loose_count")]
     pub input_token_count: Option<i64>,
-    #[serde(default, deserialize_with = "loose_count")]
     pub cache_read_input_token_count: Option<i64>,
-    #[serde(default, deserialize_with = "loose_count")]
     pub cache_write_input_token_count: Option<i64>,
 }
 
 /// `output` of a record.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct WireOutput<'a> {
-    #[serde(borrow)]
-    pub output_body_json: Option<&'a RawValue>,
-    #[serde(borrow)]
+    pub output_body_json: Option<&'a str>,
     pub output_body_s3_path: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "loose_count")]
     pub output_token_count: Option<i64>,
+}
+
+/// Why a JSON object could not be read as a record: broken JSON, or a known field of the wrong type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("invalid JSON: {0}")]
+    Syntax(#[from] SyntaxError),
+    #[error("invalid field {field}: {problem}")]
+    Field { field: &'static str, problem: String },
+}
+
+fn field_error(field: &'static str, problem: impl Into<String>) -> WireError {
+    WireError::Field { field, problem: problem.into() }
+}
+
+/// Which fields of one object were seen: a field given twice is an error (as serde's derive made it), even
+/// when the first was `null`.
+#[derive(Default)]
+struct Seen(u32);
+
+impl Seen {
+    fn first(&mut self, bit: u32, field: &'static str) -> Result<(), WireError> {
+        if self.0 & (1 << bit) != 0 {
+            return Err(field_error(field, "given twice"));
+        }
+        self.0 |= 1 << bit;
+        Ok(())
+    }
+}
+
+impl<'a> WireRecord<'a> {
+    /// Read a record from the text of one JSON object, validating all of it in the same pass. Unknown fields are
+    /// checked as JSON and skipped; `null` is the same as absent. Text that is not an object is a syntax error.
+    pub fn parse(text: &'a str) -> Result<Self, WireError> {
+        let mut record = WireRecord::default();
+        let mut seen = Seen::default();
+        let mut cursor = Cursor::new(text.as_bytes());
+        cursor.object(|key, c| -> Result<(), WireError> {
+            let r = &mut record;
+            match key {
+                b"schemaType" => {
+                    seen.first(0, "schemaType")?;
+                    r.schema_type = string(text, "schemaType", c.value()?)?;
+                }
+                b"schemaVersion" => {
+                    seen.first(1, "schemaVersion")?;
+                    r.schema_version = string(text, "schemaVersion", c.value()?)?;
+                }
+                b"timestamp" => {
+                    seen.first(2, "timestamp")?;
+                    r.timestamp = raw(text, c.value()?);
+                }
+                b"accountId" => {
+                    seen.first(3, "accountId")?;
+                    r.account_id = loose_string(text, "accountId", c.value()?)?;
+                }
+                b"identity" => {
+                    seen.first(4, "identity")?;
+                    let mut seen = Seen::default();
+                    nested_object(c, "identity", |key, c| match key {
+                        b"arn" => {
+                            seen.first(0, "identity.arn")?;
+                            r.identity_arn = string(text, "identity.arn", c.value()?)?;
+                            Ok(())
+                        }
+                        _ => skip(c),
+                    })?;
+                }
+                b"region" => {
+                    seen.first(5, "region")?;
+                    r.region = string(text, "region", c.value()?)?;
+                }
+                b"inferenceRegion" => {
+                    seen.first(6, "inferenceRegion")?;
+                    r.inference_region = string(text, "inferenceRegion", c.value()?)?;
+                }
+                b"requestId" => {
+                    seen.first(7, "requestId")?;
+                    r.request_id = string(text, "requestId", c.value()?)?;
+                }
+                b"operation" => {
+                    seen.first(8, "operation")?;
+                    r.operation = string(text, "operation", c.value()?)?;
+                }
+                b"modelId" => {
+                    seen.first(9, "modelId")?;
+                    r.model_id = string(text, "modelId", c.value()?)?;
+                }
+                b"requestMetadata" => {
+                    seen.first(10, "requestMetadata")?;
+                    r.request_metadata = string_map(text, "requestMetadata", c)?;
+                }
+                b"errorCode" => {
+                    seen.first(11, "errorCode")?;
+                    r.error_code = loose_string(text, "errorCode", c.value()?)?;
+                }
+                b"performanceConfig" => {
+                    seen.first(12, "performanceConfig")?;
+                    let mut seen = Seen::default();
+                    nested_object(c, "performanceConfig", |key, c| match key {
+                        b"latency" => {
+                            seen.first(0, "performanceConfig.latency")?;
+                            r.performance_latency = string(text, "performanceConfig.latency", c.value()?)?;
+                            Ok(())
+                        }
+                        _ => skip(c),
+                    })?;
+                }
+                b"input" => {
+                    seen.first(13, "input")?;
+                    let (input, mut seen) = (&mut r.input, Seen::default());
+                    nested_object(c, "input", |key, c| {
+                        match key {
+                            b"inputBodyJson" => {
+                                seen.first(0, "input.inputBodyJson")?;
+                                input.input_body_json = raw(text, c.value()?);
+                            }
+                            b"inputBodyS3Path" => {
+                                seen.first(1, "input.inputBodyS3Path")?;
+                                input.input_body_s3_path = string(text, "input.inputBodyS3Path", c.value()?)?;
+                            }
+                            b"inputTokenCount" => {
+                                seen.first(2, "input.inputTokenCount")?;
+                                input.input_token_count = count(text, "input.inputTokenCount", c.value()?)?;
+                            }
+                            b"cacheReadInputTokenCount" => {
+                                seen.first(3, "input.cacheReadInputTokenCount")?;
+                                input.cache_read_input_token_count =
+                                    count(text, "input.cacheReadInputTokenCount", c.value()?)?;
+                            }
+                            b"cacheWriteInputTokenCount" => {
+                                seen.first(4, "input.cacheWriteInputTokenCount")?;
+                                input.cache_write_input_token_count =
+                                    count(text, "input.cacheWriteInputTokenCount", c.value()?)?;
+                            }
+                            _ => skip(c)?,
+                        }
+                        Ok(())
+                    })?;
+                }
+                b"output" => {
+                    seen.first(14, "output")?;
+                    let (output, mut seen) = (&mut r.output, Seen::default());
+                    nested_object(c, "output", |key, c| {
+                        match key {
+                            b"outputBodyJson" => {
+                                seen.first(0, "output.outputBodyJson")?;
+                                output.output_body_json = raw(text, c.value()?);
+                            }
+                            b"outputBodyS3Path" => {
+                                seen.first(1, "output.outputBodyS3Path")?;
+                                output.output_body_s3_path = string(text, "output.outputBodyS3Path", c.value()?)?;
+                            }
+                            b"outputTokenCount" => {
+                                seen.first(2, "output.outputTokenCount")?;
+                                output.output_token_count = count(text, "output.outputTokenCount", c.value()?)?;
+                            }
+                            _ => skip(c)?,
+                        }
+                        Ok(())
+                    })?;
+                }
+                _ => skip(c)?,
+            }
+            Ok(())
+        })?;
+        cursor.end()?;
+        Ok(record)
+    }
+}
+
+/// Validate and drop a value the record does not use.
+fn skip(cursor: &mut Cursor<'_>) -> Result<(), WireError> {
+    cursor.value()?;
+    Ok(())
+}
+
+/// An object-valued field walked in place (so its bodies are validated once, here); `null` is absent.
+fn nested_object<'a>(
+    cursor: &mut Cursor<'a>,
+    field: &'static str,
+    on_field: impl FnMut(&[u8], &mut Cursor<'a>) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    match cursor.peek() {
+        Some(b'{') => cursor.object(on_field),
+        _ => match cursor.value()? {
+            b"null" => Ok(()),
+            _ => Err(field_error(field, "expected an object")),
+        },
+    }
+}
+
+/// The text of a span of `text` (spans start and end at ASCII delimiters, so always on char boundaries); `null`
+/// is absent.
+fn raw<'a>(text: &'a str, span: &'a [u8]) -> Option<&'a str> {
+    if span == b"null" {
+        return None;
+    }
+    let start = (span.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(start..start + span.len())
+}
+
+/// A string field: borrowed when it holds no escapes.
+fn string<'a>(text: &'a str, field: &'static str, span: &'a [u8]) -> Result<Option<Cow<'a, str>>, WireError> {
+    let Some(value) = raw(text, span) else { return Ok(None) };
+    if !value.starts_with('"') {
+        return Err(field_error(field, "expected a string"));
+    }
+    let inner = &value[1..value.len() - 1];
+    if !inner.contains('\\') {
+        return Ok(Some(Cow::Borrowed(inner)));
+    }
+    // Escapes are rare; serde_json decodes them (and refuses lone surrogates, as it always did here).
+    serde_json::from_str::<String>(value).map(|s| Some(Cow::Owned(s))).map_err(|e| field_error(field, e.to_string()))
+}
+
+/// A token count, with [`loose_count`]'s leniency; plain integers skip serde.
+fn count(text: &str, field: &'static str, span: &[u8]) -> Result<Option<i64>, WireError> {
+    let digits = span.strip_prefix(b"-").unwrap_or(span);
+    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        // At most 18 digits always fits an i64.
+        let magnitude = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        return Ok(Some(if digits.len() < span.len() { -magnitude } else { magnitude }));
+    }
+    #[derive(Deserialize)]
+    struct Count(#[serde(deserialize_with = "loose_count")] Option<i64>);
+    let value = raw(text, span).unwrap_or("null");
+    serde_json::from_str::<Count>(value).map(|c| c.0).map_err(|e| field_error(field, e.to_string()))
+}
+
+/// A string that some writers emit as a number (`accountId`) or another scalar.
+fn loose_string(text: &str, field: &'static str, span: &[u8]) -> Result<Option<String>, WireError> {
+    let Some(value) = raw(text, span) else { return Ok(None) };
+    if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Some(inner.to_string()));
+    }
+    let value = serde_json::from_str::<serde_json::Value>(value).map_err(|e| field_error(field, e.to_string()))?;
+    Ok(scalar_to_string(value))
+}
+
+/// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped, and
+/// `null` values are dropped.
+fn string_map(
+    text: &str,
+    field: &'static str,
+    cursor: &mut Cursor<'_>,
+) -> Result<Option<BTreeMap<String, String>>, WireError> {
+    if cursor.peek() != Some(b'{') {
+        return match cursor.value()? {
+            b"null" => Ok(None),
+            _ => Err(field_error(field, "expected an object")),
+        };
+    }
+    let mut map = BTreeMap::new();
+    cursor.object(|key, c| -> Result<(), WireError> {
+        let value = c.value()?;
+        if let Some(value) = loose_string(text, field, value)? {
+            map.insert(String::from_utf8_lossy(key).into_owned(), value);
+        }
+        Ok(())
+    })?;
+    Ok(Some(map))
 }
 
 /// Where the token counts of a row came from.
@@ -189,17 +416,16 @@ impl<'a> WireRecord<'a> {
             _ => return Err(RecordError::NotALogRecord("requestId is missing")),
         };
         let timestamp = match self.timestamp {
-            Some(raw) => read_timestamp(raw.get()).ok_or_else(|| {
-                let text = serde_json::from_str::<Cow<str>>(raw.get()).map(Cow::into_owned);
-                RecordError::InvalidTimestamp(text.unwrap_or_else(|_| raw.get().to_string()))
+            Some(raw) => read_timestamp(raw).ok_or_else(|| {
+                let text = serde_json::from_str::<Cow<str>>(raw).map(Cow::into_owned);
+                RecordError::InvalidTimestamp(text.unwrap_or_else(|_| raw.to_string()))
             })?,
             None => return Err(RecordError::InvalidTimestamp(String::new())),
         };
 
-        let input = self.input.unwrap_or_default();
-        let output = self.output.unwrap_or_default();
+        let (input, output) = (self.input, self.output);
         let facts = match output.output_body_json {
-            Some(raw) => body::read_output_body(raw.get()),
+            Some(raw) => body::read_output_body(raw),
             None => BodyFacts::default(),
         };
 
@@ -238,7 +464,7 @@ impl<'a> WireRecord<'a> {
 
         let total_input = total_input_tokens(input_tokens, cache_read_tokens, cache_write_tokens);
         let fingerprint = match input.input_body_json {
-            Some(raw) => fingerprint::fingerprint_input_body(raw.get(), total_input),
+            Some(raw) => fingerprint::fingerprint_input_body(raw, total_input),
             None => PromptFingerprint::default(),
         };
 
@@ -247,7 +473,7 @@ impl<'a> WireRecord<'a> {
             Some("InvokeModel" | "Converse") => Some(false),
             _ => facts.is_chunk_array.then_some(true),
         };
-        let identity_arn = self.identity.and_then(|i| i.arn);
+        let identity_arn = self.identity_arn;
         let principal = identity_arn.as_deref().map(principal_of);
         let model = self.model_id.as_deref().map(model_id::normalize).unwrap_or_default();
 
@@ -275,12 +501,12 @@ impl<'a> WireRecord<'a> {
             first_byte_latency_ms: facts.first_byte_latency_ms,
             guardrail_intervened: output.output_body_json.map(|_| facts.guardrail_intervened),
             error_code: self.error_code,
-            input_bytes: input.input_body_json.map(|r| r.get().len() as i64),
-            output_bytes: output.output_body_json.map(|r| r.get().len() as i64),
+            input_bytes: input.input_body_json.map(|r| r.len() as i64),
+            output_bytes: output.output_body_json.map(|r| r.len() as i64),
             input_body_s3_path: input.input_body_s3_path,
             output_body_s3_path: output.output_body_s3_path,
             response_model: facts.response_model,
-            performance_latency: self.performance_config.and_then(|p| p.latency),
+            performance_latency: self.performance_latency,
             schema_version: self.schema_version,
             fingerprint,
         })
@@ -374,25 +600,6 @@ pub(crate) fn loose_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
     d.deserialize_option(CountVisitor)
 }
 
-/// A string that some writers emit as a number (`accountId`) or another scalar.
-fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(value.and_then(scalar_to_string))
-}
-
-/// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped.
-fn loose_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
-    let value = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?;
-    Ok(value.map(|m| {
-        m.into_iter()
-            .filter_map(|(k, v)| match v {
-                serde_json::Value::Null => None,
-                other => Some((k, scalar_to_string(other.clone()).unwrap_or_else(|| other.to_string()))),
-            })
-            .collect()
-    }))
-}
-
 fn scalar_to_string(value: serde_json::Value) -> Option<String> {
     match value {
         serde_json::Value::Null => None,
@@ -422,6 +629,42 @@ mod tests {
         for (input, want) in cases {
             let got = parse_timestamp(input).map(|t| t.to_rfc3339());
             assert_eq!(got.as_deref(), want, "case {input:?}");
+        }
+    }
+
+    #[test]
+    fn wire_fields_are_read_leniently_and_type_errors_are_named() {
+        let text = r#"{"requestId":"a\u0062c","region":"us-east-1","accountId":123456789012,
+            "identity":{"arn":"arn:x","other":[1]},"output":null,"unknown":{"deep":[{}, "\"]"]},
+            "input":{"inputTokenCount":"12","cacheReadInputTokenCount":3.0,"cacheWriteInputTokenCount":-4,"inputBodyJson":null},
+            "requestMetadata":{"team":"a\tb","n":1,"gone":null,"obj":{"k":[true]}}}"#;
+        let r = WireRecord::parse(text).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("abc"));
+        assert!(matches!(r.region, Some(Cow::Borrowed("us-east-1"))), "unescaped strings are borrowed");
+        assert_eq!(r.account_id.as_deref(), Some("123456789012"));
+        assert_eq!(r.identity_arn.as_deref(), Some("arn:x"));
+        let counts =
+            (r.input.input_token_count, r.input.cache_read_input_token_count, r.input.cache_write_input_token_count);
+        assert_eq!(counts, (Some(12), Some(3), Some(-4)));
+        assert_eq!((r.input.input_body_json, r.output.output_body_json), (None, None));
+        let metadata: Vec<(&str, &str)> =
+            r.request_metadata.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(metadata, [("n", "1"), ("obj", r#"{"k":[true]}"#), ("team", "a\tb")]);
+
+        let errors = [
+            (r#"{"requestId":5}"#, "invalid field requestId: expected a string"),
+            (r#"{"requestId":"a","requestId":null}"#, "invalid field requestId: given twice"),
+            (r#"{"input":{"inputTokenCount":1.5}}"#, "invalid field input.inputTokenCount"),
+            (r#"{"input":[]}"#, "invalid field input: expected an object"),
+            (r#"{"requestMetadata":"x"}"#, "invalid field requestMetadata: expected an object"),
+            (r#"{"requestId":"\ud800"}"#, "invalid field requestId: unexpected end of hex escape"),
+            (r#"{"requestId":"a"} x"#, "invalid JSON: trailing characters at column 19"),
+            (r#"{"requestId":"a","input":{"inputBodyJson":{"a":01}}}"#, "invalid JSON: invalid number"),
+            (r#"["requestId"]"#, "invalid JSON: expected an object at column 1"),
+        ];
+        for (text, want) in errors {
+            let got = WireRecord::parse(text).map(|_| ()).map_err(|e| e.to_string());
+            assert!(got.as_ref().is_err_and(|e| e.starts_with(want)), "{text}: {got:?}");
         }
     }
 
