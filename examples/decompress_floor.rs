@@ -1,12 +1,16 @@
 //! The decompression floor for `scripts/bench`: read and gunzip the same files with the same decompressor
-//! the ingester uses (flate2's `MultiGzDecoder` over zlib-rs), on the same number of threads, and do nothing
-//! else. No ingester can be faster than this on the same machine.
+//! the ingester uses (whole objects through libdeflate, as `ingest::decode` does, streaming flate2 over
+//! zlib-rs for any it refuses), on the same number of threads, and do nothing else. No ingester can be faster
+//! than this on the same machine.
 //!
 //! Usage: `decompress_floor <threads> <file-list>`, where the list holds paths separated by NUL bytes.
 //! Prints the decompressed byte count.
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use bedrock_spend::ingest::decode::{WHOLE_INPUT_BYTES, WHOLE_OUTPUT_BYTES};
+use bedrock_spend::ingest::inflate::GzipInflater;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -19,13 +23,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let handles: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| -> std::io::Result<()> {
+                    let mut inflater = GzipInflater::new();
+                    let (mut compressed, mut whole) = (Vec::new(), Vec::new());
                     let mut buffer = vec![0u8; 256 << 10];
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = paths.get(i) else { return Ok(()) };
                         let path = std::path::Path::new(std::str::from_utf8(path).map_err(std::io::Error::other)?);
-                        let file = BufReader::with_capacity(64 << 10, std::fs::File::open(path)?);
-                        let mut gz = flate2::bufread::MultiGzDecoder::new(file);
+                        compressed.clear();
+                        std::fs::File::open(path)?.read_to_end(&mut compressed)?;
+                        if compressed.len() <= WHOLE_INPUT_BYTES
+                            && inflater.inflate_all(&compressed, &mut whole, WHOLE_OUTPUT_BYTES).is_ok()
+                        {
+                            total.fetch_add(whole.len() as u64, Ordering::Relaxed);
+                            continue;
+                        }
+                        let mut gz = flate2::bufread::MultiGzDecoder::new(compressed.as_slice());
                         loop {
                             let n = gz.read(&mut buffer)?;
                             if n == 0 {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::frame::{Frame, Framer, Position};
+use super::inflate::GzipInflater;
 use super::record::{Invocation, WireRecord};
 
 /// Compression of an input, decided from its first bytes (never from its name: exports get renamed).
@@ -83,14 +84,30 @@ const MAX_NESTING: u8 = 4;
 
 /// Decode every record of one input, detecting gzip from the magic bytes.
 pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
-    decode_reader_reusing(reader, &mut Vec::new(), on_event)
+    decode_reader_reusing(reader, &mut DecodeScratch::default(), on_event)
 }
 
-/// [`decode_reader`] with a caller-kept frame buffer: a worker decoding thousands of small objects reuses one
-/// buffer instead of allocating and zeroing a fresh one per object.
+/// The buffers and inflater one decoding thread keeps from input to input: a worker decoding thousands of
+/// small objects reuses them instead of allocating and zeroing fresh ones per object.
+#[derive(Default)]
+pub struct DecodeScratch {
+    /// The framer's buffer; also where a whole input is inflated.
+    frame: Vec<u8>,
+    /// A whole compressed input.
+    compressed: Vec<u8>,
+    inflater: Option<GzipInflater>,
+}
+
+/// Compressed inputs up to this size are read whole and inflated in one call ([`super::inflate`]); larger ones
+/// stream, so a multi-GB export never sits in memory.
+pub const WHOLE_INPUT_BYTES: usize = 8 << 20;
+/// The most a whole input may inflate to; past it the input streams instead.
+pub const WHOLE_OUTPUT_BYTES: usize = 64 << 20;
+
+/// [`decode_reader`] with a caller-kept [`DecodeScratch`].
 pub fn decode_reader_reusing<R: Read>(
     reader: R,
-    buffer: &mut Vec<u8>,
+    scratch: &mut DecodeScratch,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> DecodeStats {
     let mut buffered = BufReader::with_capacity(64 << 10, reader);
@@ -106,15 +123,68 @@ pub fn decode_reader_reusing<R: Read>(
         }
     };
     match detect_compression(head) {
-        Compression::Gzip => decode_plain(MultiGzDecoder::new(buffered), buffer, on_event),
-        Compression::None => decode_plain(buffered, buffer, on_event),
+        Compression::Gzip => decode_gzip(buffered, scratch, on_event),
+        Compression::None => decode_plain(buffered, &mut scratch.frame, on_event),
+    }
+}
+
+/// Gzip input: read whole and inflated in one call when it is small and sound; otherwise streamed, which
+/// decodes up to the first damaged byte and says where the input broke.
+fn decode_gzip<R: BufRead>(
+    mut reader: R,
+    scratch: &mut DecodeScratch,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> DecodeStats {
+    let mut compressed = std::mem::take(&mut scratch.compressed);
+    compressed.clear();
+    let read = (&mut reader).take(WHOLE_INPUT_BYTES as u64 + 1).read_to_end(&mut compressed);
+    let stats = match read {
+        Ok(n) if n <= WHOLE_INPUT_BYTES => {
+            let inflater = scratch.inflater.get_or_insert_with(GzipInflater::new);
+            let mut whole = std::mem::take(&mut scratch.frame);
+            match inflater.inflate_all(&compressed, &mut whole, WHOLE_OUTPUT_BYTES) {
+                Ok(()) => decode_framed(Framer::whole(whole), &mut scratch.frame, on_event),
+                Err(_) => {
+                    scratch.frame = whole;
+                    decode_plain(MultiGzDecoder::new(compressed.as_slice()), &mut scratch.frame, on_event)
+                }
+            }
+        }
+        // Too large to hold: stream what was read, then the rest.
+        Ok(_) => decode_plain(MultiGzDecoder::new(compressed.as_slice().chain(reader)), &mut scratch.frame, on_event),
+        // The transport failed part way: decode what arrived, then report the failure where it happened.
+        Err(e) => {
+            let failed = BufReader::new(FailedRead(Some(e)));
+            decode_plain(MultiGzDecoder::new(compressed.as_slice().chain(failed)), &mut scratch.frame, on_event)
+        }
+    };
+    if compressed.capacity() <= WHOLE_INPUT_BYTES + 1 {
+        scratch.compressed = compressed;
+    }
+    stats
+}
+
+/// A reader that fails with a read error already met, once, then reads as empty.
+struct FailedRead(Option<io::Error>);
+
+impl Read for FailedRead {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
     }
 }
 
 /// Decode an uncompressed stream, framing it in `buffer` (handed back afterwards for reuse).
 pub fn decode_plain<R: Read>(reader: R, buffer: &mut Vec<u8>, on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
+    decode_framed(Framer::with_buffer(reader, std::mem::take(buffer)), buffer, on_event)
+}
+
+/// Decode what a framer frames; its buffer is handed back in `buffer` for reuse.
+fn decode_framed<R: Read>(
+    mut framer: Framer<R>,
+    buffer: &mut Vec<u8>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> DecodeStats {
     let mut stats = DecodeStats::default();
-    let mut framer = Framer::with_buffer(reader, std::mem::take(buffer));
     let mut count = |event: Event<'_>, stats: &mut DecodeStats| {
         match &event {
             Event::Record(..) => stats.records += 1,
@@ -341,4 +411,72 @@ fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn F
 /// Read everything from a reader into the callback; used by tests and small inputs.
 pub fn decode_bytes(bytes: &[u8], on_event: &mut dyn FnMut(Event<'_>)) -> DecodeStats {
     decode_reader(io::Cursor::new(bytes), on_event)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn records(n: usize) -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                format!("{{\"requestId\":\"r-{i}\",\"timestamp\":\"2025-11-02T10:00:00Z\",\"modelId\":\"m\",\"pad\":\"{}\"}}\n", "x".repeat(200))
+                    .into_bytes()
+            })
+            .collect()
+    }
+
+    fn gzip(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn count(input: impl Read, scratch: &mut DecodeScratch) -> (DecodeStats, usize) {
+        let mut rows = 0;
+        let stats = decode_reader_reusing(input, scratch, &mut |e| rows += usize::from(matches!(e, Event::Record(..))));
+        (stats, rows)
+    }
+
+    /// Small objects are inflated whole, larger ones stream; both read every record, with one scratch reused.
+    #[test]
+    fn whole_and_streamed_inputs_decode_alike() {
+        let (small_text, large_text) = (records(1000), records(40_000));
+        let large = gzip(&large_text, flate2::Compression::none());
+        assert!(large.len() > WHOLE_INPUT_BYTES, "stored blocks keep it over the whole-input limit");
+        let small = gzip(&small_text, flate2::Compression::default());
+        let mut scratch = DecodeScratch::default();
+        for (input, text, want) in
+            [(&small, &small_text, 1000), (&large, &large_text, 40_000), (&small, &small_text, 1000)]
+        {
+            let (stats, rows) = count(input.as_slice(), &mut scratch);
+            assert_eq!((rows, stats.records, stats.rejects), (want, want as u64, 0));
+            assert_eq!(stats.bytes, text.len() as u64);
+        }
+    }
+
+    /// A transport failure part way through an object: what arrived is decoded, and the failure keeps its kind
+    /// so the source is retried rather than recorded as done.
+    #[test]
+    fn transport_failure_keeps_what_arrived_and_is_reported() {
+        struct Failing<'a>(&'a [u8]);
+        impl Read for Failing<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "peer went away"));
+                }
+                let n = buf.len().min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let whole = gzip(&records(2000), flate2::Compression::default());
+        let (stats, rows) = count(Failing(&whole[..whole.len() / 2]), &mut DecodeScratch::default());
+        assert!(rows > 0 && rows < 2000, "rows {rows}");
+        assert_eq!(stats.read_error, Some(io::ErrorKind::ConnectionReset));
+        assert!(stats.failed_in_transport());
+    }
 }

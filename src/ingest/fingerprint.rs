@@ -9,6 +9,7 @@
 
 use xxhash_rust::xxh3::Xxh3;
 
+use super::json_cursor::{Cursor, SyntaxError};
 use super::json_scan::{array_items, object_fields, string_bytes, string_field, walk_strings};
 
 /// Fingerprints of one request's prompt; `None` where the body has no such part.
@@ -21,53 +22,169 @@ pub struct PromptFingerprint {
 }
 
 /// The prompt-shaped parts of a request body (Anthropic Messages, Converse, Nova, OpenAI-style chat), as raw
-/// JSON spans of the body.
-#[derive(Default)]
-struct InputBody<'a> {
+/// JSON spans of the body, with what fingerprinting needs of each message already read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InputParts<'a> {
     system: Option<&'a [u8]>,
     tools: Option<&'a [u8]>,
     tool_config: Option<&'a [u8]>,
-    messages: Option<&'a [u8]>,
-    /// Llama/Mistral `prompt`, Titan `inputText`: one opaque string with no structure to fingerprint.
-    prompt: Option<&'a [u8]>,
-    input_text: Option<&'a [u8]>,
+    messages: Vec<Message<'a>>,
+    /// Bytes inside the strings of Llama/Mistral `prompt` and Titan `inputText`: one opaque text with no
+    /// structure to fingerprint, but part of the prompt's size.
+    loose_string_bytes: usize,
 }
 
-impl<'a> InputBody<'a> {
-    fn read(raw: &'a [u8]) -> Self {
-        let mut body = InputBody::default();
-        for (key, value) in object_fields(raw) {
-            // `null` is the same as absent, as it was for the serde reader this replaces.
-            let value = (value != b"null").then_some(value);
-            match key {
-                b"system" => body.system = value,
-                b"tools" => body.tools = value,
-                b"toolConfig" => body.tool_config = value,
-                b"messages" => body.messages = value,
-                b"prompt" => body.prompt = value,
-                b"inputText" => body.input_text = value,
-                _ => {}
-            }
+/// One item of `messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Message<'a> {
+    raw: &'a [u8],
+    role: Role,
+    /// Bytes inside its strings.
+    string_bytes: usize,
+}
+
+/// What a message's `role` (its first `role` key) says about where the message belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `system` or `developer`: OpenAI-style bodies put the system prompt in leading messages of these roles.
+    System,
+    User,
+    /// Any other role, or none.
+    Other,
+}
+
+impl Role {
+    fn of(role: Option<&str>) -> Role {
+        match role {
+            Some("system" | "developer") => Role::System,
+            Some("user") => Role::User,
+            _ => Role::Other,
         }
-        body
     }
 }
 
-/// Fingerprint an `inputBodyJson` span (already validated as JSON by the record parser). `total_input_tokens`
-/// is the logged uncached + cache-read + cache-write input, used to calibrate the size estimates.
+impl<'a> InputParts<'a> {
+    /// Walk an `inputBodyJson` value with the record's validating cursor, picking out the parts as it passes
+    /// them: the body is crossed once for validation and location together, instead of once to validate and
+    /// four more times to find fields, items and roles. `None` (after taking the value) when the body is not
+    /// an object. Later duplicate keys win; `null` is the same as absent.
+    pub fn locate(cursor: &mut Cursor<'a>) -> Result<Option<Self>, SyntaxError> {
+        if cursor.peek() != Some(b'{') {
+            cursor.value()?;
+            return Ok(None);
+        }
+        let mut parts = InputParts::default();
+        let mut prompt_bytes = [0usize; 2];
+        cursor.object(|key, c| -> Result<(), SyntaxError> {
+            match key {
+                b"system" => parts.system = non_null(c.value()?),
+                b"tools" => parts.tools = non_null(c.value()?),
+                b"toolConfig" => parts.tool_config = non_null(c.value()?),
+                b"messages" => parts.messages = locate_messages(c)?,
+                b"prompt" | b"inputText" => {
+                    let before = c.string_bytes();
+                    c.value()?;
+                    prompt_bytes[usize::from(key == b"inputText")] = c.string_bytes() - before;
+                }
+                _ => {
+                    c.value()?;
+                }
+            }
+            Ok(())
+        })?;
+        parts.loose_string_bytes = prompt_bytes.iter().sum();
+        Ok(Some(parts))
+    }
+
+    /// The same parts read from a body's text without a cursor (offloaded bodies, which no record parser has
+    /// walked). Never fails: text that is not a JSON object yields no parts.
+    pub fn read(raw: &'a [u8]) -> Self {
+        let mut parts = InputParts::default();
+        let mut prompt_bytes = [0usize; 2];
+        for (key, value) in object_fields(raw) {
+            match key {
+                b"system" => parts.system = non_null(value),
+                b"tools" => parts.tools = non_null(value),
+                b"toolConfig" => parts.tool_config = non_null(value),
+                b"messages" => {
+                    parts.messages = array_items(value)
+                        .map(|raw| Message {
+                            raw,
+                            role: Role::of(string_field(raw, "role").as_deref()),
+                            string_bytes: string_bytes(raw),
+                        })
+                        .collect();
+                }
+                b"prompt" => prompt_bytes[0] = string_bytes(value),
+                b"inputText" => prompt_bytes[1] = string_bytes(value),
+                _ => {}
+            }
+        }
+        parts.loose_string_bytes = prompt_bytes.iter().sum();
+        parts
+    }
+}
+
+fn non_null(value: &[u8]) -> Option<&[u8]> {
+    (value != b"null").then_some(value)
+}
+
+/// The items of a `messages` value, each with its role and string bytes; anything but an array has none.
+fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, SyntaxError> {
+    let mut messages = Vec::new();
+    if cursor.peek() != Some(b'[') {
+        cursor.value()?;
+        return Ok(messages);
+    }
+    cursor.array(|c| -> Result<(), SyntaxError> {
+        let (start, before) = (c.mark(), c.string_bytes());
+        let mut role = None;
+        if c.peek() == Some(b'{') {
+            c.object(|key, c| -> Result<(), SyntaxError> {
+                let value = c.value()?;
+                // The first `role` decides, as a lookup by key would find it.
+                if key == b"role" && role.is_none() {
+                    role = Some(value);
+                }
+                Ok(())
+            })?;
+        } else {
+            c.value()?;
+        }
+        let raw = c.since(start);
+        let role = role.and_then(|value| string_value(value));
+        messages.push(Message { raw, role: Role::of(role.as_deref()), string_bytes: c.string_bytes() - before });
+        Ok(())
+    })?;
+    Ok(messages)
+}
+
+/// A JSON string value's text, unescaped only when it holds escapes; `None` for other values.
+fn string_value(value: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        return std::str::from_utf8(inner).ok().map(std::borrow::Cow::Borrowed);
+    }
+    serde_json::from_slice::<String>(value).ok().map(std::borrow::Cow::Owned)
+}
+
+/// Fingerprint an `inputBodyJson` text (already validated as JSON). `total_input_tokens` is the logged
+/// uncached + cache-read + cache-write input, used to calibrate the size estimates.
 pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> PromptFingerprint {
-    let body = InputBody::read(raw.as_bytes());
-    let messages: Vec<&[u8]> = body.messages.map(|m| array_items(m).collect()).unwrap_or_default();
-    let roles: Vec<Option<std::borrow::Cow<str>>> = messages.iter().map(|m| string_field(m, "role")).collect();
-    // OpenAI-style bodies put the system prompt in leading `system`/`developer` messages.
-    let leading_system = roles.iter().take_while(|r| matches!(r.as_deref(), Some("system" | "developer"))).count();
-    let last_user = roles.iter().rposition(|r| r.as_deref() == Some("user"));
+    fingerprint_parts(&InputParts::read(raw.as_bytes()), total_input_tokens)
+}
+
+/// Fingerprint located prompt parts (see [`fingerprint_input_body`]).
+pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>) -> PromptFingerprint {
+    let messages = &body.messages;
+    let leading_system = messages.iter().take_while(|m| m.role == Role::System).count();
+    let last_user = messages.iter().rposition(|m| m.role == Role::User);
 
     let mut system_parts: Vec<&[u8]> = Vec::new();
     for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
         push_content_parts(part, &mut system_parts);
     }
-    system_parts.extend(&messages[..leading_system]);
+    system_parts.extend(messages[..leading_system].iter().map(|m| m.raw));
     let prefix_end = last_user.unwrap_or(0).max(leading_system);
     let prefix_messages = &messages[leading_system..prefix_end];
 
@@ -84,13 +201,12 @@ pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> Pro
         prefix_hasher.update(&[PART_SEPARATOR]);
     }
     let mut prefix_len = system_len;
-    for part in prefix_messages {
-        prefix_len += walk_strings(part, |piece| prefix_hasher.update(piece));
+    for message in prefix_messages {
+        prefix_len += walk_strings(message.raw, |piece| prefix_hasher.update(piece));
         prefix_hasher.update(&[PART_SEPARATOR]);
     }
-    let total_len: usize = prefix_len
-        + messages[prefix_end..].iter().map(|m| string_bytes(m)).sum::<usize>()
-        + [body.prompt, body.input_text].into_iter().flatten().map(string_bytes).sum::<usize>();
+    let total_len: usize =
+        prefix_len + messages[prefix_end..].iter().map(|m| m.string_bytes).sum::<usize>() + body.loose_string_bytes;
 
     let estimate = |part_len: usize| -> Option<i64> {
         let total_tokens = total_input_tokens?;
@@ -199,6 +315,35 @@ mod tests {
         assert_eq!(fingerprint_input_body(body, Some(10)), PromptFingerprint::default());
         let llama = r#"{"prompt":"A test prompt","max_gen_len":512}"#;
         assert_eq!(fingerprint_input_body(llama, Some(4)), PromptFingerprint::default());
+    }
+
+    /// The parts the record parser locates while validating are the parts a separate read of the text finds.
+    #[test]
+    fn located_parts_match_parts_read_from_text() {
+        let bodies = [
+            CONVERSE.to_string(),
+            CONVERSE.replace("{\"", "{\n  \"").replace(",\"", " ,\n\t\""),
+            CONVERSE.replace(r#"Follow policy."}]"#, r#"Follow policy."},{"cachePoint":{"type":"default"}}]"#),
+            r#"{"messages":[{"role":"system","content":"be brief"},{"role":"developer","content":"json"},{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"content":"c","role":"us\u0065r"},{"role":"user","role":"assistant","content":"d"}]}"#.to_string(),
+            r#"{"tools":[{"name":"t","input_schema":{"type":"object"}}],"toolConfig":{"tools":[]},"system":"sys \"quoted\"","messages":[1,"x",[{"role":"user"}],null,{"role":5},{"role":"user","content":[]}]}"#.to_string(),
+            r#"{"prompt":"A test prompt","max_gen_len":512,"prompt":"second wins"}"#.to_string(),
+            r#"{"inputText":"titan text","textGenerationConfig":{"maxTokenCount":10}}"#.to_string(),
+            r#"{"messages":null,"system":null}"#.to_string(),
+            r#"{"messages":"not a list","messages":[{"role":"user","content":"later wins"}]}"#.to_string(),
+            r#"{}"#.to_string(),
+        ];
+        for body in &bodies {
+            let mut cursor = Cursor::new(body.as_bytes());
+            let located = InputParts::locate(&mut cursor).unwrap().expect("an object");
+            cursor.end().unwrap();
+            assert_eq!(located, InputParts::read(body.as_bytes()), "{body}");
+            for tokens in [None, Some(1000)] {
+                assert_eq!(fingerprint_parts(&located, tokens), fingerprint_input_body(body, tokens), "{body}");
+            }
+        }
+        let mut cursor = Cursor::new(br#"["not", "an object"]"#);
+        assert_eq!(InputParts::locate(&mut cursor), Ok(None));
+        assert!(cursor.end().is_ok(), "the value is taken even when it is not an object");
     }
 
     #[test]

@@ -78,6 +78,25 @@ enum Scan {
     TooLarge(usize),
 }
 
+impl Framer<io::Empty> {
+    /// Frame an input already whole in memory (an inflated object): nothing more is read, nothing is copied.
+    pub fn whole(buf: Vec<u8>) -> Self {
+        Framer {
+            reader: io::empty(),
+            filled: buf.len(),
+            buf,
+            pos: 0,
+            base_offset: 0,
+            line: 1,
+            eof: true,
+            error: None,
+            mode: Mode::TopLevel,
+            no_candidate_before: 0,
+            bytes_consumed: 0,
+        }
+    }
+}
+
 impl<R: Read> Framer<R> {
     /// Frame the bytes of `reader`.
     pub fn new(reader: R) -> Self {

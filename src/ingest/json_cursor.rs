@@ -38,11 +38,30 @@ impl std::error::Error for SyntaxError {}
 pub struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Bytes inside the strings crossed so far (keys and values, escapes as written).
+    string_bytes: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Cursor { bytes, pos: 0 }
+        Cursor { bytes, pos: 0, string_bytes: 0 }
+    }
+
+    /// Bytes inside the strings (keys and values, escapes as written) crossed so far: the difference across a
+    /// value is what [`super::json_scan::string_bytes`] would count in it, without walking it again.
+    pub fn string_bytes(&self) -> usize {
+        self.string_bytes
+    }
+
+    /// Where the next value starts (past whitespace), for [`since`](Self::since).
+    pub fn mark(&mut self) -> usize {
+        self.skip_whitespace();
+        self.pos
+    }
+
+    /// The text from `mark` to the cursor: the value(s) walked since [`mark`](Self::mark).
+    pub fn since(&self, mark: usize) -> &'a [u8] {
+        &self.bytes[mark.min(self.pos)..self.pos]
     }
 
     fn error(&self, offset: usize, problem: &'static str) -> SyntaxError {
@@ -124,6 +143,30 @@ impl<'a> Cursor<'a> {
                     return Ok(());
                 }
                 _ => return Err(self.error(self.pos, "expected ',' or '}'").into()),
+            }
+        }
+    }
+
+    /// Walk an array, calling `on_item(cursor)` for each item; the callback must take exactly one value.
+    pub fn array<E: From<SyntaxError>>(
+        &mut self,
+        mut on_item: impl FnMut(&mut Self) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.expect(b'[', "expected an array")?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_whitespace();
+            on_item(self)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error(self.pos, "expected ',' or ']'").into()),
             }
         }
     }
@@ -264,6 +307,7 @@ impl<'a> Cursor<'a> {
             i = find_string_special(bytes, i);
             match bytes.get(i) {
                 Some(b'"') => {
+                    self.string_bytes += i - self.pos - 1;
                     self.pos = i + 1;
                     return Ok(());
                 }

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod discover;
 pub mod fingerprint;
 pub mod frame;
+pub mod inflate;
 pub mod json_cursor;
 pub mod json_scan;
 pub mod model_id;
@@ -332,8 +333,8 @@ struct Worker<'a> {
     days: Vec<i32>,
     /// Messages to send after the current batch.
     after_batch: Vec<Msg>,
-    /// The framer's buffer, reused from source to source.
-    frame_buffer: Vec<u8>,
+    /// Decoding buffers and inflater, reused from source to source.
+    scratch: decode::DecodeScratch,
     /// False once the writer has gone away.
     alive: bool,
 }
@@ -347,7 +348,7 @@ impl<'a> Worker<'a> {
             keys: Vec::with_capacity(BATCH_ROWS),
             days: Vec::with_capacity(BATCH_ROWS),
             after_batch: Vec::new(),
-            frame_buffer: Vec::new(),
+            scratch: decode::DecodeScratch::default(),
             alive: true,
         }
     }
@@ -404,8 +405,8 @@ impl<'a> Worker<'a> {
         let mut rejects = Vec::new();
         let mut warnings: Vec<String> = Vec::new();
         let mut out_of_range = 0u64;
-        let mut frame_buffer = std::mem::take(&mut self.frame_buffer);
-        let stats = decode::decode_reader_reusing(reader, &mut frame_buffer, &mut |event| {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let stats = decode::decode_reader_reusing(reader, &mut scratch, &mut |event| {
             if !self.alive {
                 return;
             }
@@ -434,7 +435,7 @@ impl<'a> Worker<'a> {
                 Event::Reject(r) => rejects.push(r),
             }
         });
-        self.frame_buffer = frame_buffer;
+        self.scratch = scratch;
         if !warnings.is_empty() {
             self.send(Msg::Warnings(warnings));
         }

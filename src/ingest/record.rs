@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::body::{self, BodyFacts};
-use super::fingerprint::{self, PromptFingerprint};
+use super::fingerprint::{self, InputParts, PromptFingerprint};
 use super::json_cursor::{Cursor, SyntaxError};
 use super::model_id::{self, ModelRef};
 
@@ -47,6 +47,8 @@ pub struct WireRecord<'a> {
 #[derive(Debug, Default)]
 pub struct WireInput<'a> {
     pub input_body_json: Option<&'a str>,
+    /// The prompt parts of `inputBodyJson`, located while it was validated (`None` unless it is an object).
+    pub prompt_parts: Option<InputParts<'a>>,
     pub input_body_s3_path: Option<Cow<'a, str>>,
     pub input_token_count: Option<i64>,
     pub cache_read_input_token_count: Option<i64>,
@@ -174,7 +176,9 @@ impl<'a> WireRecord<'a> {
                         match key {
                             b"inputBodyJson" => {
                                 seen.first(0, "input.inputBodyJson")?;
-                                input.input_body_json = raw(text, c.value()?);
+                                let start = c.mark();
+                                input.prompt_parts = InputParts::locate(c)?;
+                                input.input_body_json = raw(text, c.since(start));
                             }
                             b"inputBodyS3Path" => {
                                 seen.first(1, "input.inputBodyS3Path")?;
@@ -463,8 +467,8 @@ impl<'a> WireRecord<'a> {
         }
 
         let total_input = total_input_tokens(input_tokens, cache_read_tokens, cache_write_tokens);
-        let fingerprint = match input.input_body_json {
-            Some(raw) => fingerprint::fingerprint_input_body(raw, total_input),
+        let fingerprint = match &input.prompt_parts {
+            Some(parts) => fingerprint::fingerprint_parts(parts, total_input),
             None => PromptFingerprint::default(),
         };
 

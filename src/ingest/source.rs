@@ -107,15 +107,19 @@ pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
             io::ErrorKind::NotFound => ListError::Missing { path: input.clone() },
             _ => ListError::Io { path: input.clone(), source },
         })?;
+        let canonical = fs::canonicalize(input).map_err(|source| ListError::Io { path: input.clone(), source })?;
         if meta.is_dir() {
-            walk(input, &mut listing)?;
+            walk(&canonical, &mut listing)?;
         } else {
-            push_file(input, &meta, &mut listing, true)?;
+            push_file(canonical, &meta, &mut listing, true)?;
         }
     }
     Ok(listing)
 }
 
+/// Walk a folder given by its canonical path. Entries are not followed through symlinks (their metadata is
+/// the link's own, neither file nor folder), so every path below is canonical too: one `canonicalize` per
+/// input rather than one per file, which took a path lookup per component of every one of thousands of files.
 fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
     let mut entries: Vec<_> = fs::read_dir(dir)
         .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?
@@ -132,14 +136,18 @@ fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
         if meta.is_dir() {
             walk(&path, listing)?;
         } else if meta.is_file() {
-            push_file(&path, &meta, listing, false)?;
+            push_file(path, &meta, listing, false)?;
         }
     }
     Ok(())
 }
 
-fn push_file(path: &Path, meta: &fs::Metadata, listing: &mut LocalListing, explicit: bool) -> Result<(), ListError> {
-    let canonical = fs::canonicalize(path).map_err(|source| ListError::Io { path: path.to_path_buf(), source })?;
+fn push_file(
+    canonical: PathBuf,
+    meta: &fs::Metadata,
+    listing: &mut LocalListing,
+    explicit: bool,
+) -> Result<(), ListError> {
     let id = canonical.to_string_lossy().into_owned();
     let name = canonical.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if not_a_log(&id).is_some() || (!explicit && !looks_like_log_file(name)) {
@@ -148,7 +156,7 @@ fn push_file(path: &Path, meta: &fs::Metadata, listing: &mut LocalListing, expli
     }
     let mtime =
         meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-    let open_path = canonical.clone();
+    let open_path = canonical;
     listing.sources.push(SourceObject {
         fingerprint: format!("{}-{mtime}", meta.len()),
         size: meta.len(),

@@ -30,7 +30,7 @@ fn benchmark_script_smoke_run() {
     let table = std::fs::read_to_string(&out).unwrap();
     for row in [
         "decompress floor (gzip -dc)",
-        "decompress floor (zlib-rs, as ingest)",
+        "decompress floor (libdeflate, as ingest)",
         "bedrock-spend ingest",
         "duckdb read_json",
         "re-run",
