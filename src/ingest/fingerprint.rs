@@ -152,7 +152,7 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
             c.value()?;
         }
         let raw = c.since(start);
-        let role = role.and_then(|value| string_value(value));
+        let role = role.and_then(string_value);
         messages.push(Message { raw, role: Role::of(role.as_deref()), string_bytes: c.string_bytes() - before });
         Ok(())
     })?;
