@@ -81,19 +81,8 @@ enum Scan {
 impl Framer<io::Empty> {
     /// Frame an input already whole in memory (an inflated object): nothing more is read, nothing is copied.
     pub fn whole(buf: Vec<u8>) -> Self {
-        Framer {
-            reader: io::empty(),
-            filled: buf.len(),
-            buf,
-            pos: 0,
-            base_offset: 0,
-            line: 1,
-            eof: true,
-            error: None,
-            mode: Mode::TopLevel,
-            no_candidate_before: 0,
-            bytes_consumed: 0,
-        }
+        let filled = buf.len();
+        Framer::start(io::empty(), buf, filled, true)
     }
 }
 
@@ -108,14 +97,20 @@ impl<R: Read> Framer<R> {
         if buf.len() < READ_CHUNK {
             buf.resize(READ_CHUNK, 0);
         }
+        Framer::start(reader, buf, 0, false)
+    }
+
+    /// A framer at the start of its input, whose first `filled` bytes are already in `buf`; with `eof` the
+    /// reader is never read.
+    fn start(reader: R, buf: Vec<u8>, filled: usize, eof: bool) -> Self {
         Framer {
             reader,
+            eof,
             buf,
             pos: 0,
-            filled: 0,
+            filled,
             base_offset: 0,
             line: 1,
-            eof: false,
             error: None,
             mode: Mode::TopLevel,
             no_candidate_before: 0,

@@ -4,9 +4,9 @@
 //! Why not only flate2: a streaming inflater decodes through a state machine that must be able to stop
 //! anywhere, and hands its output through the framer's read buffer in chunks. libdeflate decodes a whole member
 //! straight into the buffer the framer then reads; on the 1M-record ingest profile inflate went from about 17%
-//! to about 12% of CPU (BENCHMARKS.md, round 4). The streaming decoder stays for large inputs and for every input this path refuses
-//! (corrupt, truncated, trailing garbage): it reads up to the broken byte and reports where, so the records
-//! before the damage are kept exactly as before.
+//! to about 12% of CPU (BENCHMARKS.md, round 4). The streaming decoder stays for large inputs and for every
+//! input this path refuses (corrupt, truncated, trailing garbage): it reads up to the broken byte and reports
+//! where, so the records before the damage are kept exactly as before.
 
 use std::ptr::NonNull;
 
@@ -53,15 +53,15 @@ impl GzipInflater {
     pub fn inflate_all(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Refused> {
         let decompressor = self.decompressor.ok_or(Refused::NoDecompressor)?;
         out.clear();
+        // The trailer's ISIZE is the exact size of a last (usually only) member; a first guess for the others.
+        let trailer_size = input
+            .len()
+            .checked_sub(4)
+            .and_then(|at| input.get(at..))
+            .map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize);
         let mut offset = 0;
         while offset < input.len() {
             let member = &input[offset..];
-            // The trailer's ISIZE is the exact size of a last (usually only) member; a guess otherwise.
-            let trailer_size = input
-                .len()
-                .checked_sub(4)
-                .and_then(|at| input.get(at..))
-                .map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize);
             let mut room = trailer_size.max(member.len().saturating_mul(4)).max(64 << 10);
             loop {
                 room = room.min(limit.saturating_sub(out.len()));

@@ -136,13 +136,8 @@ impl<'a> Cursor<'a> {
             self.expect(b':', "expected ':'")?;
             self.skip_whitespace();
             on_field(key, self)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error(self.pos, "expected ',' or '}'").into()),
+            if self.after_member(b'}', "expected ',' or '}'")? {
+                return Ok(());
             }
         }
     }
@@ -160,14 +155,24 @@ impl<'a> Cursor<'a> {
         loop {
             self.skip_whitespace();
             on_item(self)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error(self.pos, "expected ',' or ']'").into()),
+            if self.after_member(b']', "expected ',' or ']'")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member of a container: a comma (false, another member follows) or the closing byte (true).
+    fn after_member(&mut self, close: u8, problem: &'static str) -> Result<bool, SyntaxError> {
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.error(self.pos, problem)),
         }
     }
 

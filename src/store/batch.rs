@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder, MapBuilder, MapFieldNames, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBuilder, Int64Builder, MapBuilder, MapFieldNames,
+    PrimitiveBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::error::ArrowError;
 
@@ -176,7 +176,7 @@ impl InvocationBatchBuilder {
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let columns: Vec<ArrayRef> = vec![
             renew_strings(&mut self.request_id),
-            renew_timestamps(&mut self.timestamp),
+            renew_primitive(&mut self.timestamp),
             renew_strings(&mut self.account_id),
             renew_strings(&mut self.region),
             renew_strings(&mut self.inference_region),
@@ -189,29 +189,29 @@ impl InvocationBatchBuilder {
             renew_strings(&mut self.identity_arn),
             renew_strings(&mut self.principal),
             renew_metadata(&mut self.request_metadata),
-            renew_ints(&mut self.input_tokens),
-            renew_ints(&mut self.output_tokens),
-            renew_ints(&mut self.cache_read_tokens),
-            renew_ints(&mut self.cache_write_tokens),
-            renew_ints(&mut self.cache_write_1h_tokens),
+            renew_primitive(&mut self.input_tokens),
+            renew_primitive(&mut self.output_tokens),
+            renew_primitive(&mut self.cache_read_tokens),
+            renew_primitive(&mut self.cache_write_tokens),
+            renew_primitive(&mut self.cache_write_1h_tokens),
             renew_strings(&mut self.token_source),
             renew_bools(&mut self.streaming),
             renew_strings(&mut self.stop_reason),
-            renew_ints(&mut self.latency_ms),
-            renew_ints(&mut self.first_byte_latency_ms),
+            renew_primitive(&mut self.latency_ms),
+            renew_primitive(&mut self.first_byte_latency_ms),
             renew_bools(&mut self.guardrail_intervened),
             renew_strings(&mut self.error_code),
-            renew_ints(&mut self.input_bytes),
-            renew_ints(&mut self.output_bytes),
+            renew_primitive(&mut self.input_bytes),
+            renew_primitive(&mut self.output_bytes),
             renew_strings(&mut self.input_body_s3_path),
             renew_strings(&mut self.output_body_s3_path),
             renew_strings(&mut self.response_model),
             renew_strings(&mut self.performance_latency),
             renew_strings(&mut self.schema_version),
             renew_strings(&mut self.system_hash),
-            renew_ints(&mut self.system_tokens_est),
+            renew_primitive(&mut self.system_tokens_est),
             renew_strings(&mut self.prefix_hash),
-            renew_ints(&mut self.prefix_tokens_est),
+            renew_primitive(&mut self.prefix_tokens_est),
             renew_strings(&mut self.source),
         ];
         self.rows = 0;
@@ -229,21 +229,16 @@ fn renew_strings(builder: &mut StringBuilder) -> ArrayRef {
     Arc::new(array)
 }
 
-fn renew_ints(builder: &mut Int64Builder) -> ArrayRef {
+fn renew_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> ArrayRef {
     let array = builder.finish();
-    *builder = Int64Builder::with_capacity(array.len());
+    // The data type carries the timestamp's time zone.
+    *builder = PrimitiveBuilder::with_capacity(array.len()).with_data_type(array.data_type().clone());
     Arc::new(array)
 }
 
 fn renew_bools(builder: &mut BooleanBuilder) -> ArrayRef {
     let array = builder.finish();
     *builder = BooleanBuilder::with_capacity(array.len());
-    Arc::new(array)
-}
-
-fn renew_timestamps(builder: &mut TimestampMicrosecondBuilder) -> ArrayRef {
-    let array = builder.finish();
-    *builder = TimestampMicrosecondBuilder::with_capacity(array.len()).with_timezone(UTC);
     Arc::new(array)
 }
 
