@@ -352,7 +352,40 @@ fn compaction_merges_days() {
     assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 4000);
 }
 
+/// When a test kills an ingest run.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// As soon as the run has committed a Parquet file of its own: a partly ingested warehouse on any machine.
+    FirstOwnCommit,
+    /// After a fixed delay: lands anywhere, mid-write and mid-rename included.
+    Delay(u64),
+}
+
+/// Committed (not temporary) data files under the warehouse, tolerating files renamed or removed while walking:
+/// the ingest being watched is still running.
+fn committed_data_files(wh: &std::path::Path) -> std::collections::BTreeSet<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeSet<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "parquet")
+                && !entry.file_name().to_string_lossy().starts_with(".tmp-")
+            {
+                out.insert(path);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(&wh.join("invocations"), &mut out);
+    out
+}
+
 /// Kill the ingest at many moments; after a final run the rows equal those of one uninterrupted run.
+///
+/// Fixed delays alone made this test depend on the machine's speed: when ingest got faster, every kill landed
+/// before the first commit or after the last. The first kills therefore wait for the run's own first commit.
 #[test]
 fn killed_runs_lose_nothing_and_duplicate_nothing() {
     let t = TestDir::new();
@@ -365,7 +398,11 @@ fn killed_runs_lose_nothing_and_duplicate_nothing() {
     let wh = t.path("killed");
     let mut kills_mid_run = 0;
     let mut partial_states = 0;
-    for delay_ms in [30u64, 80, 150, 250, 400, 600, 900, 1300, 2000, 3000] {
+    let moments = [KillAt::FirstOwnCommit, KillAt::FirstOwnCommit]
+        .into_iter()
+        .chain([30u64, 80, 150, 250, 400, 600, 900, 1300, 2000, 3000].map(KillAt::Delay));
+    for moment in moments {
+        let committed_before = committed_data_files(&wh);
         let mut child = std::process::Command::new(BIN)
             .args([
                 "--warehouse",
@@ -379,7 +416,18 @@ fn killed_runs_lose_nothing_and_duplicate_nothing() {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        match moment {
+            KillAt::Delay(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+            KillAt::FirstOwnCommit => {
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                while child.try_wait().unwrap().is_none()
+                    && std::time::Instant::now() < give_up
+                    && committed_data_files(&wh).is_subset(&committed_before)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             kills_mid_run += 1;
@@ -389,7 +437,7 @@ fn killed_runs_lose_nothing_and_duplicate_nothing() {
         assert_eq!(
             scalar_or_zero(&wh, "SELECT count(*) - count(DISTINCT request_id) FROM invocations"),
             0,
-            "no duplicates after a kill"
+            "no duplicates after a kill at {moment:?}"
         );
         if rows > 0 && rows < 20_000 {
             partial_states += 1;
