@@ -12,7 +12,7 @@ fn benchmark_script_smoke_run() {
     let python = std::env::var("BEDROCK_SPEND_PYTHON")
         .expect("BEDROCK_SPEND_PYTHON is not set: run the suite with scripts/test");
     let result = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench"))
+        .arg(checkout_path("scripts/bench"))
         .args(["--smoke", "--binary", BIN, "--threads", "2"])
         .arg("--out")
         .arg(&out)

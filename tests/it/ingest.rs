@@ -65,8 +65,7 @@ fn every_input_shape_decodes() {
 #[test]
 fn real_records_keep_their_logged_values() {
     let t = TestDir::new();
-    let summary =
-        ingest_paths(&t.warehouse(), &[PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real"))]);
+    let summary = ingest_paths(&t.warehouse(), &[checkout_path("tests/data/real")]);
     assert_eq!(
         (summary.ingested, summary.rejected, summary.not_logs),
         (5, 0, 1),

@@ -244,7 +244,7 @@ fn costs_match_an_independent_decimal_computation() {
 
 fn sample_warehouse(t: &TestDir) -> PathBuf {
     let wh = t.warehouse();
-    let s = ingest_paths(&wh, &[PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-logs"))]);
+    let s = ingest_paths(&wh, &[checkout_path("sample-logs")]);
     assert_eq!(s.rejected, 0);
     wh
 }
@@ -273,7 +273,7 @@ fn named_queries_match_golden_results() {
     let t = TestDir::new();
     let wh = sample_warehouse(&t);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let golden_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden"));
+    let golden_dir = checkout_path("tests/data/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for q in bedrock_spend::query::catalog::QUERIES {
@@ -314,13 +314,11 @@ fn golden_numbers_agree_with_each_other() {
         &wh,
         "SELECT count(*) AS n, CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS c FROM invocation_costs WHERE day >= DATE '2025-12-01' AND day < DATE '2026-01-01'",
     );
-    let golden =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden/month_summary.csv")).unwrap();
+    let golden = std::fs::read_to_string(checkout_path("tests/data/golden/month_summary.csv")).unwrap();
     let fields: Vec<&str> = golden.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(fields[1], month[0]["n"].to_string(), "requests");
     assert_eq!(fields[7].parse::<f64>().unwrap(), month[0]["c"].as_f64().unwrap(), "cost");
-    let by_day =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden/spend_by_day.csv")).unwrap();
+    let by_day = std::fs::read_to_string(checkout_path("tests/data/golden/spend_by_day.csv")).unwrap();
     let days = by_day.lines().skip(1).count();
     assert_eq!(days, 61, "Nov and Dec 2025");
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::util::*;
 
 fn sample_logs() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-logs"))
+    checkout_path("sample-logs")
 }
 
 /// The Python with DuckDB and pyarrow that `scripts/test` installs. Missing is a failure, not a skip.

@@ -10,6 +10,14 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bedrock-spend");
 
+/// A path inside the checkout, read at run time (cargo sets `CARGO_MANIFEST_DIR` for the test process): a test
+/// binary that a shared build cache reuses from another checkout must still read this checkout's files.
+pub fn checkout_path(relative: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join(relative)
+}
+
 /// A fresh temporary directory, removed on drop.
 pub struct TestDir {
     pub dir: tempfile::TempDir,
