@@ -10,8 +10,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::json_cursor::{Cursor, SyntaxError};
 use super::json_scan::{array_items, object_fields, string_field};
-use super::record::loose_count;
+use super::record::{loose_count, raw as span_text};
 
 /// Usage counts found in a body, all optional.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -150,8 +151,33 @@ struct BodyObject<'a> {
 }
 
 impl<'a> BodyObject<'a> {
-    /// The fields we read, as raw spans of the body (already validated as JSON by the record parser, so this
-    /// walks it without validating again); `None` when the text is not an object.
+    /// Where the value of `key` goes, for the keys we read.
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
+        Some(match key {
+            b"usage" => &mut self.usage,
+            b"model" => &mut self.model,
+            b"stop_reason" => &mut self.stop_reason,
+            b"stopReason" => &mut self.stop_reason_camel,
+            b"completionReason" => &mut self.completion_reason,
+            b"metrics" => &mut self.metrics,
+            b"amazon-bedrock-invocationMetrics" => &mut self.invocation_metrics,
+            b"amazon-bedrock-guardrailAction" => &mut self.guardrail_action,
+            b"message" => &mut self.message,
+            b"delta" => &mut self.delta,
+            b"prompt_token_count" => &mut self.prompt_token_count,
+            b"generation_token_count" => &mut self.generation_token_count,
+            b"inputTextTokenCount" => &mut self.input_text_token_count,
+            b"totalOutputTextTokenCount" => &mut self.total_output_text_token_count,
+            b"results" => &mut self.results,
+            b"outputs" => &mut self.outputs,
+            b"choices" => &mut self.choices,
+            b"generations" => &mut self.generations,
+            _ => return None,
+        })
+    }
+
+    /// The fields we read, as raw spans of `raw`, walked without validating (for text already validated);
+    /// `None` when the text is not an object.
     fn read(raw: &'a str) -> Option<Self> {
         let bytes = raw.as_bytes();
         if bytes.trim_ascii_start().first() != Some(&b'{') {
@@ -159,32 +185,25 @@ impl<'a> BodyObject<'a> {
         }
         let mut obj = BodyObject::default();
         for (key, value) in object_fields(bytes) {
-            let slot = match key {
-                b"usage" => &mut obj.usage,
-                b"model" => &mut obj.model,
-                b"stop_reason" => &mut obj.stop_reason,
-                b"stopReason" => &mut obj.stop_reason_camel,
-                b"completionReason" => &mut obj.completion_reason,
-                b"metrics" => &mut obj.metrics,
-                b"amazon-bedrock-invocationMetrics" => &mut obj.invocation_metrics,
-                b"amazon-bedrock-guardrailAction" => &mut obj.guardrail_action,
-                b"message" => &mut obj.message,
-                b"delta" => &mut obj.delta,
-                b"prompt_token_count" => &mut obj.prompt_token_count,
-                b"generation_token_count" => &mut obj.generation_token_count,
-                b"inputTextTokenCount" => &mut obj.input_text_token_count,
-                b"totalOutputTextTokenCount" => &mut obj.total_output_text_token_count,
-                b"results" => &mut obj.results,
-                b"outputs" => &mut obj.outputs,
-                b"choices" => &mut obj.choices,
-                b"generations" => &mut obj.generations,
-                _ => continue,
-            };
-            // `null` is the same as absent. Spans end at ASCII delimiters of valid UTF-8 text, so the check
-            // below only fails on broken input.
-            *slot = std::str::from_utf8(value).ok().filter(|v| *v != "null");
+            if let Some(slot) = obj.slot(key) {
+                // `null` is the same as absent. A span of `raw` is text already: no second UTF-8 check of it.
+                *slot = span_text(raw, value);
+            }
         }
         Some(obj)
+    }
+
+    /// The fields we read from the object at `cursor`, taken while the cursor validates it; spans of `text`.
+    fn locate(text: &'a str, cursor: &mut Cursor<'a>) -> Result<Self, SyntaxError> {
+        let mut obj = BodyObject::default();
+        cursor.object(|key, c| -> Result<(), SyntaxError> {
+            let value = c.value()?;
+            if let Some(slot) = obj.slot(key) {
+                *slot = span_text(text, value);
+            }
+            Ok(())
+        })?;
+        Ok(obj)
     }
 }
 
@@ -208,14 +227,15 @@ fn first_text(raw: Option<&str>, key: &str) -> Option<String> {
     string_field(first, key).map(Cow::into_owned)
 }
 
-/// Read the facts we keep from an `outputBodyJson` span. Never fails: unknown shapes give empty facts.
+/// Read the facts we keep from an `outputBodyJson` span already validated as JSON. Never fails: unknown shapes
+/// give empty facts.
 pub fn read_output_body(raw: &str) -> BodyFacts {
     let mut facts = BodyFacts::default();
     let trimmed = raw.trim_start();
     if trimmed.starts_with('[') {
         facts.is_chunk_array = true;
         for chunk in array_items(raw.as_bytes()) {
-            if let Some(obj) = std::str::from_utf8(chunk).ok().and_then(BodyObject::read) {
+            if let Some(obj) = span_text(raw, chunk).and_then(BodyObject::read) {
                 absorb(&mut facts, &obj, true);
             }
         }
@@ -223,6 +243,35 @@ pub fn read_output_body(raw: &str) -> BodyFacts {
         absorb(&mut facts, &obj, false);
     }
     facts
+}
+
+/// Read the facts we keep from the `outputBodyJson` value at `cursor` (a span of `text`) in the same walk that
+/// validates it, so the body is crossed once. Gives what [`read_output_body`] gives for the same value; fails
+/// only when the value is not JSON.
+pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<BodyFacts, SyntaxError> {
+    let mut facts = BodyFacts::default();
+    match cursor.peek() {
+        Some(b'{') => {
+            let obj = BodyObject::locate(text, cursor)?;
+            absorb(&mut facts, &obj, false);
+        }
+        Some(b'[') => {
+            facts.is_chunk_array = true;
+            cursor.array(|c| -> Result<(), SyntaxError> {
+                if c.peek() == Some(b'{') {
+                    let obj = BodyObject::locate(text, c)?;
+                    absorb(&mut facts, &obj, true);
+                } else {
+                    c.value()?;
+                }
+                Ok(())
+            })?;
+        }
+        _ => {
+            cursor.value()?;
+        }
+    }
+    Ok(facts)
 }
 
 /// Fold one body object (or stream chunk) into the facts. For streams later chunks win for output counts,
@@ -288,14 +337,10 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
     if let Some(latency) = parse::<Metrics>(obj.metrics).and_then(|m| m.latency_ms) {
         facts.latency_ms = Some(latency);
     }
-    #[derive(Deserialize)]
-    struct Delta {
-        #[serde(default)]
-        stop_reason: Option<String>,
-    }
     let stop = text(obj.stop_reason_camel)
         .or_else(|| text(obj.stop_reason))
-        .or_else(|| parse::<Delta>(obj.delta).and_then(|d| d.stop_reason))
+        // Most stream chunks carry a `delta` of generated text: found by a scan, not decoded.
+        .or_else(|| string_field(obj.delta?.as_bytes(), "stop_reason").map(Cow::into_owned))
         .or_else(|| text(obj.completion_reason))
         .or_else(|| first_text(obj.results, "completionReason"))
         .or_else(|| first_text(obj.outputs, "stop_reason"))
@@ -417,10 +462,23 @@ mod tests {
         ];
         for (name, body, want_usage, want_stop, want_latency, want_guard) in cases {
             let facts = read_output_body(body);
+            // The record parser reads the same facts while validating the body: the two walks must agree.
+            let mut cursor = Cursor::new(body.as_bytes());
+            assert_eq!(locate_output_body(body, &mut cursor), Ok(facts.clone()), "located, case {name}");
+            assert_eq!(cursor.end(), Ok(()), "the whole body is walked, case {name}");
             assert_eq!(&facts.usage, want_usage, "usage, case {name}");
             assert_eq!(facts.stop_reason.as_deref(), *want_stop, "stop reason, case {name}");
             assert_eq!(facts.latency_ms, *want_latency, "latency, case {name}");
             assert_eq!(facts.guardrail_intervened, *want_guard, "guardrail, case {name}");
+        }
+    }
+
+    #[test]
+    fn located_bodies_are_validated() {
+        for broken in [r#"{"usage":"#, r#"[{"stopReason":"x"},]"#, r#"{"usage":{"inputTokens":01}}"#, "[1 2]"] {
+            let mut cursor = Cursor::new(broken.as_bytes());
+            let result = locate_output_body(broken, &mut cursor).and_then(|_| cursor.end());
+            assert!(result.is_err(), "{broken} is not JSON");
         }
     }
 }

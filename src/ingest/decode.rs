@@ -244,7 +244,7 @@ fn decode_framed<R: Read>(
 /// scan. Returns false, having emitted nothing, for anything else (a pretty-printed first line, two values on
 /// a line, an export wrapper, broken JSON), which the framer then handles the careful way.
 fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) -> bool {
-    let Ok(text) = std::str::from_utf8(line.trim_ascii_end()) else { return false };
+    let Ok(text) = super::json_cursor::utf8(line.trim_ascii_end()) else { return false };
     let Ok(record) = WireRecord::parse(text) else { return false };
     if !record.looks_like_record() {
         return false;
@@ -340,7 +340,7 @@ struct Wrapper<'a> {
 
 /// Decode one complete JSON value (record, wrapper or array).
 fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
-    let text = match std::str::from_utf8(bytes) {
+    let text = match super::json_cursor::utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             return on_event(Event::Reject(reject(location, format!("invalid UTF-8: {e}"), bytes)));

@@ -15,9 +15,9 @@ use super::json_scan::{array_items, object_fields, string_bytes, string_field, w
 /// Fingerprints of one request's prompt; `None` where the body has no such part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PromptFingerprint {
-    pub system_hash: Option<String>,
+    pub system_hash: Option<HexHash>,
     pub system_tokens_est: Option<i64>,
-    pub prefix_hash: Option<String>,
+    pub prefix_hash: Option<HexHash>,
     pub prefix_tokens_est: Option<i64>,
 }
 
@@ -220,11 +220,11 @@ pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>)
 
     let mut fp = PromptFingerprint::default();
     if !system_parts.is_empty() {
-        fp.system_hash = Some(hex128(system_hasher.digest128()));
+        fp.system_hash = Some(HexHash::new(system_hasher.digest128()));
         fp.system_tokens_est = estimate(system_len);
     }
     if !system_parts.is_empty() || !prefix_messages.is_empty() {
-        fp.prefix_hash = Some(hex128(prefix_hasher.digest128()));
+        fp.prefix_hash = Some(HexHash::new(prefix_hasher.digest128()));
         fp.prefix_tokens_est = estimate(prefix_len);
     }
     fp
@@ -233,8 +233,31 @@ pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>)
 /// Separates hashed parts, so that part boundaries count.
 const PART_SEPARATOR: u8 = 0x1e;
 
-fn hex128(value: u128) -> String {
-    format!("{value:032x}")
+/// A 128-bit hash as the 32 lowercase hex digits stored in the warehouse, held inline: two per row, so a heap
+/// string each (and `fmt`'s general hex path) showed in the ingest profile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexHash([u8; 32]);
+
+impl HexHash {
+    pub fn new(value: u128) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 32];
+        for (i, digit) in digits.iter_mut().enumerate() {
+            *digit = DIGITS[((value >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        HexHash(digits)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits, so the check cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for HexHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Converse `cachePoint` blocks mark where a cache checkpoint goes; they are not prompt content. Leaving them
@@ -261,6 +284,14 @@ fn is_empty_json(raw: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hex_hash_is_the_zero_padded_lowercase_hex_of_the_value() {
+        for value in [0u128, 1, 0xabc, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, 1 << 127] {
+            assert_eq!(HexHash::new(value).as_str(), format!("{value:032x}"));
+        }
+    }
+
     use super::*;
 
     const CONVERSE: &str = r#"{"system":[{"text":"You are a support agent for Acme. Follow policy."}],"messages":[{"role":"user","content":[{"text":"hello"}]},{"role":"assistant","content":[{"text":"hi, how can I help"}]},{"role":"user","content":[{"text":"refund please"}]}],"inferenceConfig":{"maxTokens":512}}"#;

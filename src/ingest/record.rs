@@ -27,7 +27,7 @@ pub struct WireRecord<'a> {
     pub schema_version: Option<Cow<'a, str>>,
     /// Raw JSON, because export wrappers put epoch milliseconds under the same key; read in [`read_timestamp`].
     pub timestamp: Option<&'a str>,
-    pub account_id: Option<String>,
+    pub account_id: Option<Cow<'a, str>>,
     /// `identity.arn`: the caller.
     pub identity_arn: Option<Cow<'a, str>>,
     pub region: Option<Cow<'a, str>>,
@@ -36,7 +36,7 @@ pub struct WireRecord<'a> {
     pub operation: Option<Cow<'a, str>>,
     pub model_id: Option<Cow<'a, str>>,
     pub request_metadata: Option<BTreeMap<String, String>>,
-    pub error_code: Option<String>,
+    pub error_code: Option<Cow<'a, str>>,
     /// `performanceConfig.latency` (latency-optimized inference); seen only in third-party schemas.
     pub performance_latency: Option<Cow<'a, str>>,
     pub input: WireInput<'a>,
@@ -59,6 +59,8 @@ pub struct WireInput<'a> {
 #[derive(Debug, Default)]
 pub struct WireOutput<'a> {
     pub output_body_json: Option<&'a str>,
+    /// What `outputBodyJson` tells, read while it was validated (empty when it is absent or `null`).
+    pub body_facts: BodyFacts,
     pub output_body_s3_path: Option<Cow<'a, str>>,
     pub output_token_count: Option<i64>,
 }
@@ -103,11 +105,11 @@ impl<'a> WireRecord<'a> {
             match key {
                 b"schemaType" => {
                     seen.first(0, "schemaType")?;
-                    r.schema_type = string(text, "schemaType", c.value()?)?;
+                    r.schema_type = string(text, "schemaType", c.value_and_escapes()?)?;
                 }
                 b"schemaVersion" => {
                     seen.first(1, "schemaVersion")?;
-                    r.schema_version = string(text, "schemaVersion", c.value()?)?;
+                    r.schema_version = string(text, "schemaVersion", c.value_and_escapes()?)?;
                 }
                 b"timestamp" => {
                     seen.first(2, "timestamp")?;
@@ -123,7 +125,7 @@ impl<'a> WireRecord<'a> {
                     nested_object(c, "identity", |key, c| match key {
                         b"arn" => {
                             seen.first(0, "identity.arn")?;
-                            r.identity_arn = string(text, "identity.arn", c.value()?)?;
+                            r.identity_arn = string(text, "identity.arn", c.value_and_escapes()?)?;
                             Ok(())
                         }
                         _ => skip(c),
@@ -131,23 +133,23 @@ impl<'a> WireRecord<'a> {
                 }
                 b"region" => {
                     seen.first(5, "region")?;
-                    r.region = string(text, "region", c.value()?)?;
+                    r.region = string(text, "region", c.value_and_escapes()?)?;
                 }
                 b"inferenceRegion" => {
                     seen.first(6, "inferenceRegion")?;
-                    r.inference_region = string(text, "inferenceRegion", c.value()?)?;
+                    r.inference_region = string(text, "inferenceRegion", c.value_and_escapes()?)?;
                 }
                 b"requestId" => {
                     seen.first(7, "requestId")?;
-                    r.request_id = string(text, "requestId", c.value()?)?;
+                    r.request_id = string(text, "requestId", c.value_and_escapes()?)?;
                 }
                 b"operation" => {
                     seen.first(8, "operation")?;
-                    r.operation = string(text, "operation", c.value()?)?;
+                    r.operation = string(text, "operation", c.value_and_escapes()?)?;
                 }
                 b"modelId" => {
                     seen.first(9, "modelId")?;
-                    r.model_id = string(text, "modelId", c.value()?)?;
+                    r.model_id = string(text, "modelId", c.value_and_escapes()?)?;
                 }
                 b"requestMetadata" => {
                     seen.first(10, "requestMetadata")?;
@@ -163,7 +165,7 @@ impl<'a> WireRecord<'a> {
                     nested_object(c, "performanceConfig", |key, c| match key {
                         b"latency" => {
                             seen.first(0, "performanceConfig.latency")?;
-                            r.performance_latency = string(text, "performanceConfig.latency", c.value()?)?;
+                            r.performance_latency = string(text, "performanceConfig.latency", c.value_and_escapes()?)?;
                             Ok(())
                         }
                         _ => skip(c),
@@ -182,7 +184,8 @@ impl<'a> WireRecord<'a> {
                             }
                             b"inputBodyS3Path" => {
                                 seen.first(1, "input.inputBodyS3Path")?;
-                                input.input_body_s3_path = string(text, "input.inputBodyS3Path", c.value()?)?;
+                                input.input_body_s3_path =
+                                    string(text, "input.inputBodyS3Path", c.value_and_escapes()?)?;
                             }
                             b"inputTokenCount" => {
                                 seen.first(2, "input.inputTokenCount")?;
@@ -210,11 +213,14 @@ impl<'a> WireRecord<'a> {
                         match key {
                             b"outputBodyJson" => {
                                 seen.first(0, "output.outputBodyJson")?;
-                                output.output_body_json = raw(text, c.value()?);
+                                let start = c.mark();
+                                output.body_facts = body::locate_output_body(text, c)?;
+                                output.output_body_json = raw(text, c.since(start));
                             }
                             b"outputBodyS3Path" => {
                                 seen.first(1, "output.outputBodyS3Path")?;
-                                output.output_body_s3_path = string(text, "output.outputBodyS3Path", c.value()?)?;
+                                output.output_body_s3_path =
+                                    string(text, "output.outputBodyS3Path", c.value_and_escapes()?)?;
                             }
                             b"outputTokenCount" => {
                                 seen.first(2, "output.outputTokenCount")?;
@@ -257,7 +263,7 @@ fn nested_object<'a>(
 
 /// The text of a span of `text` (spans start and end at ASCII delimiters, so always on char boundaries); `null`
 /// is absent.
-fn raw<'a>(text: &'a str, span: &'a [u8]) -> Option<&'a str> {
+pub(crate) fn raw<'a>(text: &'a str, span: &'a [u8]) -> Option<&'a str> {
     if span == b"null" {
         return None;
     }
@@ -265,15 +271,18 @@ fn raw<'a>(text: &'a str, span: &'a [u8]) -> Option<&'a str> {
     text.get(start..start + span.len())
 }
 
-/// A string field: borrowed when it holds no escapes.
-fn string<'a>(text: &'a str, field: &'static str, span: &'a [u8]) -> Result<Option<Cow<'a, str>>, WireError> {
+/// A string field, from [`Cursor::value_and_escapes`]: borrowed when it holds no escapes.
+fn string<'a>(
+    text: &'a str,
+    field: &'static str,
+    (span, escaped): (&'a [u8], bool),
+) -> Result<Option<Cow<'a, str>>, WireError> {
     let Some(value) = raw(text, span) else { return Ok(None) };
     if !value.starts_with('"') {
         return Err(field_error(field, "expected a string"));
     }
-    let inner = &value[1..value.len() - 1];
-    if !inner.contains('\\') {
-        return Ok(Some(Cow::Borrowed(inner)));
+    if !escaped {
+        return Ok(Some(Cow::Borrowed(&value[1..value.len() - 1])));
     }
     // Escapes are rare; serde_json decodes them (and refuses lone surrogates, as it always did here).
     serde_json::from_str::<String>(value).map(|s| Some(Cow::Owned(s))).map_err(|e| field_error(field, e.to_string()))
@@ -293,16 +302,17 @@ fn count(text: &str, field: &'static str, span: &[u8]) -> Result<Option<i64>, Wi
     serde_json::from_str::<Count>(value).map(|c| c.0).map_err(|e| field_error(field, e.to_string()))
 }
 
-/// A string that some writers emit as a number (`accountId`) or another scalar.
-fn loose_string(text: &str, field: &'static str, span: &[u8]) -> Result<Option<String>, WireError> {
+/// A string that some writers emit as a number (`accountId`) or another scalar; borrowed when it is a string
+/// without escapes.
+fn loose_string<'a>(text: &'a str, field: &'static str, span: &'a [u8]) -> Result<Option<Cow<'a, str>>, WireError> {
     let Some(value) = raw(text, span) else { return Ok(None) };
     if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
         && !inner.contains('\\')
     {
-        return Ok(Some(inner.to_string()));
+        return Ok(Some(Cow::Borrowed(inner)));
     }
     let value = serde_json::from_str::<serde_json::Value>(value).map_err(|e| field_error(field, e.to_string()))?;
-    Ok(scalar_to_string(value))
+    Ok(scalar_to_string(value).map(Cow::Owned))
 }
 
 /// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped, and
@@ -322,7 +332,7 @@ fn string_map(
     cursor.object(|key, c| -> Result<(), WireError> {
         let value = c.value()?;
         if let Some(value) = loose_string(text, field, value)? {
-            map.insert(String::from_utf8_lossy(key).into_owned(), value);
+            map.insert(String::from_utf8_lossy(key).into_owned(), value.into_owned());
         }
         Ok(())
     })?;
@@ -356,14 +366,14 @@ impl TokenSource {
 pub struct Invocation<'a> {
     pub request_id: Cow<'a, str>,
     pub timestamp: DateTime<Utc>,
-    pub account_id: Option<String>,
+    pub account_id: Option<Cow<'a, str>>,
     pub region: Option<Cow<'a, str>>,
     pub inference_region: Option<Cow<'a, str>>,
     pub operation: Option<Cow<'a, str>>,
     pub model_id: Option<Cow<'a, str>>,
     pub model: ModelRef,
     pub identity_arn: Option<Cow<'a, str>>,
-    pub principal: Option<String>,
+    pub principal: Option<Cow<'a, str>>,
     pub request_metadata: Option<BTreeMap<String, String>>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
@@ -376,7 +386,7 @@ pub struct Invocation<'a> {
     pub latency_ms: Option<i64>,
     pub first_byte_latency_ms: Option<i64>,
     pub guardrail_intervened: Option<bool>,
-    pub error_code: Option<String>,
+    pub error_code: Option<Cow<'a, str>>,
     pub input_bytes: Option<i64>,
     pub output_bytes: Option<i64>,
     pub input_body_s3_path: Option<Cow<'a, str>>,
@@ -428,10 +438,7 @@ impl<'a> WireRecord<'a> {
         };
 
         let (input, output) = (self.input, self.output);
-        let facts = match output.output_body_json {
-            Some(raw) => body::read_output_body(raw),
-            None => BodyFacts::default(),
-        };
+        let facts = output.body_facts;
 
         let log_in = input.input_token_count;
         let log_out = output.output_token_count;
@@ -478,7 +485,11 @@ impl<'a> WireRecord<'a> {
             _ => facts.is_chunk_array.then_some(true),
         };
         let identity_arn = self.identity_arn;
-        let principal = identity_arn.as_deref().map(principal_of);
+        let principal = match &identity_arn {
+            Some(Cow::Borrowed(arn)) => Some(Cow::Borrowed(principal_of(arn))),
+            Some(Cow::Owned(arn)) => Some(Cow::Owned(principal_of(arn).to_string())),
+            None => None,
+        };
         let model = self.model_id.as_deref().map(model_id::normalize).unwrap_or_default();
 
         Ok(Invocation {
@@ -554,16 +565,16 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A readable short form of the caller: `Role/Session` for assumed roles, the name for users and roles.
-pub fn principal_of(arn: &str) -> String {
+pub fn principal_of(arn: &str) -> &str {
     let Some(resource) = arn.splitn(6, ':').nth(5) else {
-        return arn.to_string();
+        return arn;
     };
     let mut parts = resource.splitn(2, '/');
     let kind = parts.next().unwrap_or_default();
     let rest = parts.next();
     match (kind, rest) {
-        ("assumed-role" | "user" | "role" | "federated-user", Some(rest)) => rest.to_string(),
-        (_, _) => resource.to_string(),
+        ("assumed-role" | "user" | "role" | "federated-user", Some(rest)) => rest,
+        (_, _) => resource,
     }
 }
 

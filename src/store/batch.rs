@@ -10,6 +10,7 @@ use arrow::array::{
 use arrow::error::ArrowError;
 
 use super::schema::{FILE_SCHEMA, UTC};
+use crate::ingest::fingerprint::HexHash;
 use crate::ingest::record::Invocation;
 
 /// Builders for every column of [`FILE_SCHEMA`], in order.
@@ -164,9 +165,9 @@ impl InvocationBatchBuilder {
         self.response_model.append_option(row.response_model.as_deref());
         self.performance_latency.append_option(row.performance_latency.as_deref());
         self.schema_version.append_option(row.schema_version.as_deref());
-        self.system_hash.append_option(row.fingerprint.system_hash.as_deref());
+        self.system_hash.append_option(row.fingerprint.system_hash.as_ref().map(HexHash::as_str));
         self.system_tokens_est.append_option(row.fingerprint.system_tokens_est);
-        self.prefix_hash.append_option(row.fingerprint.prefix_hash.as_deref());
+        self.prefix_hash.append_option(row.fingerprint.prefix_hash.as_ref().map(HexHash::as_str));
         self.prefix_tokens_est.append_option(row.fingerprint.prefix_tokens_est);
         self.source.append_value(source);
         self.rows += 1;

@@ -18,17 +18,33 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// zstd level: level 1 compresses these highly repetitive columns nearly as well as level 3, much faster.
 pub const ZSTD_LEVEL: i32 = 1;
 
+/// Columns written without min/max statistics: ids, hashes and paths, unique or nearly so in every row group, so
+/// their ranges could never let a reader skip one. Computing them compared every value, and the paths and ARNs
+/// share long prefixes: that was the largest `memcmp` cost of ingest.
+pub const UNPRUNABLE_COLUMNS: &[&str] = &[
+    "request_id",
+    "identity_arn",
+    "input_body_s3_path",
+    "output_body_s3_path",
+    "system_hash",
+    "prefix_hash",
+    "source",
+];
+
 /// Writer properties for every warehouse file.
 pub fn writer_props() -> WriterProperties {
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         // Unique per row: a dictionary would only be built to be thrown away at the first page.
         .set_column_dictionary_enabled(column_path(col::REQUEST_ID), false)
         .set_column_dictionary_enabled(column_path(col::TIMESTAMP), false)
-        .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")));
+    for name in UNPRUNABLE_COLUMNS {
+        builder = builder.set_column_statistics_enabled(ColumnPath::from(*name), EnabledStatistics::None);
+    }
+    builder.build()
 }
 
 fn column_path(index: usize) -> ColumnPath {
@@ -175,5 +191,33 @@ mod tests {
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0], batch);
+    }
+
+    #[test]
+    fn statistics_only_where_they_can_prune() {
+        let line = r#"{"timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"anthropic.claude-3-haiku-20240307-v1:0","identity":{"arn":"arn:aws:iam::1:user/u"},"input":{"inputTokenCount":5,"inputBodyS3Path":"s3://b/k"}}"#;
+        let mut builder = InvocationBatchBuilder::new();
+        decode_bytes(line.as_bytes(), &mut |e| {
+            if let Event::Record(r, _) = e {
+                builder.append(&r, "mem")
+            }
+        });
+        let batch = builder.finish().unwrap();
+        let bytes = write_batches(Vec::new(), std::slice::from_ref(&batch)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        let chunk = |name: &str| {
+            (0..row_group.num_columns())
+                .map(|i| row_group.column(i))
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("no column chunk {name}"))
+        };
+        for name in UNPRUNABLE_COLUMNS {
+            assert!(FILE_SCHEMA.field_with_name(name).is_ok(), "{name} is a column");
+            assert!(chunk(name).statistics().is_none(), "{name} has no statistics");
+        }
+        for name in ["timestamp", "model", "input_tokens"] {
+            assert!(chunk(name).statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "{name} keeps statistics");
+        }
     }
 }

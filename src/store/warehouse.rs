@@ -495,10 +495,15 @@ pub fn read_parquet(path: &Path, columns: Option<&[usize]>) -> Result<Vec<Record
     reader.map(|b| b.map_err(|source| Error::Arrow { during: "reading a warehouse file", source })).collect()
 }
 
-/// Keep the given rows of a batch (all of them without a copy when nothing is dropped).
+/// Keep the given rows (strictly ascending) of a batch; without a copy when they are one contiguous run, as
+/// they are for the rows of one day in a batch that crosses midnight (sources are read in hour order).
 pub fn take_rows(batch: &RecordBatch, rows: Vec<u32>) -> Result<RecordBatch> {
-    if rows.len() == batch.num_rows() && rows.iter().enumerate().all(|(i, &r)| r as usize == i) {
-        return Ok(batch.clone());
+    debug_assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows must be strictly ascending");
+    if let (Some(&first), Some(&last)) = (rows.first(), rows.last())
+        && (last - first) as usize + 1 == rows.len()
+        && (last as usize) < batch.num_rows()
+    {
+        return Ok(batch.slice(first as usize, rows.len()));
     }
     let indices = UInt32Array::from(rows);
     let columns = batch
@@ -530,4 +535,40 @@ pub fn group_by_day(days: &[i32], keep: impl Fn(usize) -> bool) -> BTreeMap<i32,
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::decode::{Event, decode_bytes};
+    use crate::store::batch::InvocationBatchBuilder;
+
+    #[test]
+    fn take_rows_keeps_exactly_the_rows_asked_for() {
+        let lines: String = (0..10)
+            .map(|i| {
+                format!(
+                    r#"{{"timestamp":"2025-01-02T03:04:05Z","requestId":"r{i}","input":{{"inputTokenCount":{i}}}}}"#
+                ) + "\n"
+            })
+            .collect();
+        let mut builder = InvocationBatchBuilder::new();
+        decode_bytes(lines.as_bytes(), &mut |e| {
+            if let Event::Record(r, _) = e {
+                builder.append(&r, "mem")
+            }
+        });
+        let batch = builder.finish().unwrap();
+        assert_eq!(batch.num_rows(), 10);
+        let sliced_or_taken = [vec![], vec![0], vec![3, 4, 5], (0..10).collect(), vec![1, 3], vec![8, 9], vec![0, 9]];
+        for rows in sliced_or_taken {
+            let got = take_rows(&batch, rows.clone()).unwrap();
+            let ids: Vec<&str> = got.column(col::REQUEST_ID).as_string::<i32>().iter().flatten().collect();
+            let want: Vec<String> = rows.iter().map(|r| format!("r{r}")).collect();
+            assert_eq!(ids, want, "rows {rows:?}");
+            let input_tokens = FILE_SCHEMA.index_of("input_tokens").unwrap();
+            let tokens = got.column(input_tokens).as_primitive::<arrow::datatypes::Int64Type>();
+            assert_eq!(tokens.values().to_vec(), rows.iter().map(|&r| i64::from(r)).collect::<Vec<_>>());
+        }
+    }
 }
