@@ -552,8 +552,8 @@ mod tests {
 
     #[test]
     fn strings_longer_than_a_block_are_checked_throughout() {
-        for at in [0, 1, 15, 16, 17, 31, 32, 40] {
-            let mut text = vec![b'a'; 48];
+        for at in [0, 1, 15, 16, 17, 31, 32, 40, 47, 48, 63, 64, 65, 129] {
+            let mut text = vec![b'a'; 130];
             text[at] = 0x01;
             let quoted = [b"\"".as_slice(), &text, b"\""].concat();
             assert!(validate(&quoted).is_err(), "control character at {at}");

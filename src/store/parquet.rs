@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -18,20 +19,13 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// zstd level: level 1 compresses these highly repetitive columns nearly as well as level 3, much faster.
 pub const ZSTD_LEVEL: i32 = 1;
 
-/// Columns written without min/max statistics: ids, hashes and paths, unique or nearly so in every row group, so
-/// their ranges could never let a reader skip one. Computing them compared every value, and the paths and ARNs
-/// share long prefixes: that was the largest `memcmp` cost of ingest.
-pub const UNPRUNABLE_COLUMNS: &[&str] = &[
-    "request_id",
-    "identity_arn",
-    "input_body_s3_path",
-    "output_body_s3_path",
-    "system_hash",
-    "prefix_hash",
-    "source",
-];
-
 /// Writer properties for every warehouse file.
+///
+/// Min/max statistics are kept for the timestamp and the numbers only. Rows are written in time order, so
+/// timestamp ranges let readers skip row groups and pages. A string column's range spans nearly every value in
+/// every row group (ids, hashes and paths are unique; models and principals recur every hour), so it could never
+/// skip one, and computing it cost two comparisons per value: the largest `memcmp` cost of ingest. Engines
+/// filter strings on the dictionary pages instead.
 pub fn writer_props() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()))
@@ -41,10 +35,37 @@ pub fn writer_props() -> WriterProperties {
         .set_column_dictionary_enabled(column_path(col::REQUEST_ID), false)
         .set_column_dictionary_enabled(column_path(col::TIMESTAMP), false)
         .set_created_by(format!("bedrock-spend {}", env!("CARGO_PKG_VERSION")));
-    for name in UNPRUNABLE_COLUMNS {
-        builder = builder.set_column_statistics_enabled(ColumnPath::from(*name), EnabledStatistics::None);
+    for path in string_leaf_paths() {
+        builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
     }
     builder.build()
+}
+
+/// The Parquet paths of every string leaf of [`FILE_SCHEMA`], nested ones (the metadata map) included.
+pub fn string_leaf_paths() -> Vec<ColumnPath> {
+    fn walk(path: &mut Vec<String>, data_type: &DataType, out: &mut Vec<ColumnPath>) {
+        match data_type {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => out.push(ColumnPath::new(path.clone())),
+            DataType::Map(entries, _) => {
+                path.push(entries.name().clone());
+                walk(path, entries.data_type(), out);
+                path.pop();
+            }
+            DataType::Struct(fields) => {
+                for field in fields {
+                    path.push(field.name().clone());
+                    walk(path, field.data_type(), out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for field in FILE_SCHEMA.fields() {
+        walk(&mut vec![field.name().clone()], field.data_type(), &mut out);
+    }
+    out
 }
 
 fn column_path(index: usize) -> ColumnPath {
@@ -195,7 +216,7 @@ mod tests {
 
     #[test]
     fn statistics_only_where_they_can_prune() {
-        let line = r#"{"timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"anthropic.claude-3-haiku-20240307-v1:0","identity":{"arn":"arn:aws:iam::1:user/u"},"input":{"inputTokenCount":5,"inputBodyS3Path":"s3://b/k"}}"#;
+        let line = r#"{"timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"anthropic.claude-3-haiku-20240307-v1:0","identity":{"arn":"arn:aws:iam::1:user/u"},"requestMetadata":{"team":"a"},"input":{"inputTokenCount":5,"inputBodyS3Path":"s3://b/k"},"output":{"outputTokenCount":7}}"#;
         let mut builder = InvocationBatchBuilder::new();
         decode_bytes(line.as_bytes(), &mut |e| {
             if let Event::Record(r, _) = e {
@@ -206,18 +227,20 @@ mod tests {
         let bytes = write_batches(Vec::new(), std::slice::from_ref(&batch)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap();
         let row_group = reader.metadata().row_group(0);
-        let chunk = |name: &str| {
-            (0..row_group.num_columns())
-                .map(|i| row_group.column(i))
-                .find(|c| c.column_path().string() == name)
-                .unwrap_or_else(|| panic!("no column chunk {name}"))
-        };
-        for name in UNPRUNABLE_COLUMNS {
-            assert!(FILE_SCHEMA.field_with_name(name).is_ok(), "{name} is a column");
-            assert!(chunk(name).statistics().is_none(), "{name} has no statistics");
+        let strings: Vec<String> = string_leaf_paths().iter().map(|p| p.string()).collect();
+        assert!(strings.contains(&"request_metadata.entries.keys".to_string()), "{strings:?}");
+        let mut with_statistics = Vec::new();
+        for chunk in row_group.columns() {
+            let is_string = chunk.column_descr().physical_type() == parquet::basic::Type::BYTE_ARRAY;
+            assert_eq!(is_string, strings.contains(&chunk.column_path().string()), "{}", chunk.column_path());
+            let has_statistics = chunk.statistics().is_some_and(|s| s.min_bytes_opt().is_some());
+            if has_statistics {
+                with_statistics.push(chunk.column_path().string());
+            }
+            assert!(!(is_string && has_statistics), "{} is a string with statistics", chunk.column_path());
         }
-        for name in ["timestamp", "model", "input_tokens"] {
-            assert!(chunk(name).statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "{name} keeps statistics");
+        for name in ["timestamp", "input_tokens", "output_tokens"] {
+            assert!(with_statistics.iter().any(|c| c == name), "{name} keeps statistics: {with_statistics:?}");
         }
     }
 }
