@@ -266,3 +266,16 @@ fn metadata_builder(
         rows,
     )
 }
+
+/// The batch of the records in `text` (JSON lines), for tests of what is built from batches.
+#[cfg(test)]
+pub(crate) fn batch_of_lines(text: &str) -> RecordBatch {
+    use crate::ingest::decode::{Event, decode_bytes};
+    let mut builder = InvocationBatchBuilder::new();
+    decode_bytes(text.as_bytes(), &mut |e| {
+        if let Event::Record(r, _) = e {
+            builder.append(&r, "mem")
+        }
+    });
+    builder.finish().expect("a batch of valid records")
+}

@@ -193,20 +193,13 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::decode::{Event, decode_bytes};
-    use crate::store::batch::InvocationBatchBuilder;
+    use crate::store::batch::batch_of_lines;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     #[test]
     fn round_trip_through_bytes() {
         let line = r#"{"schemaType":"ModelInvocationLog","timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"us.anthropic.claude-3-5-haiku-20241022-v1:0","region":"us-east-1","input":{"inputTokenCount":5},"output":{"outputTokenCount":7},"requestMetadata":{"team":"a"}}"#;
-        let mut builder = InvocationBatchBuilder::new();
-        decode_bytes(line.as_bytes(), &mut |e| {
-            if let Event::Record(r, _) = e {
-                builder.append(&r, "mem")
-            }
-        });
-        let batch = builder.finish().unwrap();
+        let batch = batch_of_lines(line);
         let bytes = write_batches(Vec::new(), std::slice::from_ref(&batch)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap().build().unwrap();
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
@@ -217,13 +210,7 @@ mod tests {
     #[test]
     fn statistics_only_where_they_can_prune() {
         let line = r#"{"timestamp":"2025-01-02T03:04:05Z","requestId":"r1","modelId":"anthropic.claude-3-haiku-20240307-v1:0","identity":{"arn":"arn:aws:iam::1:user/u"},"requestMetadata":{"team":"a"},"input":{"inputTokenCount":5,"inputBodyS3Path":"s3://b/k"},"output":{"outputTokenCount":7}}"#;
-        let mut builder = InvocationBatchBuilder::new();
-        decode_bytes(line.as_bytes(), &mut |e| {
-            if let Event::Record(r, _) = e {
-                builder.append(&r, "mem")
-            }
-        });
-        let batch = builder.finish().unwrap();
+        let batch = batch_of_lines(line);
         let bytes = write_batches(Vec::new(), std::slice::from_ref(&batch)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap();
         let row_group = reader.metadata().row_group(0);

@@ -540,8 +540,7 @@ pub fn group_by_day(days: &[i32], keep: impl Fn(usize) -> bool) -> BTreeMap<i32,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::decode::{Event, decode_bytes};
-    use crate::store::batch::InvocationBatchBuilder;
+    use crate::store::batch::batch_of_lines;
 
     #[test]
     fn take_rows_keeps_exactly_the_rows_asked_for() {
@@ -552,13 +551,7 @@ mod tests {
                 ) + "\n"
             })
             .collect();
-        let mut builder = InvocationBatchBuilder::new();
-        decode_bytes(lines.as_bytes(), &mut |e| {
-            if let Event::Record(r, _) = e {
-                builder.append(&r, "mem")
-            }
-        });
-        let batch = builder.finish().unwrap();
+        let batch = batch_of_lines(&lines);
         assert_eq!(batch.num_rows(), 10);
         let sliced_or_taken = [vec![], vec![0], vec![3, 4, 5], (0..10).collect(), vec![1, 3], vec![8, 9], vec![0, 9]];
         for rows in sliced_or_taken {
