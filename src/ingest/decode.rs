@@ -104,13 +104,19 @@ pub const WHOLE_INPUT_BYTES: usize = 8 << 20;
 /// The most a whole input may inflate to; past it the input streams instead.
 pub const WHOLE_OUTPUT_BYTES: usize = 64 << 20;
 
+/// The buffer that looks at an input's first bytes to tell its compression.
+const HEAD_BYTES: usize = 8 << 10;
+
 /// [`decode_reader`] with a caller-kept [`DecodeScratch`].
 pub fn decode_reader_reusing<R: Read>(
     reader: R,
     scratch: &mut DecodeScratch,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> DecodeStats {
-    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    // The buffer is only for a look at the first bytes: reads of whole objects and of the framer's chunks are
+    // larger and bypass it. std fills a new buffer with zeros before its first read (our readers have no
+    // `read_buf`), once per source, so a big one cost a 64 KB memset per object.
+    let mut buffered = BufReader::with_capacity(HEAD_BYTES, reader);
     let head = match buffered.fill_buf() {
         Ok(head) => head,
         Err(e) => {
