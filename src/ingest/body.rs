@@ -5,13 +5,15 @@
 //! an object or, for InvokeModelWithResponseStream, an array of stream chunks. Every known path is read
 //! leniently: a body of an unexpected shape yields fewer facts, never a rejected record, because the body is
 //! the model's business and the top-level counts are what Bedrock bills. Text content is skipped, not copied.
+//! The facts are taken inside the record parser's validating walk ([`locate_output_body`]), so a body is crossed
+//! once.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
 use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, object_fields, string_field};
+use super::json_scan::{array_items, string_field};
 use super::record::{loose_count, raw as span_text};
 
 /// Usage counts found in a body, all optional.
@@ -176,23 +178,6 @@ impl<'a> BodyObject<'a> {
         })
     }
 
-    /// The fields we read, as raw spans of `raw`, walked without validating (for text already validated);
-    /// `None` when the text is not an object.
-    fn read(raw: &'a str) -> Option<Self> {
-        let bytes = raw.as_bytes();
-        if bytes.trim_ascii_start().first() != Some(&b'{') {
-            return None;
-        }
-        let mut obj = BodyObject::default();
-        for (key, value) in object_fields(bytes) {
-            if let Some(slot) = obj.slot(key) {
-                // `null` is the same as absent. A span of `raw` is text already: no second UTF-8 check of it.
-                *slot = span_text(raw, value);
-            }
-        }
-        Some(obj)
-    }
-
     /// The fields we read from the object at `cursor`, taken while the cursor validates it; spans of `text`.
     fn locate(text: &'a str, cursor: &mut Cursor<'a>) -> Result<Self, SyntaxError> {
         let mut obj = BodyObject::default();
@@ -227,27 +212,9 @@ fn first_text(raw: Option<&str>, key: &str) -> Option<String> {
     string_field(first, key).map(Cow::into_owned)
 }
 
-/// Read the facts we keep from an `outputBodyJson` span already validated as JSON. Never fails: unknown shapes
-/// give empty facts.
-pub fn read_output_body(raw: &str) -> BodyFacts {
-    let mut facts = BodyFacts::default();
-    let trimmed = raw.trim_start();
-    if trimmed.starts_with('[') {
-        facts.is_chunk_array = true;
-        for chunk in array_items(raw.as_bytes()) {
-            if let Some(obj) = span_text(raw, chunk).and_then(BodyObject::read) {
-                absorb(&mut facts, &obj, true);
-            }
-        }
-    } else if let Some(obj) = BodyObject::read(raw) {
-        absorb(&mut facts, &obj, false);
-    }
-    facts
-}
-
 /// Read the facts we keep from the `outputBodyJson` value at `cursor` (a span of `text`) in the same walk that
-/// validates it, so the body is crossed once. Gives what [`read_output_body`] gives for the same value; fails
-/// only when the value is not JSON.
+/// validates it, so the body is crossed once; fails only when the value is not JSON. Never fails on shape:
+/// unknown shapes give empty facts.
 pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<BodyFacts, SyntaxError> {
     let mut facts = BodyFacts::default();
     match cursor.peek() {
@@ -461,10 +428,8 @@ mod tests {
             ("not json object", r#""just a string""#, usage(None, None, None, None, None), None, None, false),
         ];
         for (name, body, want_usage, want_stop, want_latency, want_guard) in cases {
-            let facts = read_output_body(body);
-            // The record parser reads the same facts while validating the body: the two walks must agree.
             let mut cursor = Cursor::new(body.as_bytes());
-            assert_eq!(locate_output_body(body, &mut cursor), Ok(facts.clone()), "located, case {name}");
+            let facts = locate_output_body(body, &mut cursor).expect("valid JSON");
             assert_eq!(cursor.end(), Ok(()), "the whole body is walked, case {name}");
             assert_eq!(&facts.usage, want_usage, "usage, case {name}");
             assert_eq!(facts.stop_reason.as_deref(), *want_stop, "stop reason, case {name}");

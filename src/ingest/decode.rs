@@ -104,7 +104,9 @@ pub const WHOLE_INPUT_BYTES: usize = 8 << 20;
 /// The most a whole input may inflate to; past it the input streams instead.
 pub const WHOLE_OUTPUT_BYTES: usize = 64 << 20;
 
-/// The buffer that looks at an input's first bytes to tell its compression.
+/// The buffer that looks at an input's first bytes to tell its compression. Small on purpose: reads of whole
+/// objects and of the framer's chunks are larger and bypass it, while std zero-fills a new buffer before its
+/// first read (our readers have no `read_buf`), so at 64 KB it cost a 64 KB memset per object.
 const HEAD_BYTES: usize = 8 << 10;
 
 /// [`decode_reader`] with a caller-kept [`DecodeScratch`].
@@ -113,9 +115,6 @@ pub fn decode_reader_reusing<R: Read>(
     scratch: &mut DecodeScratch,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> DecodeStats {
-    // The buffer is only for a look at the first bytes: reads of whole objects and of the framer's chunks are
-    // larger and bypass it. std fills a new buffer with zeros before its first read (our readers have no
-    // `read_buf`), once per source, so a big one cost a 64 KB memset per object.
     let mut buffered = BufReader::with_capacity(HEAD_BYTES, reader);
     let head = match buffered.fill_buf() {
         Ok(head) => head,

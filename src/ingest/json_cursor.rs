@@ -393,8 +393,9 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
         }
         i = end;
     }
-    // SAFETY: every byte was either in an ASCII run or in a stretch that std validated, and every stretch starts
-    // and ends at an ASCII byte or an end of the slice, so the whole slice is valid UTF-8.
+    // SAFETY: every byte was either in an ASCII run or in a stretch that std validated, and every stretch begins
+    // just after an ASCII byte (or at the start) and ends just before one (or at the end): character boundaries,
+    // so the whole slice is valid UTF-8.
     Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
