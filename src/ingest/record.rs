@@ -84,6 +84,7 @@ fn field_error(field: &'static str, problem: impl Into<String>) -> WireError {
 struct Seen(u32);
 
 impl Seen {
+    #[inline]
     fn first(&mut self, bit: u32, field: &'static str) -> Result<(), WireError> {
         if self.0 & (1 << bit) != 0 {
             return Err(field_error(field, "given twice"));
@@ -540,12 +541,31 @@ pub fn total_input_tokens(input: Option<i64>, cache_read: Option<i64>, cache_wri
 /// A record timestamp: an ISO 8601 string as Bedrock writes it, or epoch milliseconds as some exporters do.
 pub fn read_timestamp(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
+    if let Some(time) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).and_then(parse_bedrock_timestamp) {
+        return Some(time);
+    }
     if raw.starts_with('"') {
         let text: Cow<str> = serde_json::from_str(raw).ok()?;
         return parse_timestamp(&text);
     }
     let millis: i64 = raw.parse().ok()?;
     DateTime::from_timestamp_millis(millis)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form Bedrock writes, read without the general parsers (which cost about 1.5% of
+/// ingest); `None` for anything else, including impossible dates and leap seconds, which the general path reads.
+fn parse_bedrock_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let bytes: &[u8; 20] = text.as_bytes().try_into().ok()?;
+    let [y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1, b'Z'] = *bytes
+    else {
+        return None;
+    };
+    let number =
+        |digits: &[u8]| digits.iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')));
+    let year = i32::try_from(number(&[y0, y1, y2, y3])?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, number(&[mo0, mo1])?, number(&[d0, d1])?)?;
+    let time = date.and_hms_opt(number(&[h0, h1])?, number(&[mi0, mi1])?, number(&[s0, s1])?)?;
+    Some(time.and_utc())
 }
 
 /// Parse an ISO 8601 timestamp. Real records carry whole seconds with `Z`; fractions and offsets are accepted,
@@ -566,12 +586,19 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 
 /// A readable short form of the caller: `Role/Session` for assumed roles, the name for users and roles.
 pub fn principal_of(arn: &str) -> &str {
-    let Some(resource) = arn.splitn(6, ':').nth(5) else {
+    // The resource follows the fifth ':'. Found byte by byte: ARNs are short, and `splitn` cost ten times more.
+    let mut colons = 0;
+    let Some(resource_start) = arn.bytes().position(|b| {
+        colons += usize::from(b == b':');
+        colons == 5
+    }) else {
         return arn;
     };
-    let mut parts = resource.splitn(2, '/');
-    let kind = parts.next().unwrap_or_default();
-    let rest = parts.next();
+    let resource = &arn[resource_start + 1..];
+    let (kind, rest) = match resource.bytes().position(|b| b == b'/') {
+        Some(slash) => (&resource[..slash], Some(&resource[slash + 1..])),
+        None => (resource, None),
+    };
     match (kind, rest) {
         ("assumed-role" | "user" | "role" | "federated-user", Some(rest)) => rest,
         (_, _) => resource,
@@ -693,10 +720,49 @@ mod tests {
             ("arn:aws:iam::893487256304:user/acme-user-bravo", "acme-user-bravo"),
             ("arn:aws:iam::893487256304:role/service/etl", "service/etl"),
             ("arn:aws:iam::893487256304:root", "root"),
+            ("arn:aws:sts::1:federated-user/bob", "bob"),
+            ("arn:aws:iam::1:user/", ""),
+            ("arn:aws:iam::1:group/admins", "group/admins"),
+            ("arn:aws:iam::1", "arn:aws:iam::1"),
+            ("arn:aws:bedrock:us-east-1:1:application-inference-profile/a:b", "application-inference-profile/a:b"),
             ("not-an-arn", "not-an-arn"),
         ];
         for (arn, want) in cases {
             assert_eq!(principal_of(arn), want, "case {arn}");
+        }
+    }
+
+    /// The fast path for Bedrock's own form gives what the general parsers give, and leaves everything else to
+    /// them.
+    #[test]
+    fn bedrock_timestamps_read_as_the_general_parser_reads_them() {
+        let general = |text: &str| DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc));
+        for text in [
+            "2025-11-23T03:54:30Z",
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            assert!(general(text).is_some());
+            assert_eq!(parse_bedrock_timestamp(text), general(text), "{text}");
+            assert_eq!(read_timestamp(&format!("\"{text}\"")), general(text), "{text}");
+        }
+        // Not the fast form, or not a possible time: the fast path declines and the general path decides.
+        for text in [
+            "2025-02-29T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-11-23T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2025-11-23t03:54:30z",
+            "2025-11-23T03:54:30.5Z",
+            "2025-11-23T03:54:30+01:00",
+            "2025-1x-23T03:54:30Z",
+            "+025-11-23T03:54:30Z",
+            "2025-11-23 03:54:30Z",
+        ] {
+            assert_eq!(parse_bedrock_timestamp(text), None, "{text}");
+            assert_eq!(read_timestamp(&format!("\"{text}\"")), parse_timestamp(text), "{text}");
         }
     }
 }
