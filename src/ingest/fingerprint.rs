@@ -10,7 +10,7 @@
 use xxhash_rust::xxh3::Xxh3;
 
 use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, object_fields, string_bytes, string_field, walk_strings};
+use super::json_scan::{array_items, object_fields, string_bytes, string_field, string_value, walk_strings};
 
 /// Fingerprints of one request's prompt; `None` where the body has no such part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -159,15 +159,6 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
     Ok(messages)
 }
 
-/// A JSON string value's text, unescaped only when it holds escapes; `None` for other values.
-fn string_value(value: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
-    if memchr::memchr(b'\\', inner).is_none() {
-        return std::str::from_utf8(inner).ok().map(std::borrow::Cow::Borrowed);
-    }
-    serde_json::from_slice::<String>(value).ok().map(std::borrow::Cow::Owned)
-}
-
 /// Fingerprint an `inputBodyJson` text (already validated as JSON). `total_input_tokens` is the logged
 /// uncached + cache-read + cache-write input, used to calibrate the size estimates.
 pub fn fingerprint_input_body(raw: &str, total_input_tokens: Option<i64>) -> PromptFingerprint {
@@ -284,6 +275,7 @@ fn is_empty_json(raw: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn hex_hash_is_the_zero_padded_lowercase_hex_of_the_value() {
@@ -291,8 +283,6 @@ mod tests {
             assert_eq!(HexHash::new(value).as_str(), format!("{value:032x}"));
         }
     }
-
-    use super::*;
 
     const CONVERSE: &str = r#"{"system":[{"text":"You are a support agent for Acme. Follow policy."}],"messages":[{"role":"user","content":[{"text":"hello"}]},{"role":"assistant","content":[{"text":"hi, how can I help"}]},{"role":"user","content":[{"text":"refund please"}]}],"inferenceConfig":{"maxTokens":512}}"#;
 

@@ -192,10 +192,12 @@ pub fn walk_strings(bytes: &[u8], mut emit: impl FnMut(&[u8])) -> usize {
 /// The value of a top-level string field of an object, unescaped (`None` if absent or not a string).
 pub fn string_field<'a>(object: &'a [u8], name: &str) -> Option<std::borrow::Cow<'a, str>> {
     let (_, value) = object_fields(object).find(|(key, _)| *key == name.as_bytes())?;
-    if value.first() != Some(&b'"') {
-        return None;
-    }
-    let inner = &value[1..value.len().saturating_sub(1).max(1)];
+    string_value(value)
+}
+
+/// A JSON string value's text, unescaped only when it holds escapes; `None` for any other value.
+pub fn string_value(value: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
     if memchr::memchr(b'\\', inner).is_none() {
         return std::str::from_utf8(inner).ok().map(std::borrow::Cow::Borrowed);
     }

@@ -118,7 +118,7 @@ impl<'a> WireRecord<'a> {
                 }
                 b"accountId" => {
                     seen.first(3, "accountId")?;
-                    r.account_id = loose_string(text, "accountId", c.value()?)?;
+                    r.account_id = loose_string(text, "accountId", c.value_and_escapes()?)?;
                 }
                 b"identity" => {
                     seen.first(4, "identity")?;
@@ -158,7 +158,7 @@ impl<'a> WireRecord<'a> {
                 }
                 b"errorCode" => {
                     seen.first(11, "errorCode")?;
-                    r.error_code = loose_string(text, "errorCode", c.value()?)?;
+                    r.error_code = loose_string(text, "errorCode", c.value_and_escapes()?)?;
                 }
                 b"performanceConfig" => {
                     seen.first(12, "performanceConfig")?;
@@ -303,12 +303,16 @@ fn count(text: &str, field: &'static str, span: &[u8]) -> Result<Option<i64>, Wi
     serde_json::from_str::<Count>(value).map(|c| c.0).map_err(|e| field_error(field, e.to_string()))
 }
 
-/// A string that some writers emit as a number (`accountId`) or another scalar; borrowed when it is a string
-/// without escapes.
-fn loose_string<'a>(text: &'a str, field: &'static str, span: &'a [u8]) -> Result<Option<Cow<'a, str>>, WireError> {
+/// A string that some writers emit as a number (`accountId`) or another scalar, from
+/// [`Cursor::value_and_escapes`]; borrowed when it is a string without escapes.
+fn loose_string<'a>(
+    text: &'a str,
+    field: &'static str,
+    (span, escaped): (&'a [u8], bool),
+) -> Result<Option<Cow<'a, str>>, WireError> {
     let Some(value) = raw(text, span) else { return Ok(None) };
     if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
-        && !inner.contains('\\')
+        && !escaped
     {
         return Ok(Some(Cow::Borrowed(inner)));
     }
@@ -331,8 +335,7 @@ fn string_map(
     }
     let mut map = BTreeMap::new();
     cursor.object(|key, c| -> Result<(), WireError> {
-        let value = c.value()?;
-        if let Some(value) = loose_string(text, field, value)? {
+        if let Some(value) = loose_string(text, field, c.value_and_escapes()?)? {
             map.insert(String::from_utf8_lossy(key).into_owned(), value.into_owned());
         }
         Ok(())
