@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, string_field};
+use super::json_scan::{array_items, object_fields, string_field, string_value};
 use super::record::{loose_count, raw as span_text};
 
 /// Usage counts found in a body, all optional.
@@ -39,7 +39,7 @@ pub struct BodyFacts {
 }
 
 /// Every usage spelling seen across providers, in one lenient struct.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 struct Usage {
     // Converse / Nova
     #[serde(default, rename = "inputTokens", deserialize_with = "loose_count")]
@@ -74,7 +74,7 @@ struct Usage {
     completion_tokens: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 struct CacheDetail {
     #[serde(default, rename = "inputTokens", deserialize_with = "loose_count")]
     input_tokens: Option<i64>,
@@ -82,13 +82,101 @@ struct CacheDetail {
     ttl: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 struct CacheCreation {
     #[serde(default, deserialize_with = "loose_count")]
     ephemeral_1h_input_tokens: Option<i64>,
 }
 
+impl CacheDetail {
+    fn read_plain(raw: &[u8]) -> Option<CacheDetail> {
+        let mut detail = CacheDetail::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            match key {
+                b"inputTokens" if first_time(&mut seen, 0) => detail.input_tokens = plain_count(value)?,
+                b"ttl" if first_time(&mut seen, 1) => detail.ttl = plain_text(value)?,
+                b"inputTokens" | b"ttl" => return None,
+                _ if key.contains(&b'\\') => return None,
+                _ => {}
+            }
+        }
+        Some(detail)
+    }
+}
+
+impl CacheCreation {
+    fn read_plain(raw: &[u8]) -> Option<CacheCreation> {
+        let mut creation = CacheCreation::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            match key {
+                b"ephemeral_1h_input_tokens" if first_time(&mut seen, 0) => {
+                    creation.ephemeral_1h_input_tokens = plain_count(value)?
+                }
+                b"ephemeral_1h_input_tokens" => return None,
+                _ if key.contains(&b'\\') => return None,
+                _ => {}
+            }
+        }
+        Some(creation)
+    }
+}
+
 impl Usage {
+    /// The common shapes without serde (see [`parse_plain`]): counts plain, `cacheDetails` a list of objects with
+    /// a plain count and a plain `ttl`, `cache_creation` an object of plain counts.
+    fn read_plain(raw: &[u8]) -> Option<Usage> {
+        let mut usage = Usage::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            let (bit, slot) = match key {
+                b"inputTokens" => (0, &mut usage.input_tokens_camel),
+                b"outputTokens" => (1, &mut usage.output_tokens_camel),
+                b"cacheReadInputTokens" => (2, &mut usage.cache_read_camel),
+                b"cacheWriteInputTokens" => (3, &mut usage.cache_write_camel),
+                b"cacheReadInputTokenCount" => (4, &mut usage.cache_read_count),
+                b"cacheWriteInputTokenCount" => (5, &mut usage.cache_write_count),
+                b"input_tokens" => (6, &mut usage.input_tokens),
+                b"output_tokens" => (7, &mut usage.output_tokens),
+                b"cache_read_input_tokens" => (8, &mut usage.cache_read_input_tokens),
+                b"cache_creation_input_tokens" => (9, &mut usage.cache_creation_input_tokens),
+                b"prompt_tokens" => (10, &mut usage.prompt_tokens),
+                b"completion_tokens" => (11, &mut usage.completion_tokens),
+                b"cacheDetails" => {
+                    if !first_time(&mut seen, 12) {
+                        return None;
+                    }
+                    usage.cache_details = match value {
+                        b"null" => None,
+                        list if list.first() == Some(&b'[') => {
+                            Some(array_items(list).map(CacheDetail::read_plain).collect::<Option<Vec<_>>>()?)
+                        }
+                        _ => return None,
+                    };
+                    continue;
+                }
+                b"cache_creation" => {
+                    if !first_time(&mut seen, 13) {
+                        return None;
+                    }
+                    usage.cache_creation = match value {
+                        b"null" => None,
+                        object => Some(CacheCreation::read_plain(object)?),
+                    };
+                    continue;
+                }
+                _ if key.contains(&b'\\') => return None,
+                _ => continue,
+            };
+            if !first_time(&mut seen, bit) {
+                return None;
+            }
+            *slot = plain_count(value)?;
+        }
+        Some(usage)
+    }
+
     fn to_body_usage(&self) -> BodyUsage {
         let cache_write_1h = if let Some(details) = &self.cache_details {
             // Converse `cacheDetails`: the split by TTL, present means known (an empty list is "no write").
@@ -107,7 +195,7 @@ impl Usage {
 }
 
 /// `amazon-bedrock-invocationMetrics` on the last stream chunk.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InvocationMetrics {
     #[serde(default, deserialize_with = "loose_count")]
@@ -122,6 +210,81 @@ struct InvocationMetrics {
     invocation_latency: Option<i64>,
     #[serde(default, deserialize_with = "loose_count")]
     first_byte_latency: Option<i64>,
+}
+
+impl InvocationMetrics {
+    fn read_plain(raw: &[u8]) -> Option<InvocationMetrics> {
+        let mut m = InvocationMetrics::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            let (bit, slot) = match key {
+                b"inputTokenCount" => (0, &mut m.input_token_count),
+                b"outputTokenCount" => (1, &mut m.output_token_count),
+                b"cacheReadInputTokenCount" => (2, &mut m.cache_read_input_token_count),
+                b"cacheWriteInputTokenCount" => (3, &mut m.cache_write_input_token_count),
+                b"invocationLatency" => (4, &mut m.invocation_latency),
+                b"firstByteLatency" => (5, &mut m.first_byte_latency),
+                _ if key.contains(&b'\\') => return None,
+                _ => continue,
+            };
+            if !first_time(&mut seen, bit) {
+                return None;
+            }
+            *slot = plain_count(value)?;
+        }
+        Some(m)
+    }
+}
+
+/// Anthropic stream `message_start.message`: usage and the model that answered.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+struct Message {
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+impl Message {
+    fn read_plain(raw: &[u8]) -> Option<Message> {
+        let mut message = Message::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            match key {
+                b"usage" if first_time(&mut seen, 0) => {
+                    message.usage = if value == b"null" { None } else { Some(Usage::read_plain(value)?) }
+                }
+                b"model" if first_time(&mut seen, 1) => message.model = plain_text(value)?,
+                b"usage" | b"model" => return None,
+                _ if key.contains(&b'\\') => return None,
+                _ => {}
+            }
+        }
+        Some(message)
+    }
+}
+
+/// Converse `metrics`.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+struct Metrics {
+    #[serde(default, rename = "latencyMs", deserialize_with = "loose_count")]
+    latency_ms: Option<i64>,
+}
+
+impl Metrics {
+    fn read_plain(raw: &[u8]) -> Option<Metrics> {
+        let mut metrics = Metrics::default();
+        let mut seen = 0u32;
+        for (key, value) in plain_fields(raw)? {
+            match key {
+                b"latencyMs" if first_time(&mut seen, 0) => metrics.latency_ms = plain_count(value)?,
+                b"latencyMs" => return None,
+                _ if key.contains(&b'\\') => return None,
+                _ => {}
+            }
+        }
+        Some(metrics)
+    }
 }
 
 /// A body object or stream chunk. Fields whose shape varies by provider are raw spans, read on demand.
@@ -196,14 +359,66 @@ fn parse<'a, T: Deserialize<'a>>(raw: Option<&'a str>) -> Option<T> {
     raw.and_then(|r| serde_json::from_str(r).ok())
 }
 
+/// [`parse`], with `plain` tried first. Most body fields we read are small objects of integers (usage, metrics),
+/// and serde's derived visitors were the largest cost of reading a body's facts. `plain` answers only shapes it
+/// reads exactly as serde would and returns `None` for anything else, which serde then reads (or refuses) as
+/// before; a differential test holds the two to the same results.
+fn parse_plain<'a, T: Deserialize<'a>>(raw: Option<&'a str>, plain: impl FnOnce(&'a [u8]) -> Option<T>) -> Option<T> {
+    let raw = raw?;
+    plain(raw.as_bytes()).or_else(|| serde_json::from_str(raw).ok())
+}
+
+/// A count written as a plain JSON integer (at most 18 digits, so it fits an i64) or `null`: `Some(count)`, as
+/// [`loose_count`] reads it. `None` for any other value (floats, numeric strings, anything else), which is left
+/// to [`loose_count`] itself.
+fn plain_count(value: &[u8]) -> Option<Option<i64>> {
+    if value == b"null" {
+        return Some(None);
+    }
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    Some(Some(if digits.len() < value.len() { -magnitude } else { magnitude }))
+}
+
+/// A string without escapes, or `null`, as serde reads it into an `Option<String>`; `None` for anything else.
+fn plain_text(value: &[u8]) -> Option<Option<String>> {
+    if value == b"null" {
+        return Some(None);
+    }
+    let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok().map(|t| Some(t.to_string()))
+}
+
+/// The members of an object, for the plain readers: `None` when `raw` is not an object. Each reader sends the
+/// object to serde when a key holds an escape (it might spell a known name) or a known key comes twice (serde
+/// refuses a struct with a field twice).
+fn plain_fields(raw: &[u8]) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
+    (raw.first() == Some(&b'{')).then(|| object_fields(raw))
+}
+
+/// Mark bit `bit` of `seen`; false if it was already set (a repeated field).
+fn first_time(seen: &mut u32, bit: u32) -> bool {
+    let fresh = *seen & (1 << bit) == 0;
+    *seen |= 1 << bit;
+    fresh
+}
+
 fn count(raw: Option<&str>) -> Option<i64> {
     #[derive(Deserialize)]
     struct C(#[serde(deserialize_with = "loose_count")] Option<i64>);
-    parse::<C>(raw).and_then(|c| c.0)
+    parse_plain::<C>(raw, |v| plain_count(v).map(C)).and_then(|c| c.0)
 }
 
+/// A string value, unescaped; `None` for `null` and for anything that is not a string (as serde reading an
+/// `Option<String>` would refuse it).
 fn text(raw: Option<&str>) -> Option<String> {
-    parse::<Option<Cow<str>>>(raw).flatten().map(Cow::into_owned)
+    string_value(raw?.as_bytes()).map(Cow::into_owned)
 }
 
 /// The first element's `key` of an array of objects (`results[0].completionReason` and the like).
@@ -245,17 +460,10 @@ pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<
 /// because Anthropic's `message_delta` usage is cumulative and the metrics chunk comes last.
 fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
     let mut found = BodyUsage::default();
-    if let Some(usage) = parse::<Usage>(obj.usage) {
+    if let Some(usage) = parse_plain(obj.usage, Usage::read_plain) {
         found = usage.to_body_usage();
     }
-    #[derive(Deserialize)]
-    struct Message {
-        #[serde(default)]
-        usage: Option<Usage>,
-        #[serde(default)]
-        model: Option<String>,
-    }
-    if let Some(message) = parse::<Message>(obj.message) {
+    if let Some(message) = parse_plain(obj.message, Message::read_plain) {
         if let Some(usage) = message.usage {
             let u = usage.to_body_usage();
             found = merge(found, u);
@@ -264,7 +472,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
             facts.response_model = message.model;
         }
     }
-    if let Some(m) = parse::<InvocationMetrics>(obj.invocation_metrics) {
+    if let Some(m) = parse_plain(obj.invocation_metrics, InvocationMetrics::read_plain) {
         // Bedrock's own metrics are authoritative over provider usage inside the same stream.
         let metric_usage = BodyUsage {
             input: m.input_token_count,
@@ -296,12 +504,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
 
     facts.usage = if chunk { merge(found, facts.usage.clone()) } else { merge(facts.usage.clone(), found) };
 
-    #[derive(Deserialize)]
-    struct Metrics {
-        #[serde(default, rename = "latencyMs", deserialize_with = "loose_count")]
-        latency_ms: Option<i64>,
-    }
-    if let Some(latency) = parse::<Metrics>(obj.metrics).and_then(|m| m.latency_ms) {
+    if let Some(latency) = parse_plain(obj.metrics, Metrics::read_plain).and_then(|m| m.latency_ms) {
         facts.latency_ms = Some(latency);
     }
     let stop = text(obj.stop_reason_camel)
@@ -435,6 +638,152 @@ mod tests {
             assert_eq!(facts.stop_reason.as_deref(), *want_stop, "stop reason, case {name}");
             assert_eq!(facts.latency_ms, *want_latency, "latency, case {name}");
             assert_eq!(facts.guardrail_intervened, *want_guard, "guardrail, case {name}");
+        }
+    }
+
+    /// Objects built from the keys and values that matter (known keys, unknown ones, an escaped spelling of a
+    /// known one, repeats; integers, null, floats, numeric strings, huge numbers, other types), pseudo-randomly
+    /// but the same every run.
+    fn objects(keys: &[&str], values: &[&str], count: usize) -> Vec<String> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        (0..count)
+            .map(|_| {
+                let fields: Vec<String> = (0..next(6))
+                    .map(|_| format!("{}:{}", keys[next(keys.len())], values[next(values.len())]))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            })
+            .collect()
+    }
+
+    /// Hold a plain reader to serde on every object: where it answers, serde must answer the same. Returns how
+    /// many it answered, so a test can check the plain path is taken at all.
+    fn agree_with_serde<T>(texts: &[String], plain: fn(&[u8]) -> Option<T>) -> usize
+    where
+        T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let mut answered = 0;
+        for text in texts {
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "the test writes JSON: {text}");
+            if let Some(fast) = plain(text.as_bytes()) {
+                assert_eq!(Some(&fast), serde_json::from_str::<T>(text).ok().as_ref(), "{text}");
+                answered += 1;
+            }
+        }
+        answered
+    }
+
+    const COUNT_VALUES: &[&str] =
+        &["5", "-3", "0", "null", "1.0", "2.5", "\"12\"", "123456789012345678901", "{}", "[]", "true", "\"x\""];
+
+    #[test]
+    fn plain_readers_agree_with_serde() {
+        let mut usage_keys = vec![
+            "\"inputTokens\"",
+            "\"outputTokens\"",
+            "\"cacheReadInputTokens\"",
+            "\"cacheWriteInputTokens\"",
+            "\"cacheReadInputTokenCount\"",
+            "\"cacheWriteInputTokenCount\"",
+            "\"input_tokens\"",
+            "\"output_tokens\"",
+            "\"cache_read_input_tokens\"",
+            "\"cache_creation_input_tokens\"",
+            "\"prompt_tokens\"",
+            "\"completion_tokens\"",
+            "\"totalTokens\"",
+            "\"input\\u005ftokens\"",
+        ];
+        let usages = objects(&usage_keys, COUNT_VALUES, 4000);
+        let answered = agree_with_serde(&usages, Usage::read_plain);
+        assert!(answered > usages.len() / 4, "plain path answered only {answered} of {}", usages.len());
+
+        usage_keys.extend(["\"cacheDetails\"", "\"cache_creation\""]);
+        let nested_values = [
+            "5",
+            "null",
+            "[]",
+            "[{\"inputTokens\":20,\"ttl\":\"1h\"},{\"inputTokens\":4,\"ttl\":\"5m\"}]",
+            "[{\"inputTokens\":\"20\",\"ttl\":\"1h\"}]",
+            "[{\"inputTokens\":1,\"inputTokens\":2}]",
+            "[{\"ttl\":5}]",
+            "[{\"ttl\":\"1\\u0068\"}]",
+            "[1]",
+            "{\"ephemeral_1h_input_tokens\":25,\"ephemeral_5m_input_tokens\":15}",
+            "{\"ephemeral_1h_input_tokens\":null}",
+            "{\"ephemeral_1h_input_tokens\":1.0}",
+            "{\"ephemeral_1h_input_tokens\":1,\"ephemeral_1h_input_tokens\":2}",
+            "{}",
+            "\"x\"",
+        ];
+        let nested = objects(&usage_keys, &nested_values, 4000);
+        assert!(agree_with_serde(&nested, Usage::read_plain) > nested.len() / 10);
+
+        let metric_keys = [
+            "\"inputTokenCount\"",
+            "\"outputTokenCount\"",
+            "\"cacheReadInputTokenCount\"",
+            "\"cacheWriteInputTokenCount\"",
+            "\"invocationLatency\"",
+            "\"firstByteLatency\"",
+            "\"other\"",
+            "\"invocation\\u004catency\"",
+        ];
+        let metrics = objects(&metric_keys, COUNT_VALUES, 3000);
+        assert!(agree_with_serde(&metrics, InvocationMetrics::read_plain) > metrics.len() / 4);
+        let latencies = objects(&["\"latencyMs\"", "\"other\""], COUNT_VALUES, 500);
+        assert!(agree_with_serde(&latencies, Metrics::read_plain) > latencies.len() / 4);
+
+        let message_values = [
+            "null",
+            "\"claude-3-haiku\"",
+            "\"claude\\u002d3\"",
+            "5",
+            "{\"input_tokens\":571,\"output_tokens\":1}",
+            "{\"input_tokens\":\"571\"}",
+            "{\"input_tokens\":1,\"input_tokens\":2}",
+            "[]",
+        ];
+        let messages = objects(&["\"usage\"", "\"model\"", "\"id\"", "\"mod\\u0065l\""], &message_values, 3000);
+        assert!(agree_with_serde(&messages, Message::read_plain) > messages.len() / 4);
+
+        // The shapes Bedrock writes are all read plain.
+        for common in [
+            r#"{"input_tokens":90,"output_tokens":1}"#,
+            r#"{"inputTokens":3,"outputTokens":52,"totalTokens":24534,"cacheReadInputTokens":0,"cacheWriteInputTokens":24479,"cacheDetails":[{"inputTokens":20000,"ttl":"1h"}]}"#,
+            r#"{"input_tokens":10,"output_tokens":20,"cache_read_input_tokens":300,"cache_creation_input_tokens":40,"cache_creation":{"ephemeral_5m_input_tokens":15,"ephemeral_1h_input_tokens":25}}"#,
+        ] {
+            assert!(Usage::read_plain(common.as_bytes()).is_some(), "{common}");
+        }
+        assert!(
+            Message::read_plain(
+                br#"{"model":"claude-3-7-sonnet-20250219","usage":{"input_tokens":90,"output_tokens":1}}"#
+            )
+            .is_some()
+        );
+
+        // Counts and texts on their own.
+        for value in COUNT_VALUES {
+            #[derive(Deserialize)]
+            struct C(#[serde(deserialize_with = "loose_count")] Option<i64>);
+            let serde = serde_json::from_str::<C>(value).ok().and_then(|c| c.0);
+            if let Some(plain) = plain_count(value.as_bytes()) {
+                assert_eq!(plain, serde, "{value}");
+            }
+            assert_eq!(count(Some(value)), serde, "{value}");
+        }
+        for value in ["null", "\"end_turn\"", "\"a\\\"b\"", "7", "[]", "\"\\u00e9\""] {
+            let serde = serde_json::from_str::<Option<Cow<str>>>(value).ok().flatten().map(Cow::into_owned);
+            assert_eq!(text(Some(value)), serde, "{value}");
+            if let Some(plain) = plain_text(value.as_bytes()) {
+                assert_eq!(plain, serde, "{value}");
+            }
         }
     }
 

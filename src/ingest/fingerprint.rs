@@ -25,13 +25,23 @@ pub struct PromptFingerprint {
 /// JSON spans of the body, with what fingerprinting needs of each message already read.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct InputParts<'a> {
-    system: Option<&'a [u8]>,
-    tools: Option<&'a [u8]>,
-    tool_config: Option<&'a [u8]>,
+    system: Option<Part<'a>>,
+    tools: Option<Part<'a>>,
+    tool_config: Option<Part<'a>>,
     messages: Vec<Message<'a>>,
     /// Bytes inside the strings of Llama/Mistral `prompt` and Titan `inputText`: one opaque text with no
     /// structure to fingerprint, but part of the prompt's size.
     loose_string_bytes: usize,
+}
+
+/// `system`, `tools` or `toolConfig`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part<'a> {
+    raw: &'a [u8],
+    /// The bytes inside its strings, when the validating walk crossed it and met no whitespace outside strings:
+    /// the text is then already the whitespace-free form hashes are taken over, and is hashed as it is instead
+    /// of being walked again.
+    compact_string_bytes: Option<usize>,
 }
 
 /// One item of `messages`.
@@ -41,6 +51,8 @@ struct Message<'a> {
     role: Role,
     /// Bytes inside its strings.
     string_bytes: usize,
+    /// Whether the validating walk met no whitespace outside its strings (see [`Part::compact_string_bytes`]).
+    compact: bool,
 }
 
 /// What a message's `role` (its first `role` key) says about where the message belongs.
@@ -77,9 +89,9 @@ impl<'a> InputParts<'a> {
         let mut prompt_bytes = [0usize; 2];
         cursor.object(|key, c| -> Result<(), SyntaxError> {
             match key {
-                b"system" => parts.system = non_null(c.value()?),
-                b"tools" => parts.tools = non_null(c.value()?),
-                b"toolConfig" => parts.tool_config = non_null(c.value()?),
+                b"system" => parts.system = measured_part(c)?,
+                b"tools" => parts.tools = measured_part(c)?,
+                b"toolConfig" => parts.tool_config = measured_part(c)?,
                 b"messages" => parts.messages = locate_messages(c)?,
                 b"prompt" | b"inputText" => {
                     let before = c.string_bytes();
@@ -103,15 +115,16 @@ impl<'a> InputParts<'a> {
         let mut prompt_bytes = [0usize; 2];
         for (key, value) in object_fields(raw) {
             match key {
-                b"system" => parts.system = non_null(value),
-                b"tools" => parts.tools = non_null(value),
-                b"toolConfig" => parts.tool_config = non_null(value),
+                b"system" => parts.system = unmeasured_part(value),
+                b"tools" => parts.tools = unmeasured_part(value),
+                b"toolConfig" => parts.tool_config = unmeasured_part(value),
                 b"messages" => {
                     parts.messages = array_items(value)
                         .map(|raw| Message {
                             raw,
                             role: Role::of(string_field(raw, "role").as_deref()),
                             string_bytes: string_bytes(raw),
+                            compact: false,
                         })
                         .collect();
                 }
@@ -129,6 +142,20 @@ fn non_null(value: &[u8]) -> Option<&[u8]> {
     (value != b"null").then_some(value)
 }
 
+/// The value at the cursor as a [`Part`], measured as the cursor crosses it; `None` for `null`.
+fn measured_part<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Part<'a>>, SyntaxError> {
+    let start = cursor.mark();
+    let (whitespace, strings) = (cursor.whitespace(), cursor.string_bytes());
+    cursor.value()?;
+    let compact_string_bytes = (cursor.whitespace() == whitespace).then(|| cursor.string_bytes() - strings);
+    Ok(non_null(cursor.since(start)).map(|raw| Part { raw, compact_string_bytes }))
+}
+
+/// A value read without a cursor, as a [`Part`] to be walked when hashed; `None` for `null`.
+fn unmeasured_part(value: &[u8]) -> Option<Part<'_>> {
+    non_null(value).map(|raw| Part { raw, compact_string_bytes: None })
+}
+
 /// The items of a `messages` value, each with its role and string bytes; anything but an array has none.
 fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, SyntaxError> {
     let mut messages = Vec::new();
@@ -137,7 +164,7 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
         return Ok(messages);
     }
     cursor.array(|c| -> Result<(), SyntaxError> {
-        let (start, before) = (c.mark(), c.string_bytes());
+        let (start, before, whitespace) = (c.mark(), c.string_bytes(), c.whitespace());
         let mut role = None;
         if c.peek() == Some(b'{') {
             c.object(|key, c| -> Result<(), SyntaxError> {
@@ -153,7 +180,12 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
         }
         let raw = c.since(start);
         let role = role.and_then(string_value);
-        messages.push(Message { raw, role: Role::of(role.as_deref()), string_bytes: c.string_bytes() - before });
+        messages.push(Message {
+            raw,
+            role: Role::of(role.as_deref()),
+            string_bytes: c.string_bytes() - before,
+            compact: c.whitespace() == whitespace,
+        });
         Ok(())
     })?;
     Ok(messages)
@@ -171,30 +203,36 @@ pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>)
     let leading_system = messages.iter().take_while(|m| m.role == Role::System).count();
     let last_user = messages.iter().rposition(|m| m.role == Role::User);
 
-    let mut system_parts: Vec<&[u8]> = Vec::new();
-    for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
-        push_content_parts(part, &mut system_parts);
-    }
-    system_parts.extend(messages[..leading_system].iter().map(|m| m.raw));
     let prefix_end = last_user.unwrap_or(0).max(leading_system);
     let prefix_messages = &messages[leading_system..prefix_end];
 
-    // One walk per hashed part feeds both hashes and counts its string bytes.
+    // Each hashed part feeds its hash and counts its string bytes. The system parts are hashed once: the prefix
+    // hash starts from a copy of the system hash's state, which is the state feeding both would have reached.
     let mut system_hasher = Xxh3::new();
-    let mut prefix_hasher = Xxh3::new();
     let mut system_len = 0usize;
-    for part in &system_parts {
-        system_len += walk_strings(part, |piece| {
-            system_hasher.update(piece);
-            prefix_hasher.update(piece);
-        });
-        system_hasher.update(&[PART_SEPARATOR]);
-        prefix_hasher.update(&[PART_SEPARATOR]);
+    let mut system_items = 0usize;
+    for part in [body.tools, body.tool_config, body.system].into_iter().flatten() {
+        let (items, left_out_string_bytes) = content_items(part.raw);
+        for item in &items {
+            match part.compact_string_bytes {
+                Some(_) => system_hasher.update(item),
+                None => system_len += walk_strings(item, |piece| system_hasher.update(piece)),
+            }
+            system_hasher.update(&[PART_SEPARATOR]);
+        }
+        if let Some(all) = part.compact_string_bytes {
+            system_len += all.saturating_sub(left_out_string_bytes);
+        }
+        system_items += items.len();
     }
+    for message in &messages[..leading_system] {
+        system_len += hash_message(message, &mut system_hasher);
+        system_items += 1;
+    }
+    let mut prefix_hasher = system_hasher.clone();
     let mut prefix_len = system_len;
     for message in prefix_messages {
-        prefix_len += walk_strings(message.raw, |piece| prefix_hasher.update(piece));
-        prefix_hasher.update(&[PART_SEPARATOR]);
+        prefix_len += hash_message(message, &mut prefix_hasher);
     }
     let total_len: usize =
         prefix_len + messages[prefix_end..].iter().map(|m| m.string_bytes).sum::<usize>() + body.loose_string_bytes;
@@ -210,11 +248,11 @@ pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>)
     };
 
     let mut fp = PromptFingerprint::default();
-    if !system_parts.is_empty() {
+    if system_items > 0 {
         fp.system_hash = Some(HexHash::new(system_hasher.digest128()));
         fp.system_tokens_est = estimate(system_len);
     }
-    if !system_parts.is_empty() || !prefix_messages.is_empty() {
+    if system_items > 0 || !prefix_messages.is_empty() {
         fp.prefix_hash = Some(HexHash::new(prefix_hasher.digest128()));
         fp.prefix_tokens_est = estimate(prefix_len);
     }
@@ -251,22 +289,42 @@ impl std::fmt::Debug for HexHash {
     }
 }
 
+/// Feed a message and its separator to `hasher`; return its string bytes.
+fn hash_message(message: &Message<'_>, hasher: &mut Xxh3) -> usize {
+    let string_bytes = if message.compact {
+        hasher.update(message.raw);
+        message.string_bytes
+    } else {
+        walk_strings(message.raw, |piece| hasher.update(piece))
+    };
+    hasher.update(&[PART_SEPARATOR]);
+    string_bytes
+}
+
+/// The items of a system part that are hashed, and the string bytes of those left out.
+///
 /// Converse `cachePoint` blocks mark where a cache checkpoint goes; they are not prompt content. Leaving them
 /// out makes the same system prompt hash alike whether or not the caller caches it, which is exactly the
-/// comparison cache analysis needs. (Anthropic's inline `cache_control` keys are still hashed.)
-fn push_content_parts<'a>(part: &'a [u8], parts: &mut Vec<&'a [u8]>) {
+/// comparison cache analysis needs. (Anthropic's inline `cache_control` keys are still hashed.) Empty values
+/// are left out too.
+fn content_items(part: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut items = Vec::new();
+    let mut left_out = 0;
     if part.first() == Some(&b'[') {
         for item in array_items(part) {
             let is_cache_point = object_fields(item).any(|(key, value)| key == b"cachePoint" && value != b"null");
             if !is_cache_point && !is_empty_json(item) {
-                parts.push(item);
+                items.push(item);
+            } else {
+                left_out += string_bytes(item);
             }
         }
-        return;
+    } else if !is_empty_json(part) {
+        items.push(part);
+    } else {
+        left_out += string_bytes(part);
     }
-    if !is_empty_json(part) {
-        parts.push(part);
-    }
+    (items, left_out)
 }
 
 fn is_empty_json(raw: &[u8]) -> bool {
@@ -276,6 +334,19 @@ fn is_empty_json(raw: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl InputParts<'_> {
+        /// The parts as [`InputParts::read`] finds them: the same spans, without what only a walk measures.
+        fn unmeasured(mut self) -> Self {
+            for part in [&mut self.system, &mut self.tools, &mut self.tool_config].into_iter().flatten() {
+                part.compact_string_bytes = None;
+            }
+            for message in &mut self.messages {
+                message.compact = false;
+            }
+            self
+        }
+    }
 
     #[test]
     fn hex_hash_is_the_zero_padded_lowercase_hex_of_the_value() {
@@ -352,16 +423,23 @@ mod tests {
             r#"{"messages":null,"system":null}"#.to_string(),
             r#"{"messages":"not a list","messages":[{"role":"user","content":"later wins"}]}"#.to_string(),
             r#"{}"#.to_string(),
+            r#"{"system":[ {"text":"sys"} , {"cachePoint":{"type":"default"}} ],"messages":[{"role":"user","content":"a b"},{ "role":"assistant","content":"c"},{"role":"user","content":"d"}]}"#.to_string(),
+            r#"{"system":[{"text":"sys"},{"cachePoint":{"type":"default"}},"",{}],"tools":"","toolConfig":[{"cachePoint":null,"x":"\u0041"}],"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}]}"#.to_string(),
         ];
+        let mut measured = 0;
         for body in &bodies {
             let mut cursor = Cursor::new(body.as_bytes());
             let located = InputParts::locate(&mut cursor).unwrap().expect("an object");
             cursor.end().unwrap();
-            assert_eq!(located, InputParts::read(body.as_bytes()), "{body}");
+            let parts = [located.system, located.tools, located.tool_config];
+            measured += parts.iter().flatten().filter(|p| p.compact_string_bytes.is_some()).count();
+            measured += located.messages.iter().filter(|m| m.compact).count();
+            assert_eq!(located.clone().unmeasured(), InputParts::read(body.as_bytes()), "{body}");
             for tokens in [None, Some(1000)] {
                 assert_eq!(fingerprint_parts(&located, tokens), fingerprint_input_body(body, tokens), "{body}");
             }
         }
+        assert!(measured > 10, "compact parts are hashed as they are, not walked again ({measured})");
         let mut cursor = Cursor::new(br#"["not", "an object"]"#);
         assert_eq!(InputParts::locate(&mut cursor), Ok(None));
         assert!(cursor.end().is_ok(), "the value is taken even when it is not an object");

@@ -40,17 +40,25 @@ pub struct Cursor<'a> {
     pos: usize,
     /// Bytes inside the strings crossed so far (keys and values, escapes as written).
     string_bytes: usize,
+    /// Whitespace bytes outside strings crossed so far.
+    whitespace: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Cursor { bytes, pos: 0, string_bytes: 0 }
+        Cursor { bytes, pos: 0, string_bytes: 0, whitespace: 0 }
     }
 
     /// Bytes inside the strings (keys and values, escapes as written) crossed so far: the difference across a
     /// value is what [`super::json_scan::string_bytes`] would count in it, without walking it again.
     pub fn string_bytes(&self) -> usize {
         self.string_bytes
+    }
+
+    /// Whitespace bytes outside strings crossed so far: when it does not change across a value, the value's text
+    /// is already in the whitespace-free form that [`super::json_scan::walk_strings`] would piece together.
+    pub fn whitespace(&self) -> usize {
+        self.whitespace
     }
 
     /// Where the next value starts (past whitespace), for [`since`](Self::since).
@@ -71,6 +79,7 @@ impl<'a> Cursor<'a> {
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
+            self.whitespace += 1;
         }
     }
 

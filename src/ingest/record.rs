@@ -375,7 +375,7 @@ pub struct Invocation<'a> {
     pub inference_region: Option<Cow<'a, str>>,
     pub operation: Option<Cow<'a, str>>,
     pub model_id: Option<Cow<'a, str>>,
-    pub model: ModelRef,
+    pub model: std::sync::Arc<ModelRef>,
     pub identity_arn: Option<Cow<'a, str>>,
     pub principal: Option<Cow<'a, str>>,
     pub request_metadata: Option<BTreeMap<String, String>>,
@@ -494,7 +494,7 @@ impl<'a> WireRecord<'a> {
             Some(Cow::Owned(arn)) => Some(Cow::Owned(principal_of(arn).to_string())),
             None => None,
         };
-        let model = self.model_id.as_deref().map(model_id::normalize).unwrap_or_default();
+        let model = self.model_id.as_deref().map(model_id::normalize_shared).unwrap_or_default();
 
         Ok(Invocation {
             request_id,
