@@ -8,7 +8,6 @@
 //! into the row.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -35,7 +34,7 @@ pub struct WireRecord<'a> {
     pub request_id: Option<Cow<'a, str>>,
     pub operation: Option<Cow<'a, str>>,
     pub model_id: Option<Cow<'a, str>>,
-    pub request_metadata: Option<BTreeMap<String, String>>,
+    pub request_metadata: Option<StringMap<'a>>,
     pub error_code: Option<Cow<'a, str>>,
     /// `performanceConfig.latency` (latency-optimized inference); seen only in third-party schemas.
     pub performance_latency: Option<Cow<'a, str>>,
@@ -320,27 +319,52 @@ fn loose_string<'a>(
     Ok(scalar_to_string(value).map(Cow::Owned))
 }
 
+/// `requestMetadata` entries, sorted by key, each key once (the last one written wins, as in a map); borrowed
+/// from the record where they hold no escapes. A `Vec` rather than a map: a record has a handful, and two heap
+/// strings plus a tree node per entry showed in the ingest profile.
+pub type StringMap<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped, and
 /// `null` values are dropped.
-fn string_map(
-    text: &str,
+fn string_map<'a>(
+    text: &'a str,
     field: &'static str,
-    cursor: &mut Cursor<'_>,
-) -> Result<Option<BTreeMap<String, String>>, WireError> {
+    cursor: &mut Cursor<'a>,
+) -> Result<Option<StringMap<'a>>, WireError> {
     if cursor.peek() != Some(b'{') {
         return match cursor.value()? {
             b"null" => Ok(None),
             _ => Err(field_error(field, "expected an object")),
         };
     }
-    let mut map = BTreeMap::new();
+    let mut map: StringMap<'a> = Vec::new();
     cursor.object(|key, c| -> Result<(), WireError> {
         if let Some(value) = loose_string(text, field, c.value_and_escapes()?)? {
-            map.insert(String::from_utf8_lossy(key).into_owned(), value.into_owned());
+            let key = match within(text, key) {
+                Some(borrowed) => Cow::Borrowed(borrowed),
+                None => Cow::Owned(String::from_utf8_lossy(key).into_owned()),
+            };
+            map.push((key, value));
         }
         Ok(())
     })?;
-    Ok(Some(map))
+    // A stable sort keeps equal keys in the order written, so the last of each run is the one that wins.
+    map.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut deduped: StringMap<'a> = Vec::with_capacity(map.len());
+    for entry in map {
+        match deduped.last_mut() {
+            Some(last) if last.0 == entry.0 => *last = entry,
+            _ => deduped.push(entry),
+        }
+    }
+    Ok(Some(deduped))
+}
+
+/// `piece` as a slice of `text`, when it lies inside it (an object key without escapes does; an unescaped copy
+/// does not). Only addresses are compared; nothing is read through them.
+fn within<'a>(text: &'a str, piece: &[u8]) -> Option<&'a str> {
+    let start = (piece.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(start..start.checked_add(piece.len())?).filter(|slice| slice.as_bytes() == piece)
 }
 
 /// Where the token counts of a row came from.
@@ -378,7 +402,7 @@ pub struct Invocation<'a> {
     pub model: std::sync::Arc<ModelRef>,
     pub identity_arn: Option<Cow<'a, str>>,
     pub principal: Option<Cow<'a, str>>,
-    pub request_metadata: Option<BTreeMap<String, String>>,
+    pub request_metadata: Option<StringMap<'a>>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub cache_read_tokens: Option<i64>,
@@ -693,8 +717,17 @@ mod tests {
         assert_eq!(counts, (Some(12), Some(3), Some(-4)));
         assert_eq!((r.input.input_body_json, r.output.output_body_json), (None, None));
         let metadata: Vec<(&str, &str)> =
-            r.request_metadata.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            r.request_metadata.iter().flatten().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         assert_eq!(metadata, [("n", "1"), ("obj", r#"{"k":[true]}"#), ("team", "a\tb")]);
+        // As a map reads it: sorted by key, the last of a repeated key wins, escaped keys unescaped.
+        let repeated =
+            r#"{"requestId":"x","requestMetadata":{"z":"1","b\u0061":"2","a":"3","z":"4","ba":"5","a":null}}"#;
+        let r = WireRecord::parse(repeated).unwrap();
+        let metadata: Vec<(&str, &str)> =
+            r.request_metadata.iter().flatten().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        assert_eq!(metadata, [("a", "3"), ("ba", "5"), ("z", "4")]);
+        let entries = r.request_metadata.unwrap_or_default();
+        assert!(matches!(entries[2].0, Cow::Borrowed("z")), "plain keys are borrowed from the record");
 
         let errors = [
             (r#"{"requestId":5}"#, "invalid field requestId: expected a string"),
