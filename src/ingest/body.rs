@@ -28,13 +28,14 @@ pub struct BodyUsage {
 
 /// What a response body tells us.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BodyFacts {
+pub struct BodyFacts<'a> {
     pub usage: BodyUsage,
-    pub stop_reason: Option<String>,
+    /// Borrowed from the record's text unless it held escapes, like the model below.
+    pub stop_reason: Option<Cow<'a, str>>,
     pub latency_ms: Option<i64>,
     pub first_byte_latency_ms: Option<i64>,
     pub guardrail_intervened: bool,
-    pub response_model: Option<String>,
+    pub response_model: Option<Cow<'a, str>>,
     pub is_chunk_array: bool,
 }
 
@@ -417,20 +418,20 @@ fn count(raw: Option<&str>) -> Option<i64> {
 
 /// A string value, unescaped; `None` for `null` and for anything that is not a string (as serde reading an
 /// `Option<String>` would refuse it).
-fn text(raw: Option<&str>) -> Option<String> {
-    string_value(raw?.as_bytes()).map(Cow::into_owned)
+fn text(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    string_value(raw?.as_bytes())
 }
 
 /// The first element's `key` of an array of objects (`results[0].completionReason` and the like).
-fn first_text(raw: Option<&str>, key: &str) -> Option<String> {
+fn first_text<'a>(raw: Option<&'a str>, key: &str) -> Option<Cow<'a, str>> {
     let first = array_items(raw?.as_bytes()).next()?;
-    string_field(first, key).map(Cow::into_owned)
+    string_field(first, key)
 }
 
 /// Read the facts we keep from the `outputBodyJson` value at `cursor` (a span of `text`) in the same walk that
 /// validates it, so the body is crossed once; fails only when the value is not JSON. Never fails on shape:
 /// unknown shapes give empty facts.
-pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<BodyFacts, SyntaxError> {
+pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<BodyFacts<'a>, SyntaxError> {
     let mut facts = BodyFacts::default();
     match cursor.peek() {
         Some(b'{') => {
@@ -458,7 +459,7 @@ pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<
 
 /// Fold one body object (or stream chunk) into the facts. For streams later chunks win for output counts,
 /// because Anthropic's `message_delta` usage is cumulative and the metrics chunk comes last.
-fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
+fn absorb<'a>(facts: &mut BodyFacts<'a>, obj: &BodyObject<'a>, chunk: bool) {
     let mut found = BodyUsage::default();
     if let Some(usage) = parse_plain(obj.usage, Usage::read_plain) {
         found = usage.to_body_usage();
@@ -469,7 +470,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
             found = merge(found, u);
         }
         if message.model.is_some() {
-            facts.response_model = message.model;
+            facts.response_model = message.model.map(Cow::Owned);
         }
     }
     if let Some(m) = parse_plain(obj.invocation_metrics, InvocationMetrics::read_plain) {
@@ -510,7 +511,7 @@ fn absorb(facts: &mut BodyFacts, obj: &BodyObject, chunk: bool) {
     let stop = text(obj.stop_reason_camel)
         .or_else(|| text(obj.stop_reason))
         // Most stream chunks carry a `delta` of generated text: found by a scan, not decoded.
-        .or_else(|| string_field(obj.delta?.as_bytes(), "stop_reason").map(Cow::into_owned))
+        .or_else(|| string_field(obj.delta?.as_bytes(), "stop_reason"))
         .or_else(|| text(obj.completion_reason))
         .or_else(|| first_text(obj.results, "completionReason"))
         .or_else(|| first_text(obj.outputs, "stop_reason"))

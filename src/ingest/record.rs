@@ -59,7 +59,7 @@ pub struct WireInput<'a> {
 pub struct WireOutput<'a> {
     pub output_body_json: Option<&'a str>,
     /// What `outputBodyJson` tells, read while it was validated (empty when it is absent or `null`).
-    pub body_facts: BodyFacts,
+    pub body_facts: BodyFacts<'a>,
     pub output_body_s3_path: Option<Cow<'a, str>>,
     pub output_token_count: Option<i64>,
 }
@@ -410,7 +410,7 @@ pub struct Invocation<'a> {
     pub cache_write_1h_tokens: Option<i64>,
     pub token_source: TokenSource,
     pub streaming: Option<bool>,
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<Cow<'a, str>>,
     pub latency_ms: Option<i64>,
     pub first_byte_latency_ms: Option<i64>,
     pub guardrail_intervened: Option<bool>,
@@ -419,7 +419,7 @@ pub struct Invocation<'a> {
     pub output_bytes: Option<i64>,
     pub input_body_s3_path: Option<Cow<'a, str>>,
     pub output_body_s3_path: Option<Cow<'a, str>>,
-    pub response_model: Option<String>,
+    pub response_model: Option<Cow<'a, str>>,
     pub performance_latency: Option<Cow<'a, str>>,
     pub schema_version: Option<Cow<'a, str>>,
     pub fingerprint: PromptFingerprint,
