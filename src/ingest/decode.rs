@@ -93,7 +93,8 @@ pub fn decode_reader<R: Read>(reader: R, on_event: &mut dyn FnMut(Event<'_>)) ->
 pub struct DecodeScratch {
     /// The framer's buffer; also where a whole input is inflated.
     frame: Vec<u8>,
-    /// A whole compressed input.
+    /// A whole compressed input; its length is how much is initialized, not how much was read (see
+    /// [`read_up_to`]).
     compressed: Vec<u8>,
     inflater: Option<GzipInflater>,
 }
@@ -141,32 +142,63 @@ fn decode_gzip<R: BufRead>(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> DecodeStats {
     let mut compressed = std::mem::take(&mut scratch.compressed);
-    compressed.clear();
-    let read = (&mut reader).take(WHOLE_INPUT_BYTES as u64 + 1).read_to_end(&mut compressed);
-    let stats = match read {
-        Ok(n) if n <= WHOLE_INPUT_BYTES => {
-            let inflater = scratch.inflater.get_or_insert_with(GzipInflater::new);
-            let mut whole = std::mem::take(&mut scratch.frame);
-            match inflater.inflate_all(&compressed, &mut whole, WHOLE_OUTPUT_BYTES) {
-                Ok(()) => decode_framed(Framer::whole(whole), &mut scratch.frame, on_event),
-                Err(_) => {
-                    scratch.frame = whole;
-                    decode_plain(MultiGzDecoder::new(compressed.as_slice()), &mut scratch.frame, on_event)
-                }
-            }
-        }
+    let (n, error) = read_up_to(&mut reader, &mut compressed, WHOLE_INPUT_BYTES + 1);
+    let read = &compressed[..n];
+    let stats = match error {
+        None if n <= WHOLE_INPUT_BYTES => decode_whole_gzip(read, scratch, on_event),
         // Too large to hold: stream what was read, then the rest.
-        Ok(_) => decode_plain(MultiGzDecoder::new(compressed.as_slice().chain(reader)), &mut scratch.frame, on_event),
+        None => decode_plain(MultiGzDecoder::new(read.chain(reader)), &mut scratch.frame, on_event),
         // The transport failed part way: decode what arrived, then report the failure where it happened.
-        Err(e) => {
+        Some(e) => {
             let failed = BufReader::new(FailedRead(Some(e)));
-            decode_plain(MultiGzDecoder::new(compressed.as_slice().chain(failed)), &mut scratch.frame, on_event)
+            decode_plain(MultiGzDecoder::new(read.chain(failed)), &mut scratch.frame, on_event)
         }
     };
-    if compressed.capacity() <= WHOLE_INPUT_BYTES + 1 {
-        scratch.compressed = compressed;
-    }
+    scratch.compressed = compressed;
     stats
+}
+
+/// A whole gzip input, inflated in one call when it is sound and small enough; otherwise streamed.
+fn decode_whole_gzip(
+    compressed: &[u8],
+    scratch: &mut DecodeScratch,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> DecodeStats {
+    let inflater = scratch.inflater.get_or_insert_with(GzipInflater::new);
+    let mut whole = std::mem::take(&mut scratch.frame);
+    match inflater.inflate_all(compressed, &mut whole, WHOLE_OUTPUT_BYTES) {
+        Ok(()) => decode_framed(Framer::whole(whole), &mut scratch.frame, on_event),
+        Err(_) => {
+            scratch.frame = whole;
+            decode_plain(MultiGzDecoder::new(compressed), &mut scratch.frame, on_event)
+        }
+    }
+}
+
+/// Read into `buffer` until the input ends or `limit` bytes have arrived; return how many arrived, and the
+/// error that stopped the read early, if one did (the bytes before it are kept).
+///
+/// `buffer`'s length is how much of it is initialized, not how much was read: a buffer reused from input to
+/// input is zeroed once, when it grows. `read_to_end` zeroes the spare capacity again for every input when the
+/// reader has no `read_buf` (ours have none), which cost a memset per object.
+fn read_up_to(reader: &mut impl Read, buffer: &mut Vec<u8>, limit: usize) -> (usize, Option<io::Error>) {
+    let mut filled = 0;
+    loop {
+        if filled == buffer.len() {
+            if filled >= limit {
+                return (filled, None);
+            }
+            let grow = buffer.len().max(64 << 10).min(limit - filled);
+            buffer.resize(filled + grow, 0);
+        }
+        let end = buffer.len().min(limit);
+        match reader.read(&mut buffer[filled..end]) {
+            Ok(0) => return (filled, None),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Some(e)),
+        }
+    }
 }
 
 /// A reader that fails with a read error already met, once, then reads as empty.
@@ -460,6 +492,50 @@ mod tests {
             assert_eq!((rows, stats.records, stats.rejects), (want, want as u64, 0));
             assert_eq!(stats.bytes, text.len() as u64);
         }
+    }
+
+    /// `read_up_to` stops at the end or at the limit, keeps what arrived before an error, and a reused buffer's
+    /// old bytes never leak into a shorter input's count.
+    #[test]
+    fn reads_stop_at_the_end_or_the_limit() {
+        /// Hands out its chunks in order (a read never crosses into the next chunk), errors included.
+        struct Chunks(std::collections::VecDeque<io::Result<Vec<u8>>>);
+        impl Read for Chunks {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Some(next) = self.0.pop_front() else { return Ok(0) };
+                let mut chunk = next?;
+                let n = buf.len().min(chunk.len());
+                buf[..n].copy_from_slice(&chunk[..n]);
+                chunk.drain(..n);
+                if !chunk.is_empty() {
+                    self.0.push_front(Ok(chunk));
+                }
+                Ok(n)
+            }
+        }
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut buffer = Vec::new();
+        let interrupted = || Err(io::Error::new(io::ErrorKind::Interrupted, "again"));
+        let mut whole = Chunks([Ok(data[..70_000].to_vec()), interrupted(), Ok(data[70_000..].to_vec())].into());
+        let (n, error) = read_up_to(&mut whole, &mut buffer, 300_000);
+        assert_eq!((n, error.is_none()), (data.len(), true));
+        assert_eq!(&buffer[..n], &data[..]);
+
+        let mut short = Chunks([Ok(data[..10].to_vec())].into());
+        let (n, error) = read_up_to(&mut short, &mut buffer, 300_000);
+        assert_eq!((n, error.is_none(), &buffer[..n]), (10, true, &data[..10]));
+
+        let mut long = Chunks([Ok(data.clone())].into());
+        let (n, error) = read_up_to(&mut long, &mut buffer, 150_001);
+        assert_eq!((n, error.is_none()), (150_001, true));
+        let mut rest = Vec::new();
+        long.read_to_end(&mut rest).unwrap();
+        assert_eq!([&buffer[..n], &rest[..]].concat(), data, "the reader goes on where the limit stopped it");
+
+        let mut failing = Chunks([Ok(data[..5000].to_vec()), Err(io::Error::other("reset"))].into());
+        let (n, error) = read_up_to(&mut failing, &mut buffer, 300_000);
+        assert_eq!((n, error.map(|e| e.to_string())), (5000, Some("reset".to_string())));
+        assert_eq!(&buffer[..n], &data[..5000]);
     }
 
     /// A transport failure part way through an object: what arrived is decoded, and the failure keeps its kind

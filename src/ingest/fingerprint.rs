@@ -312,7 +312,10 @@ fn content_items(part: &[u8]) -> (Vec<&[u8]>, usize) {
     let mut left_out = 0;
     if part.first() == Some(&b'[') {
         for item in array_items(part) {
-            let is_cache_point = object_fields(item).any(|(key, value)| key == b"cachePoint" && value != b"null");
+            // Keys are compared as written, so an item without the quoted name anywhere cannot be one; most are
+            // text blocks, which the search crosses far faster than a walk of their fields.
+            let is_cache_point = memchr::memmem::find(item, b"\"cachePoint\"").is_some()
+                && object_fields(item).any(|(key, value)| key == b"cachePoint" && value != b"null");
             if !is_cache_point && !is_empty_json(item) {
                 items.push(item);
             } else {
