@@ -45,7 +45,7 @@ pub enum Error {
     Warehouse(#[from] warehouse::Error),
     #[error("cannot build a record batch")]
     Batch(#[source] arrow::error::ArrowError),
-    #[error("decoder thread panicked")]
+    #[error("a decoder or file-committing thread panicked")]
     WorkerPanicked,
 }
 
@@ -704,8 +704,9 @@ impl<'w> WriterState<'w> {
     fn commit(&mut self) -> Result<(), Error> {
         // The days written since the last commit are exactly the days with an open file.
         let written: HashSet<i32> = self.open_files.keys().copied().collect();
-        for (day, file) in std::mem::take(&mut self.open_files) {
-            file.commit().map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
+        let files: Vec<(i32, AtomicParquetFile)> = std::mem::take(&mut self.open_files).into_iter().collect();
+        for (day, committed) in commit_files(files, self.options.threads)? {
+            committed.map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.files_written += 1;
         }
         if let Some(path) = self.warehouse.write_rejects(&self.pending_rejects)? {
@@ -724,6 +725,50 @@ impl<'w> WriterState<'w> {
             file.abort();
         }
     }
+}
+
+/// Commit day files on up to `threads` threads; every file is tried, and each result is returned with its day.
+/// A committing thread that panicked is an error for the whole commit: its files' fate is unknown, so the
+/// sources behind them must not be recorded as done.
+///
+/// Finishing a file encodes and compresses its open row groups. At the end of a run the decoders are done and
+/// nothing else is left to run, so one thread finishing the files one by one left the other cores idle for the
+/// last part of every ingest.
+fn commit_files(
+    files: Vec<(i32, AtomicParquetFile)>,
+    threads: usize,
+) -> Result<Vec<(i32, io::Result<std::path::PathBuf>)>, Error> {
+    let threads = threads.clamp(1, 64).min(files.len());
+    if threads <= 1 {
+        return Ok(files.into_iter().map(|(day, file)| (day, file.commit())).collect());
+    }
+    let queue = std::sync::Mutex::new(files);
+    let take = || queue.lock().ok().and_then(|mut q| q.pop());
+    let mut results = Vec::new();
+    let mut panicked = false;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((day, file)) = take() {
+                        done.push((day, file.commit()));
+                    }
+                    done
+                })
+            })
+            .collect();
+        // Every handle is joined (an unjoined panicked thread would make the scope itself panic).
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => results.extend(done),
+                Err(_) => panicked = true,
+            }
+        }
+    });
+    // A poisoned queue would leave files behind, neither committed nor reported.
+    let left_behind = queue.into_inner().map_or(true, |left| !left.is_empty());
+    if panicked || left_behind { Err(Error::WorkerPanicked) } else { Ok(results) }
 }
 
 #[cfg(test)]
