@@ -109,7 +109,12 @@ pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
         })?;
         let canonical = fs::canonicalize(input).map_err(|source| ListError::Io { path: input.clone(), source })?;
         if meta.is_dir() {
-            walk(&canonical, &mut listing)?;
+            let mut files = Vec::new();
+            walk(&canonical, &mut files)?;
+            for (path, meta) in files.iter().zip(stat_all(&files)) {
+                let meta = meta.map_err(|source| ListError::Io { path: path.clone(), source })?;
+                push_file(path.clone(), &meta, &mut listing, false)?;
+            }
         } else {
             push_file(canonical, &meta, &mut listing, true)?;
         }
@@ -117,10 +122,11 @@ pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
     Ok(listing)
 }
 
-/// Walk a folder given by its canonical path. Entries are not followed through symlinks (their metadata is
-/// the link's own, neither file nor folder), so every path below is canonical too: one `canonicalize` per
-/// input rather than one per file, which took a path lookup per component of every one of thousands of files.
-fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
+/// Walk a folder given by its canonical path, collecting its files in name order. Entries are not followed
+/// through symlinks (their type is the link's own, neither file nor folder), so every path below is canonical
+/// too: one `canonicalize` per input rather than one per file, which took a path lookup per component of every
+/// one of thousands of files. Types come from the directory listing itself; only files are `stat`ed, later.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ListError> {
     let mut entries: Vec<_> = fs::read_dir(dir)
         .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?
         .collect::<Result<_, _>>()
@@ -132,14 +138,43 @@ fn walk(dir: &Path, listing: &mut LocalListing) -> Result<(), ListError> {
         if hidden {
             continue;
         }
-        let meta = entry.metadata().map_err(|source| ListError::Io { path: path.clone(), source })?;
-        if meta.is_dir() {
-            walk(&path, listing)?;
-        } else if meta.is_file() {
-            push_file(path, &meta, listing, false)?;
+        let kind = entry.file_type().map_err(|source| ListError::Io { path: path.clone(), source })?;
+        if kind.is_dir() {
+            walk(&path, files)?;
+        } else if kind.is_file() {
+            files.push(path);
         }
     }
     Ok(())
+}
+
+/// The metadata (size and modification time, for fingerprints) of every file, in order. A delivery layout
+/// holds tens of thousands of small objects, and one `stat` after another was most of a re-run's time, with
+/// the decoders of a first run waiting on it; the calls are spread over a few threads. Not followed through
+/// symlinks, as the walk does not follow them.
+fn stat_all(files: &[PathBuf]) -> Vec<io::Result<fs::Metadata>> {
+    const PER_THREAD_AT_LEAST: usize = 1024;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = files.len().div_ceil(threads).max(PER_THREAD_AT_LEAST);
+    if files.len() <= chunk {
+        return files.iter().map(fs::symlink_metadata).collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(fs::symlink_metadata).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .zip(files.chunks(chunk))
+            .flat_map(|(handle, part)| {
+                // A thread that panicked (it cannot: `metadata` returns errors) leaves its files as errors.
+                handle
+                    .join()
+                    .unwrap_or_else(|_| part.iter().map(|_| Err(io::Error::other("stat thread failed"))).collect())
+            })
+            .collect()
+    })
 }
 
 fn push_file(
