@@ -149,7 +149,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ListError> {
 }
 
 /// The metadata (size and modification time, for fingerprints) of every file, in order. A delivery layout
-/// holds tens of thousands of small objects, and one `stat` after another was most of a re-run's time, with
+/// holds tens of thousands of small objects, and one `stat` after another was a large part of a re-run's time, with
 /// the decoders of a first run waiting on it; the calls are spread over a few threads. Not followed through
 /// symlinks, as the walk does not follow them.
 fn stat_all(files: &[PathBuf]) -> Vec<io::Result<fs::Metadata>> {
