@@ -289,7 +289,7 @@ impl Metrics {
 }
 
 /// A body object or stream chunk. Fields whose shape varies by provider are raw spans, read on demand.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct BodyObject<'a> {
     usage: Option<&'a str>,
     model: Option<&'a str>,
@@ -301,8 +301,10 @@ struct BodyObject<'a> {
     guardrail_action: Option<&'a str>,
     /// Anthropic stream: `message_start.message` carries usage and model.
     message: Option<&'a str>,
-    /// Anthropic stream: `message_delta.delta.stop_reason`.
-    delta: Option<&'a str>,
+    /// Anthropic stream: `message_delta.delta.stop_reason` (the first in its `delta`). Taken while the walk
+    /// crosses the `delta` object, because most stream chunks' deltas are generated text that a second scan
+    /// for the key would cross again.
+    delta_stop_reason: Option<&'a str>,
     // Llama
     prompt_token_count: Option<&'a str>,
     generation_token_count: Option<&'a str>,
@@ -329,7 +331,6 @@ impl<'a> BodyObject<'a> {
             b"amazon-bedrock-invocationMetrics" => &mut self.invocation_metrics,
             b"amazon-bedrock-guardrailAction" => &mut self.guardrail_action,
             b"message" => &mut self.message,
-            b"delta" => &mut self.delta,
             b"prompt_token_count" => &mut self.prompt_token_count,
             b"generation_token_count" => &mut self.generation_token_count,
             b"inputTextTokenCount" => &mut self.input_text_token_count,
@@ -346,6 +347,23 @@ impl<'a> BodyObject<'a> {
     fn locate(text: &'a str, cursor: &mut Cursor<'a>) -> Result<Self, SyntaxError> {
         let mut obj = BodyObject::default();
         cursor.object(|key, c| -> Result<(), SyntaxError> {
+            if key == b"delta" {
+                // A later `delta` replaces an earlier one, as any other repeated key does.
+                let mut stop_reason = None;
+                if c.peek() == Some(b'{') {
+                    c.object(|key, c| -> Result<(), SyntaxError> {
+                        let value = c.value()?;
+                        if key == b"stop_reason" && stop_reason.is_none() {
+                            stop_reason = Some(value);
+                        }
+                        Ok(())
+                    })?;
+                } else {
+                    c.value()?;
+                }
+                obj.delta_stop_reason = stop_reason.and_then(|v| span_text(text, v));
+                return Ok(());
+            }
             let value = c.value()?;
             if let Some(slot) = obj.slot(key) {
                 *slot = span_text(text, value);
@@ -460,6 +478,10 @@ pub fn locate_output_body<'a>(text: &'a str, cursor: &mut Cursor<'a>) -> Result<
 /// Fold one body object (or stream chunk) into the facts. For streams later chunks win for output counts,
 /// because Anthropic's `message_delta` usage is cumulative and the metrics chunk comes last.
 fn absorb<'a>(facts: &mut BodyFacts<'a>, obj: &BodyObject<'a>, chunk: bool) {
+    // Most stream chunks carry generated text and none of the fields read here; folding them in changes nothing.
+    if *obj == BodyObject::default() {
+        return;
+    }
     let mut found = BodyUsage::default();
     if let Some(usage) = parse_plain(obj.usage, Usage::read_plain) {
         found = usage.to_body_usage();
@@ -510,8 +532,7 @@ fn absorb<'a>(facts: &mut BodyFacts<'a>, obj: &BodyObject<'a>, chunk: bool) {
     }
     let stop = text(obj.stop_reason_camel)
         .or_else(|| text(obj.stop_reason))
-        // Most stream chunks carry a `delta` of generated text: found by a scan, not decoded.
-        .or_else(|| string_field(obj.delta?.as_bytes(), "stop_reason"))
+        .or_else(|| text(obj.delta_stop_reason))
         .or_else(|| text(obj.completion_reason))
         .or_else(|| first_text(obj.results, "completionReason"))
         .or_else(|| first_text(obj.outputs, "stop_reason"))
@@ -610,6 +631,14 @@ mod tests {
                 r#"[{"type":"message_start","message":{"usage":{"input_tokens":50,"output_tokens":1,"cache_read_input_tokens":7}}},{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":99}}]"#,
                 usage(Some(50), Some(99), Some(7), None, None),
                 Some("max_tokens"),
+                None,
+                false,
+            ),
+            (
+                "stream deltas: a key's name inside text is text; the first stop_reason of a delta counts",
+                r#"[{"type":"content_block_delta","delta":{"type":"text_delta","text":"say \"stop_reason\":\"x\" {"}},{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_reason":"later"},"usage":{"output_tokens":5}},{"type":"content_block_delta","delta":"not an object"}]"#,
+                usage(None, Some(5), None, None, None),
+                Some("end_turn"),
                 None,
                 false,
             ),
