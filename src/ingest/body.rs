@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::json_cursor::{Cursor, SyntaxError};
 use super::json_scan::{array_items, object_fields, string_field, string_value};
-use super::record::{loose_count, raw as span_text};
+use super::record::{loose_count, plain_integer, raw as span_text};
 
 /// Usage counts found in a body, all optional.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -92,16 +92,19 @@ struct CacheCreation {
 impl CacheDetail {
     fn read_plain(raw: &[u8]) -> Option<CacheDetail> {
         let mut detail = CacheDetail::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            match key {
-                b"inputTokens" if first_time(&mut seen, 0) => detail.input_tokens = plain_count(value)?,
-                b"ttl" if first_time(&mut seen, 1) => detail.ttl = plain_text(value)?,
-                b"inputTokens" | b"ttl" => return None,
-                _ if key.contains(&b'\\') => return None,
-                _ => {}
-            }
-        }
+        plain_object(raw, |key, value| {
+            Some(match key {
+                b"inputTokens" => {
+                    detail.input_tokens = plain_count(value)?;
+                    Member::Known(0)
+                }
+                b"ttl" => {
+                    detail.ttl = plain_text(value)?;
+                    Member::Known(1)
+                }
+                _ => Member::Unknown,
+            })
+        })?;
         Some(detail)
     }
 }
@@ -109,17 +112,15 @@ impl CacheDetail {
 impl CacheCreation {
     fn read_plain(raw: &[u8]) -> Option<CacheCreation> {
         let mut creation = CacheCreation::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            match key {
-                b"ephemeral_1h_input_tokens" if first_time(&mut seen, 0) => {
-                    creation.ephemeral_1h_input_tokens = plain_count(value)?
+        plain_object(raw, |key, value| {
+            Some(match key {
+                b"ephemeral_1h_input_tokens" => {
+                    creation.ephemeral_1h_input_tokens = plain_count(value)?;
+                    Member::Known(0)
                 }
-                b"ephemeral_1h_input_tokens" => return None,
-                _ if key.contains(&b'\\') => return None,
-                _ => {}
-            }
-        }
+                _ => Member::Unknown,
+            })
+        })?;
         Some(creation)
     }
 }
@@ -129,9 +130,8 @@ impl Usage {
     /// a plain count and a plain `ttl`, `cache_creation` an object of plain counts.
     fn read_plain(raw: &[u8]) -> Option<Usage> {
         let mut usage = Usage::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            let (bit, slot) = match key {
+        plain_object(raw, |key, value| {
+            let (number, slot) = match key {
                 b"inputTokens" => (0, &mut usage.input_tokens_camel),
                 b"outputTokens" => (1, &mut usage.output_tokens_camel),
                 b"cacheReadInputTokens" => (2, &mut usage.cache_read_camel),
@@ -145,9 +145,6 @@ impl Usage {
                 b"prompt_tokens" => (10, &mut usage.prompt_tokens),
                 b"completion_tokens" => (11, &mut usage.completion_tokens),
                 b"cacheDetails" => {
-                    if !first_time(&mut seen, 12) {
-                        return None;
-                    }
                     usage.cache_details = match value {
                         b"null" => None,
                         list if list.first() == Some(&b'[') => {
@@ -155,26 +152,20 @@ impl Usage {
                         }
                         _ => return None,
                     };
-                    continue;
+                    return Some(Member::Known(12));
                 }
                 b"cache_creation" => {
-                    if !first_time(&mut seen, 13) {
-                        return None;
-                    }
                     usage.cache_creation = match value {
                         b"null" => None,
                         object => Some(CacheCreation::read_plain(object)?),
                     };
-                    continue;
+                    return Some(Member::Known(13));
                 }
-                _ if key.contains(&b'\\') => return None,
-                _ => continue,
+                _ => return Some(Member::Unknown),
             };
-            if !first_time(&mut seen, bit) {
-                return None;
-            }
             *slot = plain_count(value)?;
-        }
+            Some(Member::Known(number))
+        })?;
         Some(usage)
     }
 
@@ -216,23 +207,19 @@ struct InvocationMetrics {
 impl InvocationMetrics {
     fn read_plain(raw: &[u8]) -> Option<InvocationMetrics> {
         let mut m = InvocationMetrics::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            let (bit, slot) = match key {
+        plain_object(raw, |key, value| {
+            let (number, slot) = match key {
                 b"inputTokenCount" => (0, &mut m.input_token_count),
                 b"outputTokenCount" => (1, &mut m.output_token_count),
                 b"cacheReadInputTokenCount" => (2, &mut m.cache_read_input_token_count),
                 b"cacheWriteInputTokenCount" => (3, &mut m.cache_write_input_token_count),
                 b"invocationLatency" => (4, &mut m.invocation_latency),
                 b"firstByteLatency" => (5, &mut m.first_byte_latency),
-                _ if key.contains(&b'\\') => return None,
-                _ => continue,
+                _ => return Some(Member::Unknown),
             };
-            if !first_time(&mut seen, bit) {
-                return None;
-            }
             *slot = plain_count(value)?;
-        }
+            Some(Member::Known(number))
+        })?;
         Some(m)
     }
 }
@@ -249,18 +236,19 @@ struct Message {
 impl Message {
     fn read_plain(raw: &[u8]) -> Option<Message> {
         let mut message = Message::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            match key {
-                b"usage" if first_time(&mut seen, 0) => {
-                    message.usage = if value == b"null" { None } else { Some(Usage::read_plain(value)?) }
+        plain_object(raw, |key, value| {
+            Some(match key {
+                b"usage" => {
+                    message.usage = if value == b"null" { None } else { Some(Usage::read_plain(value)?) };
+                    Member::Known(0)
                 }
-                b"model" if first_time(&mut seen, 1) => message.model = plain_text(value)?,
-                b"usage" | b"model" => return None,
-                _ if key.contains(&b'\\') => return None,
-                _ => {}
-            }
-        }
+                b"model" => {
+                    message.model = plain_text(value)?;
+                    Member::Known(1)
+                }
+                _ => Member::Unknown,
+            })
+        })?;
         Some(message)
     }
 }
@@ -275,15 +263,15 @@ struct Metrics {
 impl Metrics {
     fn read_plain(raw: &[u8]) -> Option<Metrics> {
         let mut metrics = Metrics::default();
-        let mut seen = 0u32;
-        for (key, value) in plain_fields(raw)? {
-            match key {
-                b"latencyMs" if first_time(&mut seen, 0) => metrics.latency_ms = plain_count(value)?,
-                b"latencyMs" => return None,
-                _ if key.contains(&b'\\') => return None,
-                _ => {}
-            }
-        }
+        plain_object(raw, |key, value| {
+            Some(match key {
+                b"latencyMs" => {
+                    metrics.latency_ms = plain_count(value)?;
+                    Member::Known(0)
+                }
+                _ => Member::Unknown,
+            })
+        })?;
         Some(metrics)
     }
 }
@@ -349,19 +337,7 @@ impl<'a> BodyObject<'a> {
         cursor.object(|key, c| -> Result<(), SyntaxError> {
             if key == b"delta" {
                 // A later `delta` replaces an earlier one, as any other repeated key does.
-                let mut stop_reason = None;
-                if c.peek() == Some(b'{') {
-                    c.object(|key, c| -> Result<(), SyntaxError> {
-                        let value = c.value()?;
-                        if key == b"stop_reason" && stop_reason.is_none() {
-                            stop_reason = Some(value);
-                        }
-                        Ok(())
-                    })?;
-                } else {
-                    c.value()?;
-                }
-                obj.delta_stop_reason = stop_reason.and_then(|v| span_text(text, v));
+                obj.delta_stop_reason = c.first_member(b"stop_reason")?.and_then(|v| span_text(text, v));
                 return Ok(());
             }
             let value = c.value()?;
@@ -391,41 +367,44 @@ fn parse_plain<'a, T: Deserialize<'a>>(raw: Option<&'a str>, plain: impl FnOnce(
 /// [`loose_count`] reads it. `None` for any other value (floats, numeric strings, anything else), which is left
 /// to [`loose_count`] itself.
 fn plain_count(value: &[u8]) -> Option<Option<i64>> {
-    if value == b"null" {
-        return Some(None);
-    }
-    let digits = value.strip_prefix(b"-").unwrap_or(value);
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
-    Some(Some(if digits.len() < value.len() { -magnitude } else { magnitude }))
+    if value == b"null" { Some(None) } else { plain_integer(value).map(Some) }
 }
 
-/// A string without escapes, or `null`, as serde reads it into an `Option<String>`; `None` for anything else.
+/// A string, or `null`, as serde reads it into an `Option<String>`; `None` for anything else.
 fn plain_text(value: &[u8]) -> Option<Option<String>> {
-    if value == b"null" {
-        return Some(None);
-    }
-    let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
-    if inner.contains(&b'\\') {
+    if value == b"null" { Some(None) } else { string_value(value).map(|t| Some(t.into_owned())) }
+}
+
+/// What a plain reader made of one member of an object.
+enum Member {
+    /// A field it reads (numbered below 32, for spotting repeats), whose value it took.
+    Known(u32),
+    /// A field it does not read.
+    Unknown,
+}
+
+/// Walk an object for a plain reader, which takes each member's value with `member`. Gives up (`None`, for serde
+/// to read the object) when `raw` is not an object, when `member` gives up on a value, when a known field comes
+/// twice (serde refuses a struct with a field twice), or when an unknown key holds an escape (it might spell a
+/// known name).
+fn plain_object<'v>(raw: &'v [u8], mut member: impl FnMut(&[u8], &'v [u8]) -> Option<Member>) -> Option<()> {
+    if raw.first() != Some(&b'{') {
         return None;
     }
-    std::str::from_utf8(inner).ok().map(|t| Some(t.to_string()))
-}
-
-/// The members of an object, for the plain readers: `None` when `raw` is not an object. Each reader sends the
-/// object to serde when a key holds an escape (it might spell a known name) or a known key comes twice (serde
-/// refuses a struct with a field twice).
-fn plain_fields(raw: &[u8]) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
-    (raw.first() == Some(&b'{')).then(|| object_fields(raw))
-}
-
-/// Mark bit `bit` of `seen`; false if it was already set (a repeated field).
-fn first_time(seen: &mut u32, bit: u32) -> bool {
-    let fresh = *seen & (1 << bit) == 0;
-    *seen |= 1 << bit;
-    fresh
+    let mut seen = 0u32;
+    for (key, value) in object_fields(raw) {
+        match member(key, value)? {
+            Member::Known(number) => {
+                if seen & (1 << number) != 0 {
+                    return None;
+                }
+                seen |= 1 << number;
+            }
+            Member::Unknown if key.contains(&b'\\') => return None,
+            Member::Unknown => {}
+        }
+    }
+    Some(())
 }
 
 fn count(raw: Option<&str>) -> Option<i64> {

@@ -165,19 +165,8 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
     }
     cursor.array(|c| -> Result<(), SyntaxError> {
         let (start, before, whitespace) = (c.mark(), c.string_bytes(), c.whitespace());
-        let mut role = None;
-        if c.peek() == Some(b'{') {
-            c.object(|key, c| -> Result<(), SyntaxError> {
-                let value = c.value()?;
-                // The first `role` decides, as a lookup by key would find it.
-                if key == b"role" && role.is_none() {
-                    role = Some(value);
-                }
-                Ok(())
-            })?;
-        } else {
-            c.value()?;
-        }
+        // The first `role` decides, as a lookup by key would find it.
+        let role = c.first_member(b"role")?;
         let raw = c.since(start);
         let role = role.and_then(string_value);
         messages.push(Message {

@@ -165,6 +165,24 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Validate the value at the cursor and return the span of its first member named `name` (unescaped keys
+    /// compared), as a lookup by key would find it; `None` when the value is not an object or has no such member.
+    pub fn first_member(&mut self, name: &[u8]) -> Result<Option<&'a [u8]>, SyntaxError> {
+        if self.peek() != Some(b'{') {
+            self.value()?;
+            return Ok(None);
+        }
+        let mut found = None;
+        self.object(|key, c| -> Result<(), SyntaxError> {
+            let value = c.value()?;
+            if key == name && found.is_none() {
+                found = Some(value);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
     /// Walk an array, calling `on_item(cursor)` for each item; the callback must take exactly one value.
     pub fn array<E: From<SyntaxError>>(
         &mut self,

@@ -262,13 +262,24 @@ fn nested_object<'a>(
 }
 
 /// The text of a span of `text` (spans start and end at ASCII delimiters, so always on char boundaries); `null`
-/// is absent.
-pub(crate) fn raw<'a>(text: &'a str, span: &'a [u8]) -> Option<&'a str> {
+/// is absent, and so is a span that does not lie inside `text` (an unescaped copy of a key). Only addresses are
+/// compared; nothing is read through them.
+pub(crate) fn raw<'a>(text: &'a str, span: &[u8]) -> Option<&'a str> {
     if span == b"null" {
         return None;
     }
     let start = (span.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    text.get(start..start + span.len())
+    text.get(start..start.checked_add(span.len())?)
+}
+
+/// A JSON integer of at most 18 digits (so it always fits an i64), read without serde; `None` for anything else.
+pub(crate) fn plain_integer(span: &[u8]) -> Option<i64> {
+    let digits = span.strip_prefix(b"-").unwrap_or(span);
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    Some(if digits.len() < span.len() { -magnitude } else { magnitude })
 }
 
 /// A string field, from [`Cursor::value_and_escapes`]: borrowed when it holds no escapes.
@@ -290,11 +301,8 @@ fn string<'a>(
 
 /// A token count, with [`loose_count`]'s leniency; plain integers skip serde.
 fn count(text: &str, field: &'static str, span: &[u8]) -> Result<Option<i64>, WireError> {
-    let digits = span.strip_prefix(b"-").unwrap_or(span);
-    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
-        // At most 18 digits always fits an i64.
-        let magnitude = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
-        return Ok(Some(if digits.len() < span.len() { -magnitude } else { magnitude }));
+    if let Some(count) = plain_integer(span) {
+        return Ok(Some(count));
     }
     #[derive(Deserialize)]
     struct Count(#[serde(deserialize_with = "loose_count")] Option<i64>);
@@ -340,7 +348,7 @@ fn string_map<'a>(
     let mut map: StringMap<'a> = Vec::new();
     cursor.object(|key, c| -> Result<(), WireError> {
         if let Some(value) = loose_string(text, field, c.value_and_escapes()?)? {
-            let key = match within(text, key) {
+            let key = match raw(text, key) {
                 Some(borrowed) => Cow::Borrowed(borrowed),
                 None => Cow::Owned(String::from_utf8_lossy(key).into_owned()),
             };
@@ -358,13 +366,6 @@ fn string_map<'a>(
         }
     }
     Ok(Some(deduped))
-}
-
-/// `piece` as a slice of `text`, when it lies inside it (an object key without escapes does; an unescaped copy
-/// does not). Only addresses are compared; nothing is read through them.
-fn within<'a>(text: &'a str, piece: &[u8]) -> Option<&'a str> {
-    let start = (piece.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    text.get(start..start.checked_add(piece.len())?).filter(|slice| slice.as_bytes() == piece)
 }
 
 /// Where the token counts of a row came from.
