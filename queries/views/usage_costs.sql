@@ -2,7 +2,8 @@
 -- of the cost rules: `invocation_costs` applies this view's per-token rates to single requests.
 --
 -- Grain: one row per (day, region, model_id, has_token_counts). `model`, `provider`, `routing` and
--- `inference_profile` are functions of `model_id` (ingest's normalizer), so each group reads them once. Costs are
+-- `inference_profile` are functions of `model_id`: `bedrock_model(model_id)` (ingest's normalizer as a SQL
+-- function) gives them once per group, as the current version normalizes the id. Costs are
 -- exact decimals, linear in the token counts, with no rounding per request: pricing a group's token sums gives
 -- exactly the sum of its requests' costs, over hundreds of groups instead of millions of rows. Summary queries
 -- (month, model, day, cache, unpriced) read this view; queries that group by request attributes (caller,
@@ -33,15 +34,11 @@
 --   tokens with no caching: all input at the input rate, after discount), cache_savings_usd (uncached_cost_usd -
 --   cost_usd), batch_cost_usd (the same tokens at batch rates, after discount).
 CREATE VIEW usage_costs AS
-WITH usage AS (
+WITH grouped AS (
   SELECT
     day, region, model_id,
     input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
       OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    min(model) AS model,
-    min(provider) AS provider,
-    min(routing) AS routing,
-    min(inference_profile) AS inference_profile,
     count(*) AS requests,
     sum(CASE WHEN coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 THEN 1 ELSE 0 END)
       AS requests_with_cache,
@@ -52,6 +49,18 @@ WITH usage AS (
     sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM invocations
   GROUP BY 1, 2, 3, 4
+),
+named AS (
+  -- Once per group, not per row: min() over the stored string columns compared four strings per row.
+  SELECT g.*, bedrock_model(g.model_id) AS ref FROM grouped g
+),
+usage AS (
+  SELECT n.day, n.region, n.model_id, n.has_token_counts,
+    n.ref['model'] AS model, n.ref['provider'] AS provider, n.ref['routing'] AS routing,
+    n.ref['inference_profile'] AS inference_profile,
+    n.requests, n.requests_with_cache, n.input_tokens, n.output_tokens, n.cache_read_tokens,
+    n.cache_write_tokens, n.cache_write_1h_tokens
+  FROM named n
 ),
 classified AS (
   -- Application profiles and provisioned models name no base model; the estate tables (from `ingest auto`)

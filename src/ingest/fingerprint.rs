@@ -267,8 +267,9 @@ impl HexHash {
     }
 
     pub fn as_str(&self) -> &str {
-        // Always ASCII hex digits, so the check cannot fail.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: the only constructor, `new`, fills every byte from `DIGITS`, which are ASCII, so the bytes are
+        // valid UTF-8. (The checked conversion was 0.5% of ingest instructions, two per row.)
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 

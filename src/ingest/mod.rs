@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use crate::store::batch::InvocationBatchBuilder;
 use crate::store::parquet::AtomicParquetFile;
 use crate::store::warehouse::{
-    self, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key, take_rows,
+    self, KeySet, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key, take_rows,
 };
 use decode::{DecodeStats, Event, Reject};
 use source::SourceObject;
@@ -497,7 +497,7 @@ struct Counters {
 
 /// The dedupe index of one day: keys already stored or written by this run.
 struct DayKeys {
-    keys: HashSet<RecordKey>,
+    keys: KeySet,
     /// The last batch (of [`WriterState::batches_written`]) that had rows for this day.
     last_used: u64,
 }

@@ -66,6 +66,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 pub async fn session(warehouse_root: &Path, prices: &PriceInputs) -> Result<SessionContext, Error> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
+    for function in super::functions::all() {
+        ctx.register_udf(function);
+    }
     register_invocations(&ctx, warehouse_root).await?;
     register_estate(&ctx, warehouse_root).await?;
     register_prices(&ctx, prices)?;

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod context;
+pub mod functions;
 
 use std::path::Path;
 

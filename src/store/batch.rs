@@ -226,7 +226,10 @@ impl InvocationBatchBuilder {
 
 fn renew_strings(builder: &mut StringBuilder) -> ArrayRef {
     let array = builder.finish();
-    *builder = StringBuilder::with_capacity(array.len(), array.value_data().len());
+    // An eighth more than the last batch held: sized exactly, a batch only slightly larger than the last
+    // doubled and copied the buffer (`realloc` was 1.4% of ingest instructions).
+    let bytes = array.value_data().len();
+    *builder = StringBuilder::with_capacity(array.len(), bytes + bytes / 8);
     Arc::new(array)
 }
 
@@ -246,7 +249,9 @@ fn renew_bools(builder: &mut BooleanBuilder) -> ArrayRef {
 fn renew_metadata(builder: &mut MapBuilder<StringBuilder, StringBuilder>) -> ArrayRef {
     let array = builder.finish();
     let (keys, values) = (array.keys().as_string::<i32>(), array.values().as_string::<i32>());
-    *builder = metadata_builder(array.len(), keys.len(), keys.value_data().len(), values.value_data().len());
+    let more = |n: usize| n + n / 8; // as in `renew_strings`
+    *builder =
+        metadata_builder(array.len(), more(keys.len()), more(keys.value_data().len()), more(values.value_data().len()));
     Arc::new(array)
 }
 

@@ -391,6 +391,14 @@ fn query_and_pricing_commands() {
     }
     let exported_rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(exported_rows as i64, scalar(&wh, "SELECT count(*) FROM invocations"));
+    // `bedrock_model` in SQL is ingest's normalizer: it gives every stored row's model columns back.
+    let disagreeing = "SELECT count(*) FROM invocations WHERE (bedrock_model(model_id)['model'] IS DISTINCT FROM model) \
+        OR (bedrock_model(model_id)['provider'] IS DISTINCT FROM provider) \
+        OR (bedrock_model(model_id)['routing'] IS DISTINCT FROM routing) \
+        OR (bedrock_model(model_id)['inference_profile'] IS DISTINCT FROM inference_profile)";
+    assert_eq!(scalar(&wh, disagreeing), 0);
+    let kinds = "SELECT count(DISTINCT bedrock_model(model_id)['routing']) FROM invocations";
+    assert!(scalar(&wh, kinds) >= 3, "the sample spans several routing classes, so the check above is not vacuous");
     // A missing parameter is a clear error.
     let out = run_cli(&["--warehouse", w, "query", "spend_by_day"]);
     assert_eq!(out.status.code(), Some(2));
