@@ -57,8 +57,8 @@ type Result<T> = std::result::Result<T, Error>;
 /// realistic volume, and 16 bytes a key keeps a day's index small).
 pub type RecordKey = u128;
 
-/// A set of record keys. The keys are already xxh3 hashes, so the set's hasher only folds them to 64 bits and
-/// mixes in a per-process seed; std's default SipHash of every key was about 1% of ingest CPU.
+/// A set of record keys. The keys are already xxh3 hashes, so the set's hasher only folds each to 64 bits and mixes
+/// it once; std's default SipHash of every key was about 1% of ingest CPU.
 pub type KeySet = HashSet<RecordKey, FoldKey>;
 
 /// An empty [`KeySet`] with room for `capacity` keys.
@@ -66,27 +66,32 @@ pub fn key_set(capacity: usize) -> KeySet {
     HashSet::with_capacity_and_hasher(capacity, FoldKey::new())
 }
 
-/// The [`KeySet`] hasher: a key's two halves XORed with a seed drawn once per process (so that a log crafted to
-/// collide in one run's table does not collide in the next), then multiplied so every input bit reaches the
-/// high bits the table's probe tags come from.
+/// The [`KeySet`] hasher: a key's two halves XORed together and with a seed, then one full 64x64-bit multiply by a
+/// second seed, folding the product's halves (foldhash's mixing step). The table picks buckets from the low bits
+/// of the result, which the multiply makes depend on every bit of the key; with fixed constants a log crafted for
+/// them could pile its keys into one bucket, and the seeds, drawn once per process, make that depend on the run.
 #[derive(Debug, Clone, Copy)]
 pub struct FoldKey {
     seed: u64,
+    multiplier: u64,
 }
 
 impl FoldKey {
     fn new() -> Self {
-        static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
+        static SEEDS: std::sync::LazyLock<(u64, u64)> = std::sync::LazyLock::new(|| {
+            let random = std::collections::hash_map::RandomState::new();
+            let draw = |n: u8| std::hash::BuildHasher::hash_one(&random, n);
+            (draw(0), draw(1) | 1)
         });
-        FoldKey { seed: *SEED }
+        let (seed, multiplier) = *SEEDS;
+        FoldKey { seed, multiplier }
     }
 }
 
 impl std::hash::BuildHasher for FoldKey {
     type Hasher = FoldKeyHasher;
     fn build_hasher(&self) -> FoldKeyHasher {
-        FoldKeyHasher { state: self.seed }
+        FoldKeyHasher { state: self.seed, multiplier: self.multiplier }
     }
 }
 
@@ -94,6 +99,7 @@ impl std::hash::BuildHasher for FoldKey {
 #[derive(Debug)]
 pub struct FoldKeyHasher {
     state: u64,
+    multiplier: u64,
 }
 
 impl std::hash::Hasher for FoldKeyHasher {
@@ -111,7 +117,8 @@ impl std::hash::Hasher for FoldKeyHasher {
         self.state ^= (n as u64) ^ ((n >> 64) as u64);
     }
     fn finish(&self) -> u64 {
-        self.state.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let product = u128::from(self.state) * u128::from(self.multiplier);
+        (product as u64) ^ ((product >> 64) as u64)
     }
 }
 
@@ -613,6 +620,9 @@ mod tests {
         assert_eq!(keys.len(), 4, "the repeated key is held once, the other four apart");
         let hasher = FoldKey::new();
         assert_ne!(hasher.hash_one(low), hasher.hash_one(low << 1), "a changed bit changes the hash");
+        // The low bits the table picks buckets from depend on the key's high bits too.
+        let buckets = (0..64u32).map(|bit| hasher.hash_one(1u128 << (32 + bit)) & 0xffff);
+        assert!(buckets.collect::<HashSet<u64>>().len() > 60, "keys differing only above bit 32 spread over buckets");
         assert_eq!(hasher.hash_one(42u128), FoldKey::new().hash_one(42u128), "one seed per process");
     }
 
