@@ -3,7 +3,7 @@
 //!
 //! Why it exists: `usage_costs` groups ten million rows by model id, and a group's `model`, `provider`, `routing`
 //! and `inference_profile` are functions of its id. Reading them as `min()` of the stored columns compared four
-//! strings per row, about 40% of the month summary's CPU; normalizing each group's id once after grouping costs
+//! strings per row, about 30% of the month summary's CPU; normalizing each group's id once after grouping costs
 //! nothing. The stored columns hold the same normalizer's answer from the day the row was ingested; the function
 //! gives today's, so a group whose rows were ingested by different versions still gets one answer.
 
