@@ -50,17 +50,14 @@ WITH grouped AS (
   FROM invocations
   GROUP BY 1, 2, 3, 4
 ),
-named AS (
-  -- Once per group, not per row: min() over the stored string columns compared four strings per row.
-  SELECT g.*, bedrock_model(g.model_id) AS ref FROM grouped g
-),
 usage AS (
-  SELECT n.day, n.region, n.model_id, n.has_token_counts,
-    n.ref['model'] AS model, n.ref['provider'] AS provider, n.ref['routing'] AS routing,
-    n.ref['inference_profile'] AS inference_profile,
-    n.requests, n.requests_with_cache, n.input_tokens, n.output_tokens, n.cache_read_tokens,
-    n.cache_write_tokens, n.cache_write_1h_tokens
-  FROM named n
+  -- Once per group, not per row: min() over the stored string columns compared four strings per row.
+  SELECT g.*,
+    bedrock_model(g.model_id)['model'] AS model,
+    bedrock_model(g.model_id)['provider'] AS provider,
+    bedrock_model(g.model_id)['routing'] AS routing,
+    bedrock_model(g.model_id)['inference_profile'] AS inference_profile
+  FROM grouped g
 ),
 classified AS (
   -- Application profiles and provisioned models name no base model; the estate tables (from `ingest auto`)

@@ -111,17 +111,8 @@ impl CacheDetail {
 
 impl CacheCreation {
     fn read_plain(raw: &[u8]) -> Option<CacheCreation> {
-        let mut creation = CacheCreation::default();
-        plain_object(raw, |key, value| {
-            Some(match key {
-                b"ephemeral_1h_input_tokens" => {
-                    creation.ephemeral_1h_input_tokens = plain_count(value)?;
-                    Member::Known(0)
-                }
-                _ => Member::Unknown,
-            })
-        })?;
-        Some(creation)
+        let ephemeral_1h_input_tokens = plain_lone_count(raw, b"ephemeral_1h_input_tokens")?;
+        Some(CacheCreation { ephemeral_1h_input_tokens })
     }
 }
 
@@ -262,17 +253,7 @@ struct Metrics {
 
 impl Metrics {
     fn read_plain(raw: &[u8]) -> Option<Metrics> {
-        let mut metrics = Metrics::default();
-        plain_object(raw, |key, value| {
-            Some(match key {
-                b"latencyMs" => {
-                    metrics.latency_ms = plain_count(value)?;
-                    Member::Known(0)
-                }
-                _ => Member::Unknown,
-            })
-        })?;
-        Some(metrics)
+        Some(Metrics { latency_ms: plain_lone_count(raw, b"latencyMs")? })
     }
 }
 
@@ -405,6 +386,19 @@ fn plain_object<'v>(raw: &'v [u8], mut member: impl FnMut(&[u8], &'v [u8]) -> Op
         }
     }
     Some(())
+}
+
+/// The plain reader of an object with one field read, a count named `name` (`Some(None)` when it is absent).
+fn plain_lone_count(raw: &[u8], name: &[u8]) -> Option<Option<i64>> {
+    let mut count = None;
+    plain_object(raw, |key, value| {
+        if key != name {
+            return Some(Member::Unknown);
+        }
+        count = plain_count(value)?;
+        Some(Member::Known(0))
+    })?;
+    Some(count)
 }
 
 fn count(raw: Option<&str>) -> Option<i64> {
