@@ -7,7 +7,7 @@
 //! costs only that line.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
@@ -105,38 +105,12 @@ pub const WHOLE_INPUT_BYTES: usize = 8 << 20;
 /// The most a whole input may inflate to; past it the input streams instead.
 pub const WHOLE_OUTPUT_BYTES: usize = 64 << 20;
 
-/// The buffer that looks at an input's first bytes to tell its compression. Small on purpose: reads of whole
-/// objects and of the framer's chunks are larger and bypass it, while std zero-fills a new buffer before its
-/// first read (our readers have no `read_buf`), so at 64 KB it cost a 64 KB memset per object.
-const HEAD_BYTES: usize = 8 << 10;
-
 /// [`decode_reader`] with a caller-kept [`DecodeScratch`].
+///
+/// The input's first bytes, which tell its compression, are read straight into the scratch buffer that holds a
+/// whole compressed object: a separate head buffer cost a zero-filled allocation per object (std fills a new
+/// buffer before its first read, as our readers have no `read_buf`).
 pub fn decode_reader_reusing<R: Read>(
-    reader: R,
-    scratch: &mut DecodeScratch,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> DecodeStats {
-    let mut buffered = BufReader::with_capacity(HEAD_BYTES, reader);
-    let head = match buffered.fill_buf() {
-        Ok(head) => head,
-        Err(e) => {
-            on_event(Event::Reject(Reject {
-                location: Location::default(),
-                reason: format!("read error: {e}"),
-                raw: String::new(),
-            }));
-            return DecodeStats { rejects: 1, ..DecodeStats::default() };
-        }
-    };
-    match detect_compression(head) {
-        Compression::Gzip => decode_gzip(buffered, scratch, on_event),
-        Compression::None => decode_plain(buffered, &mut scratch.frame, on_event),
-    }
-}
-
-/// Gzip input: read whole and inflated in one call when it is small and sound; otherwise streamed, which
-/// decodes up to the first damaged byte and says where the input broke.
-fn decode_gzip<R: BufRead>(
     mut reader: R,
     scratch: &mut DecodeScratch,
     on_event: &mut dyn FnMut(Event<'_>),
@@ -144,18 +118,37 @@ fn decode_gzip<R: BufRead>(
     let mut compressed = std::mem::take(&mut scratch.compressed);
     let (n, error) = read_up_to(&mut reader, &mut compressed, WHOLE_INPUT_BYTES + 1);
     let read = &compressed[..n];
-    let stats = match error {
-        None if n <= WHOLE_INPUT_BYTES => decode_whole_gzip(read, scratch, on_event),
-        // Too large to hold: stream what was read, then the rest.
-        None => decode_plain(MultiGzDecoder::new(read.chain(reader)), &mut scratch.frame, on_event),
-        // The transport failed part way: decode what arrived, then report the failure where it happened.
-        Some(e) => {
-            let failed = BufReader::new(FailedRead(Some(e)));
-            decode_plain(MultiGzDecoder::new(read.chain(failed)), &mut scratch.frame, on_event)
+    // A read error is replayed after the bytes that arrived, so whatever decoded before it stands and the
+    // failure is reported where it happened (and the source is retried, as a transport failure).
+    let rest = match error {
+        None => Rest::Unread(reader),
+        Some(e) => Rest::Failed(FailedRead(Some(e))),
+    };
+    let stats = match (detect_compression(read), rest) {
+        (Compression::Gzip, Rest::Unread(_)) if n <= WHOLE_INPUT_BYTES => decode_whole_gzip(read, scratch, on_event),
+        // Too large to hold, or cut short: stream what was read, then the rest.
+        (Compression::Gzip, rest) => {
+            decode_plain(MultiGzDecoder::new(read.chain(BufReader::new(rest))), &mut scratch.frame, on_event)
         }
+        (Compression::None, rest) => decode_plain(read.chain(rest), &mut scratch.frame, on_event),
     };
     scratch.compressed = compressed;
     stats
+}
+
+/// What follows the bytes of an input read up front: the rest of the input, or the read error that ended it.
+enum Rest<R> {
+    Unread(R),
+    Failed(FailedRead),
+}
+
+impl<R: Read> Read for Rest<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Rest::Unread(reader) => reader.read(buf),
+            Rest::Failed(failed) => failed.read(buf),
+        }
+    }
 }
 
 /// A whole gzip input, inflated in one call when it is sound and small enough; otherwise streamed.
@@ -559,5 +552,19 @@ mod tests {
         assert!(rows > 0 && rows < 2000, "rows {rows}");
         assert_eq!(stats.read_error, Some(io::ErrorKind::ConnectionReset));
         assert!(stats.failed_in_transport());
+        // Failing before the first byte is a transport failure too (the source is retried, not recorded as done),
+        // for plain and gzip inputs alike.
+        let plain = records(3);
+        for input in [&whole[..], &plain[..]] {
+            for arrived in [0, 1, 5] {
+                let (stats, rows) = count(Failing(&input[..arrived]), &mut DecodeScratch::default());
+                assert_eq!(
+                    (rows, stats.read_error),
+                    (0, Some(io::ErrorKind::ConnectionReset)),
+                    "after {arrived} bytes"
+                );
+                assert!(stats.failed_in_transport());
+            }
+        }
     }
 }

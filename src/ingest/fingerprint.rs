@@ -158,7 +158,8 @@ fn unmeasured_part(value: &[u8]) -> Option<Part<'_>> {
 
 /// The items of a `messages` value, each with its role and string bytes; anything but an array has none.
 fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, SyntaxError> {
-    let mut messages = Vec::new();
+    // Room for a typical conversation at once: grown from empty, the vector reallocated two or three times a row.
+    let mut messages = Vec::with_capacity(8);
     if cursor.peek() != Some(b'[') {
         cursor.value()?;
         return Ok(messages);
@@ -298,7 +299,7 @@ fn hash_message(message: &Message<'_>, hasher: &mut Xxh3) -> usize {
 /// comparison cache analysis needs. (Anthropic's inline `cache_control` keys are still hashed.) Empty values
 /// are left out too.
 fn content_items(part: &[u8]) -> (Vec<&[u8]>, usize) {
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(4);
     let mut left_out = 0;
     if part.first() == Some(&b'[') {
         for item in array_items(part) {

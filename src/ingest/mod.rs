@@ -615,8 +615,10 @@ impl<'w> WriterState<'w> {
     fn write_batch(&mut self, batch: RecordBatch, keys: &[RecordKey], days: &[i32]) -> Result<(), Error> {
         self.counters.records_read += keys.len() as u64;
         self.batches_written += 1;
-        let mut keep = vec![false; keys.len()];
-        for (i, (&key, &day)) in keys.iter().zip(days).enumerate() {
+        let mut keep = Vec::with_capacity(keys.len());
+        // Rows come in runs of one day (sources are read in hour order), so the day's index is found once a run.
+        let mut rows = keys.iter().zip(days).peekable();
+        while let Some((&key, &day)) = rows.next() {
             let index = match self.keys.entry(day) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -624,7 +626,10 @@ impl<'w> WriterState<'w> {
                 }
             };
             index.last_used = self.batches_written;
-            keep[i] = index.keys.insert(key);
+            keep.push(index.keys.insert(key));
+            while let Some((&key, _)) = rows.next_if(|&(_, &next_day)| next_day == day) {
+                keep.push(index.keys.insert(key));
+            }
         }
         for (day, rows) in group_by_day(days, |i| keep[i]) {
             let n = rows.len() as u64;

@@ -85,8 +85,42 @@ const KNOWN_PROVIDERS: &[&str] = &[
 const REMEMBERED_IDS: usize = 4096;
 
 thread_local! {
-    static NORMALIZED: std::cell::RefCell<std::collections::HashMap<Box<str>, std::sync::Arc<ModelRef>>> =
+    static NORMALIZED: std::cell::RefCell<std::collections::HashMap<Box<str>, std::sync::Arc<ModelRef>, IdHash>> =
         Default::default();
+}
+
+/// The hasher of remembered model ids: seeded xxh3 over the id's bytes. Ids are ARNs of about 90 bytes, looked
+/// up once per row, and std's SipHash of them was 0.45% of ingest's instructions. The seed is drawn once per
+/// process, so a log cannot be crafted to collide its ids (and [`REMEMBERED_IDS`] bounds the table anyway).
+#[derive(Clone, Copy)]
+struct IdHash(u64);
+
+impl Default for IdHash {
+    fn default() -> Self {
+        static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
+        });
+        IdHash(*SEED)
+    }
+}
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+/// See [`IdHash`]: each write is hashed with the state so far as its seed.
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// [`normalize`], remembered per thread. A log holds a handful of distinct model ids, and normalizing every

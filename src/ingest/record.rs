@@ -345,7 +345,7 @@ fn string_map<'a>(
             _ => Err(field_error(field, "expected an object")),
         };
     }
-    let mut map: StringMap<'a> = Vec::new();
+    let mut map: StringMap<'a> = Vec::with_capacity(8);
     cursor.object(|key, c| -> Result<(), WireError> {
         if let Some(value) = loose_string(text, field, c.value_and_escapes()?)? {
             let key = match raw(text, key) {
@@ -356,16 +356,17 @@ fn string_map<'a>(
         }
         Ok(())
     })?;
-    // A stable sort keeps equal keys in the order written, so the last of each run is the one that wins.
+    // A stable sort keeps equal keys in the order written, so the last of each run is the one that wins: each
+    // later entry of a run hands its value to the entry kept, then goes.
     map.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut deduped: StringMap<'a> = Vec::with_capacity(map.len());
-    for entry in map {
-        match deduped.last_mut() {
-            Some(last) if last.0 == entry.0 => *last = entry,
-            _ => deduped.push(entry),
+    map.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(later, kept);
         }
-    }
-    Ok(Some(deduped))
+        same
+    });
+    Ok(Some(map))
 }
 
 /// Where the token counts of a row came from.
