@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, object_fields, string_field, string_value};
+use super::json_scan::{array_items, object_fields, str_value, string_field, string_value};
 use super::record::{loose_count, plain_integer, raw as span_text};
 
 /// Usage counts found in a body, all optional.
@@ -410,7 +410,7 @@ fn count(raw: Option<&str>) -> Option<i64> {
 /// A string value, unescaped; `None` for `null` and for anything that is not a string (as serde reading an
 /// `Option<String>` would refuse it).
 fn text(raw: Option<&str>) -> Option<Cow<'_, str>> {
-    string_value(raw?.as_bytes())
+    str_value(raw?)
 }
 
 /// The first element's `key` of an array of objects (`results[0].completionReason` and the like).

@@ -52,7 +52,8 @@ pub struct Reject {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event<'a> {
-    Record(Invocation<'a>, Location),
+    /// A row, lent to the callback (moving it through the callback chain copied it several times per record).
+    Record(&'a mut Invocation<'a>, Location),
     Reject(Reject),
 }
 
@@ -280,7 +281,7 @@ fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(
         return false;
     }
     match record.into_invocation() {
-        Ok(invocation) => on_event(Event::Record(invocation, location)),
+        Ok(mut invocation) => on_event(Event::Record(&mut invocation, location)),
         Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
     }
     true
@@ -411,7 +412,7 @@ fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn F
     };
     if record.looks_like_record() {
         match record.into_invocation() {
-            Ok(invocation) => on_event(Event::Record(invocation, location)),
+            Ok(mut invocation) => on_event(Event::Record(&mut invocation, location)),
             Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
         }
         return;

@@ -73,6 +73,18 @@ impl Role {
             _ => Role::Other,
         }
     }
+
+    /// [`Role::of`] a `role` value as written in JSON. A string without escapes is its own text, so the common
+    /// spellings are matched as bytes (unescaping and UTF-8 checking each message's role showed in the profile);
+    /// an escaped one is read first.
+    fn of_json(value: Option<&[u8]>) -> Role {
+        match value {
+            Some(b"\"system\"" | b"\"developer\"") => Role::System,
+            Some(b"\"user\"") => Role::User,
+            Some(value) if value.contains(&b'\\') => Role::of(string_value(value).as_deref()),
+            _ => Role::Other,
+        }
+    }
 }
 
 impl<'a> InputParts<'a> {
@@ -169,10 +181,9 @@ fn locate_messages<'a>(cursor: &mut Cursor<'a>) -> Result<Vec<Message<'a>>, Synt
         // The first `role` decides, as a lookup by key would find it.
         let role = c.first_member(b"role")?;
         let raw = c.since(start);
-        let role = role.and_then(string_value);
         messages.push(Message {
             raw,
-            role: Role::of(role.as_deref()),
+            role: Role::of_json(role),
             string_bytes: c.string_bytes() - before,
             compact: c.whitespace() == whitespace,
         });
@@ -328,6 +339,31 @@ fn is_empty_json(raw: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_read_as_written_or_escaped() {
+        let values = [
+            r#""user""#,
+            r#""system""#,
+            r#""developer""#,
+            r#""assistant""#,
+            r#""us\u0065r""#,
+            r#""sys\u0074em""#,
+            r#""User""#,
+            "null",
+            "5",
+            r#"{"role":"user"}"#,
+        ];
+        for value in values {
+            assert_eq!(
+                Role::of_json(Some(value.as_bytes())),
+                Role::of(string_value(value.as_bytes()).as_deref()),
+                "{value}"
+            );
+        }
+        assert_eq!(Role::of_json(Some(br#""us\u0065r""#)), Role::User);
+        assert_eq!(Role::of_json(None), Role::Other);
+    }
 
     impl InputParts<'_> {
         /// The parts as [`InputParts::read`] finds them: the same spans, without what only a walk measures.

@@ -195,6 +195,16 @@ pub fn string_field<'a>(object: &'a [u8], name: &str) -> Option<std::borrow::Cow
     string_value(value)
 }
 
+/// [`string_value`] of a span of text already checked as UTF-8 (a slice of a validated record), which is not
+/// checked again.
+pub fn str_value(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))?;
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return Some(std::borrow::Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(value).ok().map(std::borrow::Cow::Owned)
+}
+
 /// A JSON string value's text, unescaped only when it holds escapes; `None` for any other value.
 pub fn string_value(value: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     let inner = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""))?;
@@ -207,6 +217,27 @@ pub fn string_value(value: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn str_value_reads_as_string_value() {
+        let values = [
+            r#""end_turn""#,
+            r#""""#,
+            r#""a\"b""#,
+            r#""caf\u00e9""#,
+            "\"café\"",
+            "null",
+            "12",
+            "{}",
+            r#""x"#,
+            r#""\q""#,
+        ];
+        for value in values {
+            assert_eq!(str_value(value), string_value(value.as_bytes()), "{value}");
+        }
+        assert_eq!(str_value(r#""caf\u00e9""#).as_deref(), Some("café"));
+        assert_eq!(str_value(r#""\q""#), None, "an invalid escape is not a string");
+    }
 
     #[test]
     fn fields_and_items_of_compact_and_pretty_json() {

@@ -431,7 +431,7 @@ impl<'a> Worker<'a> {
                 return;
             }
             match event {
-                Event::Record(mut row, _) => {
+                Event::Record(row, _) => {
                     let in_range = options.since.is_none_or(|s| row.timestamp >= s)
                         && options.until.is_none_or(|u| row.timestamp < u);
                     if !in_range {
@@ -440,14 +440,14 @@ impl<'a> Worker<'a> {
                     }
                     if let Some(fetcher) = &options.offloaded
                         && row.input_body_s3_path.is_some()
-                        && let Err(reason) = fingerprint_offloaded(&mut row, fetcher)
+                        && let Err(reason) = fingerprint_offloaded(row, fetcher)
                     {
                         // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
                         warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
                     }
                     self.keys.push(record_key(&row.request_id));
                     self.days.push(day_number(row.timestamp));
-                    self.builder.append(&row, &src.id);
+                    self.builder.append(row, &src.id);
                     if self.builder.len() >= BATCH_ROWS {
                         self.flush();
                     }

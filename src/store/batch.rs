@@ -279,7 +279,7 @@ pub(crate) fn batch_of_lines(text: &str) -> RecordBatch {
     let mut builder = InvocationBatchBuilder::new();
     decode_bytes(text.as_bytes(), &mut |e| {
         if let Event::Record(r, _) = e {
-            builder.append(&r, "mem")
+            builder.append(r, "mem")
         }
     });
     builder.finish().expect("a batch of valid records")
