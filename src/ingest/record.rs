@@ -401,7 +401,7 @@ pub struct Invocation<'a> {
     pub inference_region: Option<Cow<'a, str>>,
     pub operation: Option<Cow<'a, str>>,
     pub model_id: Option<Cow<'a, str>>,
-    pub model: std::sync::Arc<ModelRef>,
+    pub model: std::rc::Rc<ModelRef>,
     pub identity_arn: Option<Cow<'a, str>>,
     pub principal: Option<Cow<'a, str>>,
     pub request_metadata: Option<StringMap<'a>>,

@@ -36,6 +36,7 @@ fn benchmark_script_smoke_run() {
         "re-run",
         "query month_summary: duckdb",
         "Ratios:",
+        "round by round",
     ] {
         assert!(table.contains(row), "{row} in:\n{table}");
     }
