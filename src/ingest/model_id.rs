@@ -127,8 +127,9 @@ impl std::hash::Hasher for IdHasher {
 /// row's again (splitting it, three allocations, three frees) was 2% of ingest's instructions. The answer is a
 /// pure function of the id, so remembering it changes nothing but the cost.
 ///
-/// An `Rc`, not an `Arc`: a row lives and dies on the thread that decoded it, and the atomic increment and
-/// decrement of a shared count per row were 1.5% of ingest's CPU (the `lock decq` in dropping each row).
+/// An `Rc`, not an `Arc`: a row lives and dies on the thread that decoded it, so its count needs no atomic
+/// increment and decrement. The `lock decq` in dropping each row drew 1.5% of a profile's samples (skid from the
+/// instructions around it may count in that); the saving is too small for this machine's wall clock to show.
 pub fn normalize_shared(model_id: &str) -> std::rc::Rc<ModelRef> {
     NORMALIZED.with(|cell| {
         let mut cache = cell.borrow_mut();
