@@ -37,24 +37,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|f| ColumnPath::from(f.name().as_str()))
         .collect();
     let ours = || writer_props().into_builder();
+    let integers_plain = || integers.iter().fold(ours(), |b, c| b.set_column_dictionary_enabled(c.clone(), false));
     let variants: Vec<(&str, WriterProperties)> = vec![
         ("warehouse settings", writer_props()),
         ("uncompressed", ours().set_compression(Compression::UNCOMPRESSED).build()),
         ("snappy", ours().set_compression(Compression::SNAPPY).build()),
         ("lz4_raw", ours().set_compression(Compression::LZ4_RAW).build()),
         ("no dictionaries", ours().set_dictionary_enabled(false).build()),
-        (
-            "integers plain, no dictionary",
-            integers.iter().fold(ours(), |b, c| b.set_column_dictionary_enabled(c.clone(), false)).build(),
-        ),
+        ("integers plain, no dictionary", integers_plain().build()),
         (
             "integers delta-encoded",
             integers
                 .iter()
-                .fold(ours(), |b, c| {
-                    b.set_column_dictionary_enabled(c.clone(), false)
-                        .set_column_encoding(c.clone(), Encoding::DELTA_BINARY_PACKED)
-                })
+                .fold(integers_plain(), |b, c| b.set_column_encoding(c.clone(), Encoding::DELTA_BINARY_PACKED))
                 .build(),
         ),
     ];
