@@ -1,6 +1,6 @@
 -- Usage the price book does not price, grouped by why: its spend is unknown, never shown as $0.
 -- Parameters: $since (date, inclusive), $until (date, exclusive).
--- Columns: price_status (no price | unresolved model | no token counts), model_id (a sample raw id), model,
+-- Columns: price_status (no price | unresolved model | no token counts | no output price), model_id (a sample raw id), model,
 --   region, routing, first_day, last_day, requests, input_tokens, output_tokens.
 SELECT
   price_status,

@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     List(#[from] crate::ingest::source::ListError),
     #[error(transparent)]
-    Query(#[from] crate::query::context::Error),
+    Query(#[from] crate::query::Error),
     #[error(transparent)]
     Generate(#[from] crate::generate::Error),
     #[error(transparent)]

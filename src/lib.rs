@@ -13,6 +13,7 @@ pub mod generate;
 pub mod ingest;
 pub mod pricing;
 pub mod query;
+pub mod recommend;
 pub mod store;
 
 pub use error::Error;

@@ -1,7 +1,8 @@
 -- View invocation_costs: every invocations column plus what the request cost, for queries that group by request
 -- attributes (caller, metadata, hour). The rules live in `usage_costs`: each request takes the rates and
--- price status of its group there (same day, region, model_id and whether it logged token counts), and its
--- costs are its own token counts at those rates, so the requests of a group sum exactly to the group's costs.
+-- price status of its group there (same day, region, model_id, whether it logged token counts and whether it
+-- has output tokens), and its costs are its own token counts at those rates through the same token_costs
+-- function, so the requests of a group sum exactly to the group's costs.
 -- Columns added: inference_profile_name, inference_profile_tags (cost-allocation tags), price_class, priced,
 --   price_status, price_source, price_row, input_cost_usd, output_cost_usd, cache_read_cost_usd,
 --   cache_write_cost_usd, list_cost_usd (before discount), cost_usd (after the discount in price_settings),
@@ -13,28 +14,24 @@ WITH requests AS (
   SELECT i.*,
     i.input_tokens IS NOT NULL OR i.output_tokens IS NOT NULL OR i.cache_read_tokens IS NOT NULL
       OR i.cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(i.input_tokens, 0) AS n_input,
-    coalesce(i.output_tokens, 0) AS n_output,
-    coalesce(i.cache_read_tokens, 0) AS n_cache_read,
-    coalesce(i.cache_write_tokens, 0) - coalesce(i.cache_write_1h_tokens, 0) AS n_cache_write_5m,
-    coalesce(i.cache_write_1h_tokens, 0) AS n_cache_write_1h
+    coalesce(i.output_tokens, 0) > 0 AS has_output_tokens
   FROM invocations i
 ),
 costed AS (
   SELECT r.*,
     g.model AS resolved_model, g.inference_profile_name, g.inference_profile_tags, g.price_class, g.priced,
-    g.price_status, g.price_source, g.price_row, g.discount_multiplier,
-    r.n_input * g.input_rate AS input_cost_usd,
-    r.n_output * g.output_rate AS output_cost_usd,
-    r.n_cache_read * g.cache_read_rate AS cache_read_cost_usd,
-    r.n_cache_write_5m * g.cache_write_rate + r.n_cache_write_1h * g.cache_write_1h_rate AS cache_write_cost_usd,
-    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * g.input_rate + r.n_output * g.output_rate
-      AS uncached_list_cost_usd,
-    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * g.batch_input_rate
-      + r.n_output * g.batch_output_rate AS batch_list_cost_usd
+    g.price_status, g.price_source, g.price_row,
+    token_costs(
+      coalesce(r.input_tokens, 0), coalesce(r.cache_read_tokens, 0),
+      coalesce(r.cache_write_tokens, 0) - coalesce(r.cache_write_1h_tokens, 0), coalesce(r.cache_write_1h_tokens, 0),
+      coalesce(r.output_tokens, 0),
+      g.input_rate, g.cache_read_rate, g.cache_write_rate, g.cache_write_1h_rate, g.output_rate,
+      g.batch_input_rate, g.batch_output_rate, g.discount_multiplier
+    ) AS costs
   FROM usage_costs g
   JOIN requests r ON (g.day IS NOT DISTINCT FROM r.day) AND (g.region IS NOT DISTINCT FROM r.region)
     AND (g.model_id IS NOT DISTINCT FROM r.model_id) AND (g.has_token_counts IS NOT DISTINCT FROM r.has_token_counts)
+    AND (g.has_output_tokens IS NOT DISTINCT FROM r.has_output_tokens)
 )
 SELECT
   c.request_id, c.timestamp, c.day, c.account_id, c.region, c.inference_region, c.operation, c.model_id,
@@ -51,15 +48,13 @@ SELECT
   c.price_status,
   c.price_source,
   c.price_row,
-  c.input_cost_usd,
-  c.output_cost_usd,
-  c.cache_read_cost_usd,
-  c.cache_write_cost_usd,
-  c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd AS list_cost_usd,
-  (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd) * c.discount_multiplier
-    AS cost_usd,
-  c.uncached_list_cost_usd * c.discount_multiplier AS uncached_cost_usd,
-  (c.uncached_list_cost_usd - (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd))
-    * c.discount_multiplier AS cache_savings_usd,
-  c.batch_list_cost_usd * c.discount_multiplier AS batch_cost_usd
+  c.costs['input_cost_usd'] AS input_cost_usd,
+  c.costs['output_cost_usd'] AS output_cost_usd,
+  c.costs['cache_read_cost_usd'] AS cache_read_cost_usd,
+  c.costs['cache_write_cost_usd'] AS cache_write_cost_usd,
+  c.costs['list_cost_usd'] AS list_cost_usd,
+  c.costs['cost_usd'] AS cost_usd,
+  c.costs['uncached_cost_usd'] AS uncached_cost_usd,
+  c.costs['cache_savings_usd'] AS cache_savings_usd,
+  c.costs['batch_cost_usd'] AS batch_cost_usd
 FROM costed c

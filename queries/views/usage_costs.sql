@@ -1,7 +1,7 @@
 -- View usage_costs: invocations grouped by what decides their price, and what each group cost. The single home
 -- of the cost rules: `invocation_costs` applies this view's per-token rates to single requests.
 --
--- Grain: one row per (day, region, model_id, has_token_counts). `model`, `provider`, `routing` and
+-- Grain: one row per (day, region, model_id, has_token_counts, has_output_tokens). `model`, `provider`, `routing` and
 -- `inference_profile` are functions of `model_id`: `bedrock_model(model_id)` (ingest's normalizer as a SQL
 -- function) gives them once per group, as the current version normalizes the id. Costs are
 -- exact decimals, linear in the token counts, with no rounding per request: pricing a group's token sums gives
@@ -18,14 +18,19 @@
 --   at the input price. Where the group has no per-token charge they are 0; where it is not priced, NULL, so its
 --   costs are NULL, never 0. Batch rates are NULL where batch is not offered.
 -- Cost: input*input_rate + cache_read*cache_read_rate + (cache_write - cache_write_1h)*cache_write_rate
---   + cache_write_1h*cache_write_1h_rate + output*output_rate; missing counts are 0.
+--   + cache_write_1h*cache_write_1h_rate + output*output_rate; missing counts are 0. The arithmetic is the SQL
+--   function token_costs (src/query/token_costs.rs), written once and called by both cost views.
+-- A price row may leave the output price empty (embedding models): requests with no output tokens are priced
+--   (output costs nothing); requests with output tokens are unpriced with status `no output price`, never
+--   priced at NULL. `has_output_tokens` is part of the grain so that each request takes its own status.
 -- price_status: priced | no per-token charge (provisioned, custom, imported: cost lives in the PT analysis)
 --   | unresolved model (the id names no base model, e.g. an application profile) | no price (the book does
---   not cover model, Region and day) | no token counts (e.g. a guardrail block logged without counts).
+--   not cover model, Region and day) | no token counts (e.g. a guardrail block logged without counts)
+--   | no output price (output tokens on a row without an output price).
 -- `model` is resolved through the estate tables where the log names no base model (application profiles,
 -- provisioned models), once `ingest auto` has read them.
 -- Columns: day, region, model_id, model, provider, routing, inference_profile, inference_profile_name,
---   inference_profile_tags, has_token_counts, requests, requests_with_cache (read or wrote the cache),
+--   inference_profile_tags, has_token_counts, has_output_tokens, requests, requests_with_cache (read or wrote the cache),
 --   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens (sums; NULL where
 --   no request had the count), price_class, priced, price_status, price_source, price_row, input_rate,
 --   output_rate, cache_read_rate, cache_write_rate, cache_write_1h_rate, batch_input_rate, batch_output_rate,
@@ -39,6 +44,7 @@ WITH grouped AS (
     day, region, model_id,
     input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
       OR cache_write_tokens IS NOT NULL AS has_token_counts,
+    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
     count(*) AS requests,
     sum(CASE WHEN coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 THEN 1 ELSE 0 END)
       AS requests_with_cache,
@@ -48,7 +54,7 @@ WITH grouped AS (
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM invocations
-  GROUP BY 1, 2, 3, 4
+  GROUP BY 1, 2, 3, 4, 5
 ),
 usage AS (
   -- Once per group, not per row: min() over the stored string columns compared four strings per row.
@@ -90,67 +96,67 @@ statused AS (
       WHEN m.resolved_model IS NULL THEN 'unresolved model'
       WHEN m.price_row IS NULL THEN 'no price'
       WHEN NOT m.has_token_counts THEN 'no token counts'
+      WHEN p.output_per_token IS NULL AND m.has_output_tokens THEN 'no output price'
       ELSE 'priced'
-    END AS price_status
+    END AS price_status,
+    p.source AS price_source,
+    p.input_per_token, p.output_per_token, p.cache_read_per_token, p.cache_write_per_token,
+    p.cache_write_1h_per_token, p.batch_input_per_token, p.batch_output_per_token
   FROM matched m
+  LEFT JOIN prices p ON p.row_id = m.price_row
 ),
 rated AS (
   SELECT s.*,
-    p.source AS price_source,
-    CASE s.price_status WHEN 'priced' THEN p.input_per_token WHEN 'no per-token charge' THEN 0 END AS input_rate,
-    CASE s.price_status WHEN 'priced' THEN p.output_per_token WHEN 'no per-token charge' THEN 0 END AS output_rate,
+    CASE s.price_status WHEN 'priced' THEN s.input_per_token WHEN 'no per-token charge' THEN 0 END AS input_rate,
+    -- Priced with no output price means no output tokens: that class costs nothing.
+    CASE s.price_status WHEN 'priced' THEN coalesce(s.output_per_token, 0) WHEN 'no per-token charge' THEN 0 END
+      AS output_rate,
     CASE s.price_status
-      WHEN 'priced' THEN coalesce(p.cache_read_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+      WHEN 'priced' THEN coalesce(s.cache_read_per_token, s.input_per_token) WHEN 'no per-token charge' THEN 0
     END AS cache_read_rate,
     CASE s.price_status
-      WHEN 'priced' THEN coalesce(p.cache_write_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+      WHEN 'priced' THEN coalesce(s.cache_write_per_token, s.input_per_token) WHEN 'no per-token charge' THEN 0
     END AS cache_write_rate,
     CASE s.price_status
-      WHEN 'priced' THEN coalesce(p.cache_write_1h_per_token, p.input_per_token) WHEN 'no per-token charge' THEN 0
+      WHEN 'priced' THEN coalesce(s.cache_write_1h_per_token, s.input_per_token) WHEN 'no per-token charge' THEN 0
     END AS cache_write_1h_rate,
-    CASE WHEN s.price_status = 'priced' AND p.batch_output_per_token IS NOT NULL THEN p.batch_input_per_token END
+    CASE WHEN s.price_status = 'priced' AND s.batch_output_per_token IS NOT NULL THEN s.batch_input_per_token END
       AS batch_input_rate,
-    CASE WHEN s.price_status = 'priced' AND p.batch_input_per_token IS NOT NULL THEN p.batch_output_per_token END
-      AS batch_output_rate,
-    coalesce(s.input_tokens, 0) AS n_input,
-    coalesce(s.output_tokens, 0) AS n_output,
-    coalesce(s.cache_read_tokens, 0) AS n_cache_read,
-    coalesce(s.cache_write_tokens, 0) - coalesce(s.cache_write_1h_tokens, 0) AS n_cache_write_5m,
-    coalesce(s.cache_write_1h_tokens, 0) AS n_cache_write_1h
+    CASE WHEN s.price_status = 'priced' AND s.batch_input_per_token IS NOT NULL THEN s.batch_output_per_token END
+      AS batch_output_rate
   FROM statused s
-  LEFT JOIN prices p ON p.row_id = s.price_row
 ),
 costed AS (
-  SELECT r.*,
-    r.n_input * r.input_rate AS input_cost_usd,
-    r.n_output * r.output_rate AS output_cost_usd,
-    r.n_cache_read * r.cache_read_rate AS cache_read_cost_usd,
-    r.n_cache_write_5m * r.cache_write_rate + r.n_cache_write_1h * r.cache_write_1h_rate AS cache_write_cost_usd,
-    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * r.input_rate + r.n_output * r.output_rate
-      AS uncached_list_cost_usd,
-    (r.n_input + r.n_cache_read + r.n_cache_write_5m + r.n_cache_write_1h) * r.batch_input_rate
-      + r.n_output * r.batch_output_rate AS batch_list_cost_usd
+  SELECT r.*, ps.discount_multiplier,
+    token_costs(
+      coalesce(r.input_tokens, 0), coalesce(r.cache_read_tokens, 0),
+      coalesce(r.cache_write_tokens, 0) - coalesce(r.cache_write_1h_tokens, 0), coalesce(r.cache_write_1h_tokens, 0),
+      coalesce(r.output_tokens, 0),
+      r.input_rate, r.cache_read_rate, r.cache_write_rate, r.cache_write_1h_rate, r.output_rate,
+      r.batch_input_rate, r.batch_output_rate, ps.discount_multiplier
+    ) AS costs
   FROM rated r
+  CROSS JOIN price_settings ps
 )
 SELECT
   c.day, c.region, c.model_id,
   c.resolved_model AS model,
   c.provider, c.routing, c.inference_profile, c.inference_profile_name, c.inference_profile_tags,
-  c.has_token_counts, c.requests, c.requests_with_cache,
+  c.has_token_counts, c.has_output_tokens, c.requests, c.requests_with_cache,
   c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens, c.cache_write_1h_tokens,
   c.price_class,
   c.price_status IN ('priced', 'no per-token charge') AS priced,
   c.price_status, c.price_source, c.price_row,
   c.input_rate, c.output_rate, c.cache_read_rate, c.cache_write_rate, c.cache_write_1h_rate,
   c.batch_input_rate, c.batch_output_rate,
-  s.discount_multiplier,
-  c.input_cost_usd, c.output_cost_usd, c.cache_read_cost_usd, c.cache_write_cost_usd,
-  c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd AS list_cost_usd,
-  (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd) * s.discount_multiplier
-    AS cost_usd,
-  c.uncached_list_cost_usd * s.discount_multiplier AS uncached_cost_usd,
-  (c.uncached_list_cost_usd - (c.input_cost_usd + c.output_cost_usd + c.cache_read_cost_usd + c.cache_write_cost_usd))
-    * s.discount_multiplier AS cache_savings_usd,
-  c.batch_list_cost_usd * s.discount_multiplier AS batch_cost_usd
+  c.discount_multiplier,
+  c.costs['input_cost_usd'] AS input_cost_usd,
+  c.costs['output_cost_usd'] AS output_cost_usd,
+  c.costs['cache_read_cost_usd'] AS cache_read_cost_usd,
+  c.costs['cache_write_cost_usd'] AS cache_write_cost_usd,
+  c.costs['list_cost_usd'] AS list_cost_usd,
+  c.costs['cost_usd'] AS cost_usd,
+  c.costs['uncached_cost_usd'] AS uncached_cost_usd,
+  c.costs['cache_savings_usd'] AS cache_savings_usd,
+  c.costs['batch_cost_usd'] AS batch_cost_usd
 FROM costed c
-CROSS JOIN price_settings s

@@ -12,10 +12,12 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
+use crate::config::{Config, Overrides};
 use crate::error::Outcome;
 use crate::generate::{self, GenerateOptions, Layout};
 use crate::ingest::{self, IngestOptions, IngestSummary, source};
-use crate::query;
+use crate::query::rows::{ModelSpend, MonthSummary};
+use crate::query::{Params, Period, RunOptions, Session, SessionOptions, Statement};
 use crate::store::warehouse::Warehouse;
 use output::PrintFormat;
 use std::io::Write;
@@ -24,17 +26,22 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(name = "bedrock-spend", version, about)]
 pub struct Cli {
-    /// The Parquet warehouse every command reads or writes [default: ./bedrock-spend-data].
-    #[arg(long, global = true, env = "BEDROCK_SPEND_WAREHOUSE")]
+    /// The Parquet warehouse every command reads or writes (env BEDROCK_SPEND_WAREHOUSE) [default:
+    /// ./bedrock-spend-data].
+    #[arg(long, global = true)]
     pub warehouse: Option<PathBuf>,
-    /// A price sheet replacing the bundled pricing/bedrock-prices.csv (same columns).
-    #[arg(long, global = true, env = "BEDROCK_SPEND_PRICE_BOOK")]
+    /// A price sheet replacing the bundled pricing/bedrock-prices.csv, same columns (env BEDROCK_SPEND_PRICE_BOOK).
+    #[arg(long, global = true)]
     pub price_book: Option<PathBuf>,
-    /// Private-pricing / EDP discount off list prices, in percent.
-    #[arg(long, global = true, env = "BEDROCK_SPEND_DISCOUNT_PCT")]
+    /// Private-pricing / EDP discount off list prices, in percent (env BEDROCK_SPEND_DISCOUNT_PCT).
+    #[arg(long, global = true)]
     pub discount_pct: Option<String>,
-    /// Configuration file [default: ./bedrock-spend.toml when present].
-    #[arg(long, global = true, env = "BEDROCK_SPEND_CONFIG")]
+    /// Memory a query may hold before it fails with a clear error, e.g. 4G (env BEDROCK_SPEND_MEMORY_LIMIT)
+    /// [default: half the machine's memory].
+    #[arg(long, global = true)]
+    pub memory_limit: Option<String>,
+    /// Configuration file (env BEDROCK_SPEND_CONFIG) [default: ./bedrock-spend.toml when present].
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Print only errors.
     #[arg(long, short, global = true)]
@@ -43,33 +50,32 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Settings after the config file, the environment and the flags are combined.
+/// What every command runs with: the validated configuration and the run's flags.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub warehouse: PathBuf,
-    pub prices: query::PriceInputs,
+    pub config: Config,
     pub quiet: bool,
 }
 
 impl Settings {
-    /// Combine the file, the environment (through clap) and the flags, flags winning; read the price sheet.
+    /// Combine the file, the environment and the flags (flags winning); parse the price book once.
     pub fn resolve(cli: &Cli) -> Result<Settings> {
-        let file = crate::config::load(cli.config.as_deref())?;
-        let warehouse =
-            cli.warehouse.clone().or(file.warehouse).unwrap_or_else(|| PathBuf::from("./bedrock-spend-data"));
-        let mut prices = query::PriceInputs::default();
-        if let Some(path) = cli.price_book.clone().or(file.price_book) {
-            prices.prices_csv =
-                std::fs::read_to_string(&path).with_context(|| format!("reading price book {}", path.display()))?;
-            prices.prices_origin = path.display().to_string();
-        }
-        if let Some(d) = cli.discount_pct.clone().or(file.discount_pct.map(|d| d.as_text())) {
-            prices.discount_pct = d;
-        }
-        // Validate now, so a bad sheet or discount fails before any work is done.
-        crate::pricing::parse_price_book(&prices.prices_csv, &prices.prices_origin)?;
-        crate::pricing::settings_batch(&prices.discount_pct)?;
-        Ok(Settings { warehouse, prices, quiet: cli.quiet })
+        let flags = Overrides {
+            config: cli.config.clone(),
+            warehouse: cli.warehouse.clone(),
+            price_book: cli.price_book.clone(),
+            discount_pct: cli.discount_pct.clone(),
+            memory_limit: cli.memory_limit.clone(),
+        };
+        let config = Config::resolve(&flags)?;
+        Ok(Settings { warehouse: config.warehouse.clone(), config, quiet: cli.quiet })
+    }
+
+    /// Open the query session over the warehouse (which must exist).
+    fn session(&self) -> Result<Session> {
+        let options = SessionOptions { memory_limit_bytes: self.config.memory_limit_bytes };
+        Ok(runtime()?.block_on(Session::open(&self.warehouse, &self.config.pricing, options))?)
     }
 }
 
@@ -84,9 +90,10 @@ pub enum Command {
         #[arg(long)]
         day: Vec<NaiveDate>,
     },
-    /// Ingest the bundled sample logs and print a usage summary.
+    /// Generate the sample logs (the repository's sample-logs/), ingest them into ./bedrock-spend-demo and print
+    /// the last month's spend.
     Demo {
-        /// The logs to use (default: the repository's sample-logs/).
+        /// Ingest these logs instead of generating the samples.
         #[arg(long)]
         logs: Option<PathBuf>,
     },
@@ -164,9 +171,12 @@ pub enum PricingCommand {
 pub struct OutputArgs {
     #[arg(long, value_enum, default_value_t = PrintFormat::Table)]
     pub format: PrintFormat,
-    /// Write to this file instead of stdout (required for parquet).
+    /// Write to this file instead of stdout (required for parquet). Written whole or not at all.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Rows a table or Markdown result shows (0: all); other formats always write every row.
+    #[arg(long, default_value_t = output::DEFAULT_MAX_ROWS)]
+    pub maxrows: usize,
 }
 
 /// `key=value`.
@@ -285,7 +295,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 (Some(q), None) => q.clone(),
                 (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
                 (None, None) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-                    return shell::run(&settings, *allow_write);
+                    return shell::run(&settings.session()?, *allow_write);
                 }
                 (None, None) => {
                     let mut text = String::new();
@@ -295,64 +305,103 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 }
                 (Some(_), Some(_)) => bail!("give a statement or -f FILE, not both"),
             };
-            let options = query::RunOptions { allow_write: *allow_write };
-            let batches =
-                runtime()?.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, params, options))?;
-            output::write_result(&batches, output)?;
-            if (sql.contains("invocation_costs") || sql.contains("usage_costs")) && !settings.quiet {
-                report_unpriced(&settings, None)?;
-            }
+            let session = settings.session()?;
+            let params = Params::from_pairs(params);
+            let options = RunOptions { allow_write: *allow_write };
+            let statement = runtime()?.block_on(session.statement(&sql, &params, options))?;
+            print_statement(&settings, &session, statement, &params, output)?;
             Ok(Outcome::Ok)
         }
         Command::Query { name, list, params, output } => {
-            if *list || name.is_none() {
-                let mut out = std::io::stdout().lock();
-                output::print_query_list(&mut out)?;
+            let Some(name) = name.as_deref().filter(|_| !*list) else {
+                output::print_query_list(&mut std::io::stdout().lock())?;
                 return Ok(Outcome::Ok);
-            }
-            let name = name.as_deref().unwrap_or_default();
-            let batches = runtime()?.block_on(query::run_named(&settings.warehouse, &settings.prices, name, params))?;
-            output::write_result(&batches, output)?;
-            let costs = query::catalog::find(name).is_some_and(|q| q.sql.contains("cost_usd"));
-            if costs && !settings.quiet {
-                report_unpriced(&settings, Some(params))?;
-            }
+            };
+            let session = settings.session()?;
+            let params = Params::from_pairs(params);
+            let statement = runtime()?.block_on(session.named(name, &params))?;
+            print_statement(&settings, &session, statement, &params, output)?;
             Ok(Outcome::Ok)
         }
         Command::Pricing { command } => run_pricing(&settings, command),
     }
 }
 
+/// Stream a statement's result where the output arguments say, then, when it read a cost view, say how much usage
+/// in its window has no price.
+fn print_statement(
+    settings: &Settings,
+    session: &Session,
+    statement: Statement,
+    params: &Params,
+    args: &OutputArgs,
+) -> Result<output::Written> {
+    let reads_costs = statement.reads_costs();
+    let written = write_statement(statement, args)?;
+    if reads_costs && !settings.quiet {
+        let period = params.implied_period().unwrap_or_else(Period::all);
+        report_unpriced(session, &period)?;
+    }
+    Ok(written)
+}
+
+/// Stream a statement's batches to stdout or a file. A file appears only once complete: it is written beside its
+/// final name and renamed, and removed if the query or the write fails.
+fn write_statement(statement: Statement, args: &OutputArgs) -> Result<output::Written> {
+    let schema = statement.schema();
+    match &args.output {
+        None if args.format == PrintFormat::Parquet => bail!("--format parquet needs -o FILE"),
+        None => {
+            // Buffered (the sink must be Send for the Parquet writer; stdout is locked per flush, not per row).
+            let out = std::io::BufWriter::new(std::io::stdout());
+            stream_into(statement, output::ResultWriter::new(out, args.format, args.maxrows), &schema)
+        }
+        Some(path) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
+            let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            let result = stream_into(
+                statement,
+                output::ResultWriter::new(std::io::BufWriter::new(file), args.format, 0),
+                &schema,
+            )
+            .and_then(|written| {
+                std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+                Ok(written)
+            });
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result.with_context(|| format!("writing {}", path.display()))
+        }
+    }
+}
+
+fn stream_into<W: Write + Send>(
+    statement: Statement,
+    mut writer: output::ResultWriter<W>,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<output::Written> {
+    let mut written = output::Written::default();
+    runtime()?.block_on(async {
+        let mut stream = statement.stream().await?;
+        while let Some(batch) = stream.next().await {
+            writer.write(&batch?, &mut written).context("writing the result")?;
+        }
+        anyhow::Ok(())
+    })?;
+    writer.finish(schema, written).context("writing the result")?;
+    Ok(written)
+}
+
 /// Say, on stderr, how much usage has no price: unknown spend is never silently shown as $0.
-fn report_unpriced(settings: &Settings, params: Option<&[(String, String)]>) -> Result<()> {
-    let filter = match params {
-        Some(p) if p.iter().any(|(k, _)| k == "month") => {
-            "day >= CAST($month || '-01' AS DATE) AND day < CAST($month || '-01' AS DATE) + INTERVAL '1 month'"
-        }
-        Some(p) if p.iter().any(|(k, _)| k == "since") && p.iter().any(|(k, _)| k == "until") => {
-            "day >= CAST($since AS DATE) AND day < CAST($until AS DATE)"
-        }
-        _ => "true",
-    };
-    let sql = format!(
-        "SELECT sum(requests) AS requests, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0) \
-         + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) AS tokens \
-         FROM usage_costs WHERE NOT priced AND {filter}"
-    );
-    let params: Vec<(String, String)> = params.map(|p| p.to_vec()).unwrap_or_default();
-    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| filter.contains(&format!("${k}"))).collect();
-    let batches = runtime()?.block_on(query::run_sql(
-        &settings.warehouse,
-        &settings.prices,
-        &sql,
-        &params,
-        Default::default(),
-    ))?;
-    let (requests, tokens) = output::first_two_ints(&batches);
-    if requests > 0 {
+fn report_unpriced(session: &Session, period: &Period) -> Result<()> {
+    let unpriced = runtime()?.block_on(session.unpriced(period))?;
+    if unpriced.requests > 0 {
         eprintln!(
-            "note: {requests} request(s) with {tokens} token(s) have no price and are not in the totals above \
-             (their spend is unknown, not $0); see `bedrock-spend pricing check`"
+            "note: {} request(s) with {} token(s) have no price and are not in the totals above \
+             (their spend is unknown, not $0); see `bedrock-spend pricing check`",
+            unpriced.requests, unpriced.tokens
         );
     } else {
         eprintln!("note: every request in scope is priced");
@@ -361,55 +410,40 @@ fn report_unpriced(settings: &Settings, params: Option<&[(String, String)]>) -> 
 }
 
 fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome> {
-    let columns = "model, region, routing, effective_from, effective_to, input_per_mtok, output_per_mtok, \
-        cache_read_per_mtok, cache_write_per_mtok, cache_write_1h_per_mtok, batch_input_per_mtok, \
-        batch_output_per_mtok, source, as_of";
     let rt = runtime()?;
+    let session = settings.session()?;
     match command {
         PricingCommand::List { output: out_args } => {
-            let sql = format!("SELECT {columns} FROM prices ORDER BY model, region, routing, valid_from");
-            let batches =
-                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, &[], Default::default()))?;
-            output::write_result(&batches, out_args)?;
+            let statement = rt.block_on(session.named("price_book", &Params::new()))?;
+            write_statement(statement, out_args)?;
             Ok(Outcome::Ok)
         }
         PricingCommand::Show { model, output: out_args } => {
             let base = crate::ingest::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
-            let params = vec![("model".to_string(), base.clone())];
-            let sql = format!("SELECT {columns} FROM prices WHERE model = $model ORDER BY region, routing, valid_from");
-            let batches =
-                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, &sql, &params, Default::default()))?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
+            let params = Params::new().text("model", base.clone());
+            let statement = rt.block_on(session.named("model_prices", &params))?;
+            if write_statement(statement, out_args)?.rows == 0 {
                 eprintln!("no prices for {base}: its usage is reported as unpriced");
                 return Ok(Outcome::Partial);
             }
-            output::write_result(&batches, out_args)?;
-            let pt = "SELECT model, region, commitment, price_per_mu_hour, input_tpm_per_mu, output_tpm_per_mu, source, as_of \
-                      FROM provisioned_prices WHERE model = $model ORDER BY region, commitment";
-            let batches =
-                rt.block_on(query::run_sql(&settings.warehouse, &settings.prices, pt, &params, Default::default()))?;
-            if batches.iter().any(|b| b.num_rows() > 0) && out_args.output.is_none() {
+            let provisioned = rt.block_on(session.named("model_provisioned_prices", &params))?;
+            if out_args.output.is_none() {
                 println!("\nProvisioned Throughput:");
-                output::write_result(&batches, out_args)?;
+                write_statement(provisioned, out_args)?;
             }
             Ok(Outcome::Ok)
         }
         PricingCommand::Check { output: out_args } => {
-            let params =
-                vec![("since".to_string(), "0001-01-01".to_string()), ("until".to_string(), "9999-12-31".to_string())];
-            let batches =
-                rt.block_on(query::run_named(&settings.warehouse, &settings.prices, "unpriced_usage", &params))?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            if rows == 0 {
+            let params = Params::new().period(&Period::all());
+            let statement = rt.block_on(session.named("unpriced_usage", &params))?;
+            let unpriced = rt.block_on(session.unpriced(&Period::all()))?;
+            if unpriced.requests == 0 {
                 if !settings.quiet {
-                    println!(
-                        "the price book ({}) covers every request in the warehouse",
-                        settings.prices.prices_origin
-                    );
+                    println!("the price book ({}) covers every request in the warehouse", session.price_origin());
                 }
                 return Ok(Outcome::Ok);
             }
-            output::write_result(&batches, out_args)?;
+            write_statement(statement, out_args)?;
             Ok(Outcome::Partial)
         }
     }
@@ -515,54 +549,116 @@ fn run_compact(cli: &Settings, days: &[NaiveDate]) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// How `sample-logs/` was made (README, "Synthetic logs"): `demo` makes the same logs on the spot, so a bare
+/// binary needs no source tree.
+pub fn sample_logs_options(out: PathBuf, threads: usize) -> GenerateOptions {
+    GenerateOptions {
+        out,
+        records: 2500,
+        start: NaiveDate::from_ymd_opt(2025, 11, 1).unwrap_or_default(),
+        days: 61,
+        seed: 2025,
+        layout: Layout::Both,
+        cloudwatch_days: Some(2),
+        account_id: "111122223333".to_string(),
+        threads,
+        object_minutes: 60,
+        body_scale: 1.0,
+    }
+}
+
 fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) -> Result<Outcome> {
-    let default_logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
-    let logs = logs.unwrap_or(&default_logs);
     // The demo keeps its own warehouse unless told otherwise, so it never mixes samples into real data.
     let warehouse = if explicit_warehouse { settings.warehouse.clone() } else { PathBuf::from("./bedrock-spend-demo") };
-    let listing =
-        source::list_local(&[logs.to_path_buf()]).with_context(|| format!("reading sample logs {}", logs.display()))?;
+    let mut out = std::io::stdout().lock();
+    let generated = match logs {
+        Some(_) => None,
+        None => {
+            let dir = std::env::temp_dir().join(format!("bedrock-spend-demo-logs-{}", std::process::id()));
+            let summary = generate::generate(&sample_logs_options(dir.clone(), default_threads()))
+                .context("generating the sample logs")?;
+            writeln!(
+                out,
+                "generated the sample logs: {} records from 2025-11-01 to 2025-12-31 ({} S3 objects, {} CloudWatch \
+                 export files)",
+                summary.records, summary.s3_objects, summary.cloudwatch_files
+            )?;
+            Some(dir)
+        }
+    };
+    let logs_dir = logs.map(Path::to_path_buf).or_else(|| generated.clone()).unwrap_or_default();
+    let listing = source::list_local(std::slice::from_ref(&logs_dir))
+        .with_context(|| format!("reading sample logs {}", logs_dir.display()));
     let options = IngestOptions {
         threads: default_threads(),
         progress: !settings.quiet,
         now: Utc::now(),
         ..IngestOptions::default()
     };
-    let summary = ingest_into(&warehouse, listing, &options)?;
-    let mut out = std::io::stdout().lock();
+    let summary = listing.and_then(|listing| ingest_into(&warehouse, listing, &options));
+    if let Some(dir) = &generated {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let summary = summary?;
     output::print_summary(&mut out, &summary)?;
 
     let rt = runtime()?;
-    let prices = &settings.prices;
-    let latest = rt.block_on(query::run_sql(
-        &warehouse,
-        prices,
-        "SELECT CAST(max(day) AS VARCHAR) FROM invocations",
-        &[],
-        Default::default(),
-    ))?;
-    let Some(latest) = output::first_string(&latest) else {
+    let options = SessionOptions { memory_limit_bytes: settings.config.memory_limit_bytes };
+    let session = rt.block_on(Session::open(&warehouse, &settings.config.pricing, options))?;
+    let Some(latest) = rt.block_on(session.extent())?.last_day else {
         writeln!(out, "\nno records were ingested")?;
         return Ok(Outcome::Partial);
     };
-    let month = latest[..7].to_string();
-    let params = vec![("month".to_string(), month.clone())];
-    let summary_rows = rt.block_on(query::run_named(&warehouse, prices, "month_summary", &params))?;
-    writeln!(out, "\nSpend in {month} ({}, discount {}%):", prices.prices_origin, prices.discount_pct)?;
-    output::print_batches(&mut out, &summary_rows, PrintFormat::Table)?;
-
-    let (since, until) = output::month_bounds(&month)?;
-    let range = vec![("since".to_string(), since), ("until".to_string(), until)];
-    let by_model = rt.block_on(query::run_named(&warehouse, prices, "spend_by_model", &range))?;
-    writeln!(out, "\nSpend by model in {month}, with cache savings:")?;
-    output::print_batches(&mut out, &by_model, PrintFormat::Table)?;
-    let unpriced = rt.block_on(query::run_named(&warehouse, prices, "unpriced_usage", &range))?;
-    if unpriced.iter().any(|b| b.num_rows() > 0) {
-        writeln!(out, "\nUnpriced usage in {month} (spend unknown, not $0):")?;
-        output::print_batches(&mut out, &unpriced, PrintFormat::Table)?;
+    let month = Period::month(chrono::Datelike::year(&latest), chrono::Datelike::month(&latest))?;
+    let params = Params::new().period(&month);
+    let pricing = &settings.config.pricing;
+    writeln!(out, "\nSpend in {month} ({}, discount {}%):", pricing.book.origin, pricing.discount.as_text())?;
+    for row in rt.block_on(session.rows::<MonthSummary>(&params))? {
+        writeln!(
+            out,
+            "  {} requests, {} (list {}), cache savings {}; {} request(s) unpriced",
+            row.requests,
+            usd(row.cost_usd),
+            usd(row.list_cost_usd),
+            usd(row.cache_savings_usd),
+            row.unpriced_requests
+        )?;
     }
-    writeln!(out, "\nNext: bedrock-spend --warehouse {} query --list", warehouse.display())?;
+    writeln!(out, "\nSpend by model in {month}, with cache savings:")?;
+    let by_model = rt.block_on(session.rows::<ModelSpend>(&params))?;
+    let width = by_model.iter().map(|r| r.model.len()).max().unwrap_or(0);
+    for row in &by_model {
+        writeln!(
+            out,
+            "  {:<width$}  {:>12}  {:>7} requests  cache savings {}",
+            row.model,
+            usd(row.cost_usd),
+            row.requests,
+            usd(row.cache_savings_usd)
+        )?;
+    }
+    let unpriced = rt.block_on(session.named("unpriced_usage", &params))?;
+    writeln!(out, "\nUnpriced usage in {month} (spend unknown, not $0):")?;
+    drop(out);
+    write_statement(unpriced, &OutputArgs { format: PrintFormat::Table, output: None, maxrows: 20 })?;
+    println!("\nNext: bedrock-spend --warehouse {} query --list", warehouse.display());
     Ok(if summary.rejected > 0 || summary.sources_failed > 0 { Outcome::Partial } else { Outcome::Ok })
+}
+
+/// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
+fn usd(value: Option<crate::query::Decimal>) -> String {
+    let Some(v) = value else { return "unknown".to_string() };
+    let cents = v.round_dp(2);
+    let text = format!("{:.2}", cents.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{}${grouped}.{frac}", if v.is_sign_negative() && !cents.is_zero() { "-" } else { "" })
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
@@ -595,6 +691,9 @@ fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
 }
 
 fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
+    if !cli.warehouse.join("invocations").is_dir() {
+        return Err(crate::query::Error::NoWarehouse { path: cli.warehouse.display().to_string() }.into());
+    }
     let wh = Warehouse::open_read_only(&cli.warehouse);
     let rejects = wh.read_rejects()?;
     let mut out = std::io::stdout().lock();

@@ -46,33 +46,205 @@ fn plain_strings(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::Arrow
     RecordBatch::try_new(std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
 }
 
-/// Write a result where the output arguments say: stdout (locked once) or a file.
-pub fn write_result(batches: &[RecordBatch], args: &super::OutputArgs) -> anyhow::Result<()> {
-    use anyhow::Context;
-    match (&args.output, args.format) {
-        (None, PrintFormat::Parquet) => anyhow::bail!("--format parquet needs -o FILE"),
-        (None, format) => print_batches(&mut io::stdout().lock(), batches, format).context("writing to stdout"),
-        (Some(path), PrintFormat::Parquet) => {
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let batches = batches.iter().map(plain_strings).collect::<Result<Vec<_>, _>>()?;
-            let schema = batches
-                .first()
-                .map(|b| b.schema())
-                .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
-            let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
-            for b in &batches {
-                writer.write(b)?;
-            }
-            writer.close().with_context(|| format!("writing {}", path.display()))?;
-            Ok(())
+/// Columns whose values are nested (maps, lists, structs): CSV has no place for them, so they are written as
+/// JSON text, the way engines print them.
+fn is_nested(data_type: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType::*;
+    matches!(
+        data_type,
+        Map(_, _) | List(_) | LargeList(_) | ListView(_) | LargeListView(_) | FixedSizeList(_, _) | Struct(_)
+    )
+}
+
+/// The batch with every nested column replaced by its values as JSON text (NULL stays NULL).
+fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| is_nested(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !is_nested(field.data_type()) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
         }
-        (Some(path), format) => {
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut w = io::BufWriter::new(file);
-            print_batches(&mut w, batches, format).with_context(|| format!("writing {}", path.display()))?;
-            w.flush().with_context(|| format!("writing {}", path.display()))
+        let single = RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![Field::new("v", field.data_type().clone(), true)])),
+            vec![column.clone()],
+        )?;
+        let mut lines = Vec::new();
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut lines);
+        writer.write(&single)?;
+        writer.finish()?;
+        let mut texts = arrow::array::StringBuilder::new();
+        for (row, line) in lines.split(|b| *b == b'\n').take(batch.num_rows()).enumerate() {
+            let value: serde_json::Value =
+                serde_json::from_slice(line).map_err(|e| arrow::error::ArrowError::JsonError(e.to_string()))?;
+            match value.get("v") {
+                Some(v) if column.is_valid(row) => texts.append_value(v.to_string()),
+                _ => texts.append_null(),
+            }
+        }
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(std::sync::Arc::new(texts.finish()));
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
+}
+
+/// Rows a table shows unless `--maxrows` says otherwise.
+pub const DEFAULT_MAX_ROWS: usize = 100;
+
+/// A sink for a result arriving batch by batch: only a table keeps rows (at most `max_rows`); every other format
+/// writes each batch as it comes, so a result of any size needs the memory of one batch.
+pub enum ResultWriter<W: Write + Send> {
+    Table {
+        out: W,
+        markdown: bool,
+        kept: Vec<RecordBatch>,
+        kept_rows: usize,
+        max_rows: usize,
+    },
+    Csv(arrow::csv::Writer<W>),
+    Json(arrow::json::ArrayWriter<W>),
+    Ndjson(arrow::json::LineDelimitedWriter<W>),
+    /// The sink until the first batch gives the schema, then the writer holding it.
+    Parquet {
+        sink: Option<W>,
+        writer: Option<parquet::arrow::ArrowWriter<W>>,
+    },
+}
+
+/// What a finished result held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Rows in the result.
+    pub rows: usize,
+    /// Rows a table left out (beyond `--maxrows`).
+    pub hidden: usize,
+}
+
+impl<W: Write + Send> ResultWriter<W> {
+    /// A writer of `format` into `out`. `max_rows` bounds a table (0: no bound).
+    pub fn new(out: W, format: PrintFormat, max_rows: usize) -> ResultWriter<W> {
+        match format {
+            PrintFormat::Table | PrintFormat::Markdown => ResultWriter::Table {
+                out,
+                markdown: format == PrintFormat::Markdown,
+                kept: Vec::new(),
+                kept_rows: 0,
+                max_rows: if max_rows == 0 { usize::MAX } else { max_rows },
+            },
+            PrintFormat::Csv => ResultWriter::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            PrintFormat::Json => ResultWriter::Json(arrow::json::ArrayWriter::new(out)),
+            PrintFormat::Ndjson => ResultWriter::Ndjson(arrow::json::LineDelimitedWriter::new(out)),
+            PrintFormat::Parquet => ResultWriter::Parquet { sink: Some(out), writer: None },
         }
     }
+
+    /// Write one batch.
+    pub fn write(&mut self, batch: &RecordBatch, written: &mut Written) -> io::Result<()> {
+        written.rows += batch.num_rows();
+        match self {
+            ResultWriter::Table { kept, kept_rows, max_rows, .. } => {
+                let room = max_rows.saturating_sub(*kept_rows);
+                let take = room.min(batch.num_rows());
+                if take > 0 || kept.is_empty() {
+                    kept.push(batch.slice(0, take));
+                    *kept_rows += take;
+                }
+                written.hidden += batch.num_rows() - take;
+                Ok(())
+            }
+            ResultWriter::Csv(w) => {
+                w.write(&nested_as_json(batch).map_err(io::Error::other)?).map_err(io::Error::other)
+            }
+            ResultWriter::Json(w) => w.write(batch).map_err(io::Error::other),
+            ResultWriter::Ndjson(w) => w.write(batch).map_err(io::Error::other),
+            ResultWriter::Parquet { sink, writer } => {
+                let batch = plain_strings(batch).map_err(io::Error::other)?;
+                if let Some(sink) = sink.take() {
+                    let created = parquet::arrow::ArrowWriter::try_new(sink, batch.schema(), None);
+                    *writer = Some(created.map_err(io::Error::other)?);
+                }
+                match writer {
+                    Some(w) => w.write(&batch).map_err(io::Error::other),
+                    None => Err(io::Error::other("internal: the Parquet writer was lost")),
+                }
+            }
+        }
+    }
+
+    /// Finish the output (a table is printed here); `schema` gives a header to an empty result.
+    pub fn finish(self, schema: &arrow::datatypes::SchemaRef, written: Written) -> io::Result<()> {
+        match self {
+            ResultWriter::Table { mut out, markdown, kept, .. } => {
+                let kept = if kept.is_empty() { vec![RecordBatch::new_empty(schema.clone())] } else { kept };
+                print_table(&mut out, &kept, markdown)?;
+                if written.hidden > 0 {
+                    writeln!(
+                        out,
+                        "({} rows; the first {} shown: --maxrows N shows more, 0 all; --format csv -o FILE writes all)",
+                        written.rows,
+                        written.rows - written.hidden
+                    )?;
+                }
+                out.flush()
+            }
+            ResultWriter::Csv(w) => {
+                let mut out = w.into_inner();
+                if written.rows == 0 {
+                    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    writeln!(out, "{}", names.join(","))?;
+                }
+                out.flush()
+            }
+            ResultWriter::Json(mut w) => {
+                w.finish().map_err(io::Error::other)?;
+                let mut out = w.into_inner();
+                if written.rows == 0 {
+                    write!(out, "[]")?;
+                }
+                writeln!(out)?;
+                out.flush()
+            }
+            ResultWriter::Ndjson(mut w) => {
+                w.finish().map_err(io::Error::other)?;
+                w.into_inner().flush()
+            }
+            ResultWriter::Parquet { sink, writer } => {
+                let writer = match (writer, sink) {
+                    (Some(w), _) => w,
+                    (None, Some(out)) => {
+                        let empty = plain_strings(&RecordBatch::new_empty(schema.clone())).map_err(io::Error::other)?;
+                        parquet::arrow::ArrowWriter::try_new(out, empty.schema(), None).map_err(io::Error::other)?
+                    }
+                    (None, None) => return Err(io::Error::other("internal: the Parquet writer was lost")),
+                };
+                writer.close().map_err(io::Error::other)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Write batches in the chosen format, all rows (for results already in memory, e.g. tests).
+pub fn print_batches<W: Write + Send>(out: &mut W, batches: &[RecordBatch], format: PrintFormat) -> io::Result<()> {
+    if format == PrintFormat::Parquet {
+        return Err(io::Error::other("parquet output needs a file (-o)"));
+    }
+    let Some(first) = batches.first() else {
+        return writeln!(out, "(no rows)");
+    };
+    let schema = first.schema();
+    let mut writer = ResultWriter::new(&mut *out, format, 0);
+    let mut written = Written::default();
+    for batch in batches {
+        writer.write(batch, &mut written)?;
+    }
+    writer.finish(&schema, written)
 }
 
 /// The named queries with their descriptions and parameters.
@@ -86,38 +258,6 @@ pub fn print_query_list<W: Write>(out: &mut W) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The first two integer cells of a one-row result (NULL as 0).
-pub fn first_two_ints(batches: &[RecordBatch]) -> (i64, i64) {
-    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return (0, 0) };
-    let get = |i: usize| -> i64 {
-        batch
-            .columns()
-            .get(i)
-            .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).ok())
-            .and_then(|c| {
-                c.as_any().downcast_ref::<arrow::array::Int64Array>().filter(|a| a.is_valid(0)).map(|a| a.value(0))
-            })
-            .unwrap_or(0)
-    };
-    (get(0), get(1))
-}
-
-/// The first cell of a result as text, if any.
-pub fn first_string(batches: &[RecordBatch]) -> Option<String> {
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    let col = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).ok()?;
-    let col = col.as_any().downcast_ref::<arrow::array::StringArray>()?;
-    col.is_valid(0).then(|| col.value(0).to_string())
-}
-
-/// `YYYY-MM` to the dates `[first of month, first of next month)`.
-pub fn month_bounds(month: &str) -> anyhow::Result<(String, String)> {
-    let start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .map_err(|_| anyhow::anyhow!("{month:?} is not a month (YYYY-MM)"))?;
-    let end = start.checked_add_months(chrono::Months::new(1)).ok_or_else(|| anyhow::anyhow!("month out of range"))?;
-    Ok((start.to_string(), end.to_string()))
 }
 
 fn print_table<W: Write>(out: &mut W, batches: &[RecordBatch], markdown: bool) -> io::Result<()> {
@@ -158,35 +298,6 @@ fn print_table<W: Write>(out: &mut W, batches: &[RecordBatch], markdown: bool) -
         writeln!(out, "(no rows)")?;
     }
     Ok(())
-}
-
-/// Write batches in the chosen format.
-pub fn print_batches<W: Write>(out: &mut W, batches: &[RecordBatch], format: PrintFormat) -> io::Result<()> {
-    match format {
-        PrintFormat::Table => print_table(out, batches, false),
-        PrintFormat::Markdown => print_table(out, batches, true),
-        PrintFormat::Parquet => Err(io::Error::other("parquet output needs a file (-o)")),
-        PrintFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            for b in batches {
-                writer.write(b).map_err(io::Error::other)?;
-            }
-            Ok(())
-        }
-        PrintFormat::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            writer.write_batches(&refs).map_err(io::Error::other)?;
-            writer.finish().map_err(io::Error::other)?;
-            writeln!(out)
-        }
-        PrintFormat::Ndjson => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            writer.write_batches(&refs).map_err(io::Error::other)?;
-            writer.finish().map_err(io::Error::other)
-        }
-    }
 }
 
 /// The human summary of an ingest run.

@@ -1,27 +1,27 @@
-//! The interactive SQL shell: `bedrock-spend sql` on a terminal. Multi-line statements end with `;`,
-//! history persists across sessions, and `\d` lists tables (`\d NAME` its columns).
+//! The interactive SQL shell: `bedrock-spend sql` on a terminal. Multi-line statements end with `;`, `\d` lists
+//! tables (`\d NAME` its columns), Ctrl-C cancels the running statement (or the line being typed) and returns to
+//! the prompt, Ctrl-D or `\q` quits. History is saved after every statement, so it survives however the shell
+//! ends.
 
 use anyhow::{Context, Result};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
-use super::Settings;
 use super::output::{self, PrintFormat};
 use crate::error::Outcome;
-use crate::query;
+use crate::query::{Params, RunOptions, Session};
 
 /// Run the shell until `\q` or end of input.
-pub fn run(settings: &Settings, allow_write: bool) -> Result<Outcome> {
+pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
     let rt = super::runtime()?;
-    let ctx = rt.block_on(query::context::session(&settings.warehouse, &settings.prices))?;
     let mut editor = DefaultEditor::new().context("starting the line editor")?;
     let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".bedrock_spend_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
     println!(
-        "bedrock-spend SQL over {} (\\d lists tables, \\q quits; end statements with ;)",
-        settings.warehouse.display()
+        "bedrock-spend SQL over {} (\\d lists tables, \\q or Ctrl-D quits, Ctrl-C cancels; end statements with ;)",
+        session.warehouse().display()
     );
     let mut statement = String::new();
     loop {
@@ -36,22 +36,41 @@ pub fn run(settings: &Settings, allow_write: bool) -> Result<Outcome> {
             Err(e) => return Err(e).context("reading a line"),
         };
         let trimmed = line.trim();
-        if statement.is_empty() && trimmed.starts_with('\\') {
+        let sql = if statement.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
             match meta_command(trimmed) {
-                Some(sql) => execute(rt, &ctx, &sql, allow_write),
+                Some(sql) => sql,
                 None if trimmed == "\\q" => break,
-                None => eprintln!("unknown command {trimmed}: try \\d, \\d NAME or \\q"),
+                None => {
+                    eprintln!("unknown command {trimmed}: try \\d, \\d NAME or \\q");
+                    continue;
+                }
             }
-            continue;
-        }
-        statement.push_str(&line);
-        statement.push('\n');
-        if trimmed.ends_with(';') {
+        } else {
+            statement.push_str(&line);
+            statement.push('\n');
+            if !trimmed.ends_with(';') {
+                continue;
+            }
             let sql = std::mem::take(&mut statement);
             let _ = editor.add_history_entry(sql.trim());
-            execute(rt, &ctx, sql.trim().trim_end_matches(';'), allow_write);
+            sql.trim().trim_end_matches(';').to_string()
+        };
+        if let Some(h) = &history {
+            let _ = editor.save_history(h);
         }
+        // While a statement runs the terminal is not in raw mode, so Ctrl-C arrives as SIGINT: it cancels the
+        // statement (its future is dropped, which stops the engine) instead of killing the shell.
+        rt.block_on(async {
+            tokio::select! {
+                result = execute(session, &sql, allow_write) => {
+                    if let Err(e) = result {
+                        eprintln!("error: {e:#}");
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => eprintln!("cancelled"),
+            }
+        });
     }
     if let Some(h) = &history {
         let _ = editor.save_history(h);
@@ -75,17 +94,16 @@ fn meta_command(command: &str) -> Option<String> {
     }
 }
 
-fn execute(rt: &tokio::runtime::Runtime, ctx: &datafusion::prelude::SessionContext, sql: &str, allow_write: bool) {
-    let result = rt.block_on(async {
-        let df = query::plan(ctx, sql, &[], query::RunOptions { allow_write }).await?;
-        df.collect().await.map_err(|source| query::Error::Execute { sql: sql.to_string(), source })
-    });
-    match result {
-        Ok(batches) => {
-            if let Err(e) = output::print_batches(&mut std::io::stdout().lock(), &batches, PrintFormat::Table) {
-                eprintln!("error: {e}");
-            }
-        }
-        Err(e) => eprintln!("error: {:#}", anyhow::Error::from(e)),
+async fn execute(session: &Session, sql: &str, allow_write: bool) -> Result<()> {
+    let statement = session.statement(sql, &Params::new(), RunOptions { allow_write }).await?;
+    let schema = statement.schema();
+    let mut stream = statement.stream().await?;
+    let out = std::io::BufWriter::new(std::io::stdout());
+    let mut writer = output::ResultWriter::new(out, PrintFormat::Table, output::DEFAULT_MAX_ROWS);
+    let mut written = output::Written::default();
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?, &mut written)?;
     }
+    writer.finish(&schema, written)?;
+    Ok(())
 }

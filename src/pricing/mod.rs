@@ -370,6 +370,74 @@ pub fn provisioned_batch(text: &str, origin: &str) -> Result<RecordBatch, Error>
         .map_err(|source| Error::Arrow { table: "provisioned_prices", source })
 }
 
+/// A private-pricing / EDP discount off list prices, parsed exactly from its decimal text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discount {
+    /// Percent at scale 6 (12.5% is 12_500_000).
+    pct_micro: i128,
+    /// As typed, for display.
+    text: String,
+}
+
+impl Discount {
+    /// No discount.
+    pub fn none() -> Discount {
+        Discount { pct_micro: 0, text: "0".to_string() }
+    }
+
+    /// A percentage from 0 to 100 with at most 6 decimals.
+    pub fn parse(text: &str) -> Result<Discount, Error> {
+        let pct_micro =
+            parse_decimal(text, 6).filter(|p| *p <= 100_000_000).ok_or_else(|| Error::Discount(text.to_string()))?;
+        Ok(Discount { pct_micro, text: text.trim().to_string() })
+    }
+
+    /// The percentage as typed.
+    pub fn as_text(&self) -> &str {
+        &self.text
+    }
+
+    /// The percentage as an integer count of millionths of a percent.
+    pub fn micro_percent(&self) -> i128 {
+        self.pct_micro
+    }
+
+    /// The `price_settings` table for this discount.
+    pub fn to_record_batch(&self) -> Result<RecordBatch, Error> {
+        settings_batch(&self.text)
+    }
+}
+
+/// Everything a query session prices with, parsed and validated once per process.
+#[derive(Debug, Clone)]
+pub struct Pricing {
+    /// The per-token price book (`prices`).
+    pub book: PriceBook,
+    /// The Provisioned Throughput sheet as the `provisioned_prices` table.
+    pub provisioned: RecordBatch,
+    /// Applied to list prices (`price_settings`).
+    pub discount: Discount,
+}
+
+impl Pricing {
+    /// Parse a price sheet (`origin` names it in errors) with the bundled Provisioned Throughput sheet.
+    pub fn parse(prices_csv: &str, origin: &str, discount: Discount) -> Result<Pricing, Error> {
+        Ok(Pricing {
+            book: parse_price_book(prices_csv, origin)?,
+            provisioned: provisioned_batch(BUNDLED_PROVISIONED, "bundled pricing/provisioned-throughput.csv")?,
+            discount,
+        })
+    }
+
+    /// The bundled sheets, no discount.
+    pub fn bundled() -> Result<Pricing, Error> {
+        Pricing::parse(BUNDLED_PRICES, BUNDLED_ORIGIN, Discount::none())
+    }
+}
+
+/// How the bundled price sheet is named in messages.
+pub const BUNDLED_ORIGIN: &str = "bundled pricing/bedrock-prices.csv";
+
 /// The `price_settings` table: one row with the discount and the exact multiplier applied to list cost.
 pub fn settings_batch(discount_pct: &str) -> Result<RecordBatch, Error> {
     let pct = parse_decimal(discount_pct, 6)

@@ -29,6 +29,11 @@ pub const QUERIES: &[NamedQuery] = queries![
     "repeated_prefixes",
     "batchable_traffic",
     "tokens_by_model",
+    "unpriced_totals",
+    "warehouse_extent",
+    "price_book",
+    "model_prices",
+    "model_provisioned_prices",
 ];
 
 /// Look a query up by name.

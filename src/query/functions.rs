@@ -1,4 +1,5 @@
-//! SQL functions the session adds to DataFusion's own: `bedrock_model(model_id)`, ingest's model-id normalizer
+//! SQL functions the session adds to DataFusion's own: `token_costs(...)`, the cost arithmetic of both cost views
+//! (see [`super::token_costs`]), and `bedrock_model(model_id)`, ingest's model-id normalizer
 //! ([`crate::ingest::model_id::normalize`]) callable from SQL.
 //!
 //! Why it exists: `usage_costs` groups ten million rows by model id, and a group's `model`, `provider`, `routing`
@@ -28,7 +29,7 @@ pub static MODEL_REF_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
 
 /// Every function of this module, to register on a session.
 pub fn all() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(BedrockModel::new())]
+    vec![ScalarUDF::from(BedrockModel::new()), ScalarUDF::from(super::token_costs::TokenCosts::new())]
 }
 
 /// `bedrock_model(model_id)`: a struct of `model`, `provider`, `routing` and `inference_profile`, as ingest

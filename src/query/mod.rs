@@ -1,81 +1,60 @@
-//! Query: DataFusion over the warehouse and the price book. Builds the session and registers the tables;
-//! the SQL itself (named queries and the cost view) lives in `queries/`.
+//! Query: the one typed door to the warehouse. A [`Session`] is built once per process from the warehouse, a
+//! parsed price book and the discount; it runs named queries from `queries/` with typed parameters and a
+//! [`Period`], and returns typed rows ([`rows`]) with money as exact decimals, or, for `sql` and `query`, a
+//! stream of Arrow batches to print. All SQL text, the cost rules included, lives in `queries/`; this module
+//! registers tables, views and functions and binds parameters. It knows nothing of ingest or the CLI.
 
 pub mod catalog;
-pub mod context;
+mod context;
 pub mod functions;
+pub mod period;
+pub mod rows;
+mod session;
+pub mod token_costs;
 
-use std::path::Path;
+use datafusion::error::DataFusionError;
 
-use arrow::array::RecordBatch;
-use datafusion::common::ParamValues;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
+pub use context::VIEWS;
+pub use period::{Period, PeriodError};
+pub use rows::{Decimal, TypedQuery};
+pub use session::{ParamValue, Params, ResultStream, RunOptions, Session, SessionOptions, Statement};
 
-pub use context::{Error, PriceInputs};
-
-/// How a statement may run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunOptions {
-    /// Permit statements that write files or register outside data (`COPY`, `CREATE EXTERNAL TABLE`, `INSERT`).
-    pub allow_write: bool,
+/// Errors opening a session or running a query; each names the warehouse, view, query or statement.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no warehouse at {path} (run `bedrock-spend ingest` to create one, or pass --warehouse)")]
+    NoWarehouse { path: String },
+    #[error("cannot register the {table} table at {path}")]
+    Register { table: &'static str, path: String, source: DataFusionError },
+    #[error(transparent)]
+    Pricing(#[from] crate::pricing::Error),
+    #[error("cannot create view {name}")]
+    View { name: &'static str, source: DataFusionError },
+    #[error("no named query {0:?} (see `bedrock-spend query --list`)")]
+    UnknownQuery(String),
+    #[error("query {query} needs parameter ${name} (pass --param {name}=VALUE)")]
+    MissingParam { query: String, name: String },
+    #[error("{0} (pass --allow-write to permit statements that write or register outside data)")]
+    ReadOnly(String),
+    #[error(
+        "query ran out of memory: {message} (the limit is {limit_bytes} bytes; raise it with --memory-limit, \
+         or narrow the query)"
+    )]
+    MemoryLimit { limit_bytes: usize, message: String },
+    #[error("query failed: {query}")]
+    Execute { query: String, source: DataFusionError },
+    #[error(transparent)]
+    Decode(#[from] rows::DecodeError),
 }
 
-/// Plan one statement with named parameters (`$name`) bound as strings; engines coerce them to the column type.
-pub async fn plan(
-    ctx: &SessionContext,
-    sql: &str,
-    params: &[(String, String)],
-    options: RunOptions,
-) -> Result<datafusion::prelude::DataFrame, Error> {
-    let sql_options = SQLOptions::new()
-        .with_allow_ddl(options.allow_write)
-        .with_allow_dml(options.allow_write)
-        .with_allow_statements(true);
-    let err = |source| Error::Execute { sql: sql.to_string(), source };
-    let df = ctx.sql_with_options(sql, sql_options).await.map_err(|e| match e {
-        // DataFusion's own wording when SQLOptions refuses a statement; any other planning error is reported as is.
-        datafusion::error::DataFusionError::Plan(msg)
-            if !options.allow_write
-                && (msg.starts_with("DDL not supported") || msg.starts_with("DML not supported")) =>
-        {
-            Error::ReadOnly(msg)
-        }
-        other => err(other),
-    })?;
-    if params.is_empty() {
-        return Ok(df);
-    }
-    let map = params.iter().map(|(k, v)| (k.clone(), ScalarValue::Utf8(Some(v.clone())).into())).collect();
-    df.with_param_values(ParamValues::Map(map)).map_err(err)
-}
-
-/// Run one statement and collect the result.
-pub async fn run_sql(
-    warehouse_root: &Path,
-    prices: &PriceInputs,
-    sql: &str,
-    params: &[(String, String)],
-    options: RunOptions,
-) -> Result<Vec<RecordBatch>, Error> {
-    let ctx = context::session(warehouse_root, prices).await?;
-    let df = plan(&ctx, sql, params, options).await?;
-    df.collect().await.map_err(|source| Error::Execute { sql: sql.to_string(), source })
-}
-
-/// Run a named query from `queries/`, checking that every parameter it uses was given.
-pub async fn run_named(
-    warehouse_root: &Path,
-    prices: &PriceInputs,
-    name: &str,
-    params: &[(String, String)],
-) -> Result<Vec<RecordBatch>, Error> {
-    let query = catalog::find(name).ok_or_else(|| Error::UnknownQuery(name.to_string()))?;
-    for needed in catalog::parameters(query.sql) {
-        if !params.iter().any(|(k, _)| *k == needed) {
-            return Err(Error::MissingParam { query: name.to_string(), name: needed });
+impl Error {
+    /// Classify an error from planning or running `query` (a name or the statement's text).
+    pub fn execution(query: &str, limit_bytes: usize, source: DataFusionError) -> Error {
+        match source.find_root() {
+            DataFusionError::ResourcesExhausted(message) => {
+                Error::MemoryLimit { limit_bytes, message: message.clone() }
+            }
+            _ => Error::Execute { query: query.to_string(), source },
         }
     }
-    run_sql(warehouse_root, prices, query.sql, params, RunOptions::default()).await
 }

@@ -37,6 +37,8 @@ fn benchmark_script_smoke_run() {
         "query month_summary: duckdb",
         "Ratios:",
         "round by round",
+        "in CPU seconds (user + sys)",
+        "CPU s (median)",
     ] {
         assert!(table.contains(row), "{row} in:\n{table}");
     }

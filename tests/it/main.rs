@@ -5,5 +5,6 @@ mod aws;
 mod bench;
 mod ingest;
 mod pricing;
+mod query;
 mod readers;
 mod util;

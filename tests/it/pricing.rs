@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use bedrock_spend::query::PriceInputs;
+use bedrock_spend::pricing::{Discount, Pricing};
+use bedrock_spend::query::Params;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -128,6 +129,15 @@ fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<De
             };
             let [p_in, p_out, p_cr, p_cw, p_cw1h, _, _] = row.prices;
             let p_in = p_in.unwrap();
+            // A row with no output price prices requests without output tokens; output tokens make it unpriced.
+            let p_out = match (p_out, output.unwrap_or(0)) {
+                (Some(p), _) => p,
+                (None, 0) => Decimal::ZERO,
+                (None, _) => {
+                    out.insert(id, None);
+                    continue;
+                }
+            };
             let million = Decimal::from(1_000_000);
             let d = |n: Option<i64>| Decimal::from(n.unwrap_or(0));
             let write_total = write.unwrap_or(0);
@@ -135,7 +145,7 @@ fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<De
                 + d(read) * p_cr.unwrap_or(p_in)
                 + Decimal::from(write_total - w1h) * p_cw.unwrap_or(p_in)
                 + Decimal::from(w1h) * p_cw1h.unwrap_or(p_in)
-                + d(output) * p_out.unwrap())
+                + d(output) * p_out)
                 / million;
             out.insert(id, Some(cost * multiplier));
         }
@@ -150,24 +160,37 @@ fn costs_match_an_independent_decimal_computation() {
     let t = TestDir::new();
     let logs = t.path("logs");
     generate(&logs, 6000, 30, "s3", &["--seed", "11"]);
+    // An embedding model, whose price row has no output price: no output tokens (zero or not logged) is priced,
+    // output tokens make the request unpriced ("no output price"), never priced at NULL.
+    let embed = |id: &str, input: i64, output: Option<i64>| {
+        let mut r = serde_json::json!({
+            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2025-11-10T10:00:00Z",
+            "accountId": "111122223333", "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/rag/indexer"},
+            "region": "us-east-1", "requestId": id, "operation": "InvokeModel", "modelId": "amazon.titan-embed-text-v2:0",
+            "input": {"inputContentType": "application/json", "inputTokenCount": input},
+            "output": {"outputContentType": "application/json"},
+        });
+        if let Some(o) = output {
+            r["output"]["outputTokenCount"] = o.into();
+        }
+        r.to_string()
+    };
+    let lines = [embed("embed-zero", 120, Some(0)), embed("embed-none", 80, None), embed("embed-out", 40, Some(7))];
+    t.write("logs/embeddings.json.gz", &gzip(lines.join("\n").as_bytes()));
     let wh = t.warehouse();
     ingest_paths(&wh, std::slice::from_ref(&logs));
-    let prices = PriceInputs {
-        prices_csv: FIXTURE_PRICES.to_string(),
-        prices_origin: "fixture".into(),
-        discount_pct: "12.5".into(),
-        ..PriceInputs::default()
-    };
+    let prices = Pricing::parse(FIXTURE_PRICES, "fixture", Discount::parse("12.5").unwrap()).unwrap();
     let multiplier: Decimal = "0.875".parse().unwrap();
     let expected = expected_costs(&logs, multiplier);
-    assert_eq!(expected.len(), 6000);
+    assert_eq!(expected.len(), 6003);
+    assert!(expected["embed-zero"].is_some() && expected["embed-none"].is_some() && expected["embed-out"].is_none());
 
     let rows = query_with(
         &wh,
         &prices,
         "SELECT request_id, CAST(cost_usd AS VARCHAR) AS cost, price_status FROM invocation_costs",
     );
-    assert_eq!(rows.len(), 6000);
+    assert_eq!(rows.len(), 6003);
     let tolerance: Decimal = "0.000001".parse().unwrap();
     let (mut got_total, mut want_total) = (Decimal::ZERO, Decimal::ZERO);
     let mut statuses: HashMap<String, usize> = HashMap::new();
@@ -188,7 +211,9 @@ fn costs_match_an_independent_decimal_computation() {
     }
     assert!((got_total - want_total).abs() <= tolerance, "total {got_total} vs {want_total}");
     // The run covered what it must: priced, unpriced, no-charge and no-count rows all occur.
-    for status in ["priced", "no price", "unresolved model", "no per-token charge", "no token counts"] {
+    for status in
+        ["priced", "no price", "unresolved model", "no per-token charge", "no token counts", "no output price"]
+    {
         assert!(statuses.get(status).copied().unwrap_or(0) > 0, "no {status:?} rows: {statuses:?}");
     }
     // The mid-period change and the Region override are both exercised.
@@ -249,13 +274,18 @@ fn sample_warehouse(t: &TestDir) -> PathBuf {
     wh
 }
 
-fn golden_params(sql: &str) -> Vec<(String, String)> {
+fn golden_params(sql: &str) -> Params {
+    Params::from_pairs(&golden_pairs(sql))
+}
+
+fn golden_pairs(sql: &str) -> Vec<(String, String)> {
     let values = [
         ("since", "2025-11-01"),
         ("until", "2026-01-01"),
         ("month", "2025-12"),
         ("key", "team"),
         ("min_requests", "5"),
+        ("model", "amazon.titan-text-express-v1"),
     ];
     bedrock_spend::query::catalog::parameters(sql)
         .into_iter()
@@ -272,15 +302,12 @@ fn golden_params(sql: &str) -> Vec<(String, String)> {
 fn named_queries_match_golden_results() {
     let t = TestDir::new();
     let wh = sample_warehouse(&t);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let golden_dir = checkout_path("tests/data/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for q in bedrock_spend::query::catalog::QUERIES {
         let params = golden_params(q.sql);
-        let batches = rt
-            .block_on(bedrock_spend::query::run_named(&wh, &PriceInputs::default(), q.name, &params))
-            .unwrap_or_else(|e| panic!("{}: {e:#}", q.name));
+        let batches = collect(&wh, &Pricing::bundled().unwrap(), q.name, Some(&params));
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert!(rows > 0, "{} returns rows on the sample data", q.name);
         let mut csv = Vec::new();
@@ -327,15 +354,10 @@ fn golden_numbers_agree_with_each_other() {
 #[test]
 fn named_queries_run_on_an_empty_warehouse() {
     let t = TestDir::new();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let wh = t.warehouse();
+    bedrock_spend::store::warehouse::Warehouse::open_for_write(&wh).unwrap();
     for q in bedrock_spend::query::catalog::QUERIES {
-        rt.block_on(bedrock_spend::query::run_named(
-            &t.warehouse(),
-            &PriceInputs::default(),
-            q.name,
-            &golden_params(q.sql),
-        ))
-        .unwrap_or_else(|e| panic!("{}: {e:#}", q.name));
+        collect(&wh, &Pricing::bundled().unwrap(), q.name, Some(&golden_params(q.sql)));
     }
 }
 
@@ -343,6 +365,7 @@ fn named_queries_run_on_an_empty_warehouse() {
 fn sql_is_read_only_unless_allowed() {
     let t = TestDir::new();
     let wh = t.warehouse();
+    bedrock_spend::store::warehouse::Warehouse::open_for_write(&wh).unwrap();
     let out_file = t.path("copy.parquet");
     for sql in [
         format!("COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET", out_file.display()),
@@ -468,6 +491,7 @@ fn interactive_shell_runs_statements() {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let t = TestDir::new();
+    bedrock_spend::store::warehouse::Warehouse::open_for_write(&t.warehouse()).unwrap();
     let command = format!("{BIN} --warehouse {} sql", t.warehouse().display());
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use arrow::array::RecordBatch;
 use bedrock_spend::ingest::{self, IngestOptions, IngestSummary, source};
-use bedrock_spend::query::PriceInputs;
+use bedrock_spend::pricing::Pricing;
+use bedrock_spend::query::{Params, RunOptions, Session, SessionOptions};
 use bedrock_spend::store::warehouse::Warehouse;
 use serde_json::Value;
 
@@ -56,14 +58,30 @@ pub fn run_cli(args: &[&str]) -> Output {
 
 /// Run SQL over a warehouse and return the rows as JSON objects.
 pub fn query(warehouse: &Path, sql: &str) -> Vec<Value> {
-    query_with(warehouse, &PriceInputs::default(), sql)
+    query_with(warehouse, &Pricing::bundled().unwrap(), sql)
+}
+
+/// All batches of a statement or named query run through a session.
+pub fn collect(warehouse: &Path, pricing: &Pricing, sql_or_name: &str, params: Option<&Params>) -> Vec<RecordBatch> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let session = Session::open(warehouse, pricing, SessionOptions::default()).await.expect("session");
+        let statement = match params {
+            Some(p) => session.named(sql_or_name, p).await,
+            None => session.statement(sql_or_name, &Params::new(), RunOptions::default()).await,
+        };
+        let mut stream = statement.unwrap_or_else(|e| panic!("{sql_or_name}: {e:#}")).stream().await.expect("stream");
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch.unwrap_or_else(|e| panic!("{sql_or_name}: {e:#}")));
+        }
+        batches
+    })
 }
 
 /// Run SQL over a warehouse with the given prices.
-pub fn query_with(warehouse: &Path, prices: &PriceInputs, sql: &str) -> Vec<Value> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let batches =
-        rt.block_on(bedrock_spend::query::run_sql(warehouse, prices, sql, &[], Default::default())).expect("query");
+pub fn query_with(warehouse: &Path, pricing: &Pricing, sql: &str) -> Vec<Value> {
+    let batches = collect(warehouse, pricing, sql, None);
     let mut out = Vec::new();
     {
         let mut writer = arrow::json::ArrayWriter::new(&mut out);
