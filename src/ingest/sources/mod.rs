@@ -1,12 +1,19 @@
-//! What the pipeline reads: a list of [`SourceObject`]s, each able to open a byte stream. Local files live here;
-//! S3 objects and CloudWatch windows will implement the same shape, so the decode and write path is shared.
+//! Sources: what the pipeline reads. Each kind of input becomes a list of [`SourceObject`]s, each able to open a
+//! byte stream, so the decode and write path is shared: [`local`] (files and folders), [`s3`] (the delivery
+//! layout in a bucket) and [`cloudwatch`] (a log group's events in a time window). Each of them lists or plans
+//! its sources and opens them; none decodes. Deciding which of them a run reads is [`super::plan`]'s.
+//!
+//! This file holds what they share: the source type and the names of the S3 delivery layout (which objects are
+//! not logs, which hour folder a key sits in), used for local copies of that layout and for S3 alike.
 
-use std::fs::{self, File};
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+pub mod cloudwatch;
+pub mod local;
+pub mod s3;
 
 /// Opens the bytes of one source; called on a worker thread.
 pub type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
@@ -14,7 +21,8 @@ pub type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync
 /// One input object.
 #[derive(Clone)]
 pub struct SourceObject {
-    /// Stable identity, also stored in the `source` column: canonical path or `s3://bucket/key`.
+    /// Stable identity, also stored in the `source` column and the key of the manifest, of failures and of the
+    /// CloudWatch watermark: a canonical path, `s3://bucket/key`, or `cloudwatch://group#stream@region`.
     pub id: String,
     /// Content identity (size + mtime, or ETag): a changed fingerprint means the source is read again.
     pub fingerprint: String,
@@ -22,6 +30,7 @@ pub struct SourceObject {
     pub size: u64,
     /// The UTC hour folder of the S3 delivery layout, when the path has one (used to skip files by time).
     pub hour: Option<DateTime<Utc>>,
+    /// Opens the bytes (on a decoder thread).
     pub open: Opener,
 }
 
@@ -63,14 +72,6 @@ pub fn not_a_log(path: &str) -> Option<NotALog> {
     None
 }
 
-/// File names we read when walking a folder; a file named explicitly is always read.
-fn looks_like_log_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".log", ".log.gz", ".txt"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-}
-
 /// The hour folder of a key in the delivery layout
 /// `.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/<file>`.
 pub fn delivery_hour(path: &str) -> Option<DateTime<Utc>> {
@@ -81,125 +82,6 @@ pub fn delivery_hour(path: &str) -> Option<DateTime<Utc>> {
     let date = NaiveDate::from_ymd_opt(num(parts[0])? as i32, num(parts[1])?, num(parts[2])?)?;
     let hour = num(parts[3]).filter(|h| *h < 24)?;
     Some(Utc.from_utc_datetime(&date.and_hms_opt(hour, 0, 0)?))
-}
-
-/// Local paths expanded into sources, plus what was passed over.
-#[derive(Debug, Default)]
-pub struct LocalListing {
-    pub sources: Vec<SourceObject>,
-    pub not_logs: u64,
-}
-
-/// Errors while listing local inputs.
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error("input {path} does not exist")]
-    Missing { path: PathBuf },
-    #[error("cannot read {path}")]
-    Io { path: PathBuf, source: io::Error },
-}
-
-/// Expand files and folders (walked recursively, in name order) into sources.
-pub fn list_local(inputs: &[PathBuf]) -> Result<LocalListing, ListError> {
-    let mut listing = LocalListing::default();
-    for input in inputs {
-        let meta = fs::metadata(input).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => ListError::Missing { path: input.clone() },
-            _ => ListError::Io { path: input.clone(), source },
-        })?;
-        let canonical = fs::canonicalize(input).map_err(|source| ListError::Io { path: input.clone(), source })?;
-        if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(&canonical, &mut files)?;
-            for (path, meta) in files.iter().zip(stat_all(&files)) {
-                let meta = meta.map_err(|source| ListError::Io { path: path.clone(), source })?;
-                push_file(path.clone(), &meta, &mut listing, false)?;
-            }
-        } else {
-            push_file(canonical, &meta, &mut listing, true)?;
-        }
-    }
-    Ok(listing)
-}
-
-/// Walk a folder given by its canonical path, collecting its files in name order. Entries are not followed
-/// through symlinks (their type is the link's own, neither file nor folder), so every path below is canonical
-/// too: one `canonicalize` per input rather than one per file, which took a path lookup per component of every
-/// one of thousands of files. Types come from the directory listing itself; only files are `stat`ed, later.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ListError> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?
-        .collect::<Result<_, _>>()
-        .map_err(|source| ListError::Io { path: dir.to_path_buf(), source })?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let hidden = entry.file_name().to_str().is_none_or(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        let kind = entry.file_type().map_err(|source| ListError::Io { path: path.clone(), source })?;
-        if kind.is_dir() {
-            walk(&path, files)?;
-        } else if kind.is_file() {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// The metadata (size and modification time, for fingerprints) of every file, in order. A delivery layout
-/// holds tens of thousands of small objects, and one `stat` after another was a large part of a re-run's time, with
-/// the decoders of a first run waiting on it; the calls are spread over a few threads. Not followed through
-/// symlinks, as the walk does not follow them.
-fn stat_all(files: &[PathBuf]) -> Vec<io::Result<fs::Metadata>> {
-    const PER_THREAD_AT_LEAST: usize = 1024;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(PER_THREAD_AT_LEAST);
-    if files.len() <= chunk {
-        return files.iter().map(fs::symlink_metadata).collect();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(fs::symlink_metadata).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .zip(files.chunks(chunk))
-            .flat_map(|(handle, part)| {
-                // A thread that panicked (it cannot: `metadata` returns errors) leaves its files as errors.
-                handle
-                    .join()
-                    .unwrap_or_else(|_| part.iter().map(|_| Err(io::Error::other("stat thread failed"))).collect())
-            })
-            .collect()
-    })
-}
-
-fn push_file(
-    canonical: PathBuf,
-    meta: &fs::Metadata,
-    listing: &mut LocalListing,
-    explicit: bool,
-) -> Result<(), ListError> {
-    let id = canonical.to_string_lossy().into_owned();
-    let name = canonical.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if not_a_log(&id).is_some() || (!explicit && !looks_like_log_file(name)) {
-        listing.not_logs += 1;
-        return Ok(());
-    }
-    let mtime =
-        meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-    let open_path = canonical;
-    listing.sources.push(SourceObject {
-        fingerprint: format!("{}-{mtime}", meta.len()),
-        size: meta.len(),
-        hour: delivery_hour(&id),
-        id,
-        open: Arc::new(move || File::open(&open_path).map(|f| Box::new(f) as Box<dyn Read + Send>)),
-    });
-    Ok(())
 }
 
 #[cfg(test)]
