@@ -9,8 +9,8 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use bedrock_spend::ingest::decode::inflate::GzipInflater;
 use bedrock_spend::ingest::decode::{WHOLE_INPUT_BYTES, WHOLE_OUTPUT_BYTES};
-use bedrock_spend::ingest::inflate::GzipInflater;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use bedrock_spend::ingest::json_cursor;
+use bedrock_spend::ingest::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -15,15 +15,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let passes: usize = args.next().map(|p| p.parse()).transpose()?.unwrap_or(7);
     let data = std::fs::read(&path)?;
     let lines: Vec<&[u8]> =
-        data.split(|&b| b == b'\n').filter(|l| !l.is_empty() && json_cursor::validate(l).is_ok()).collect();
+        data.split(|&b| b == b'\n').filter(|l| !l.is_empty() && json::validate(l).is_ok()).collect();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
     let mut best = [f64::MAX; 2];
     for _ in 0..passes.max(1) {
         let start = Instant::now();
-        let valid = lines.iter().filter(|l| json_cursor::utf8(l).is_ok()).count();
+        let valid = lines.iter().filter(|l| json::utf8(l).is_ok()).count();
         best[0] = best[0].min(start.elapsed().as_secs_f64());
         let start = Instant::now();
-        let parsed = lines.iter().filter(|l| json_cursor::validate(l).is_ok()).count();
+        let parsed = lines.iter().filter(|l| json::validate(l).is_ok()).count();
         best[1] = best[1].min(start.elapsed().as_secs_f64());
         if valid != lines.len() || parsed != lines.len() {
             return Err("a line changed its verdict between passes".into());

@@ -10,7 +10,9 @@ pub enum Error {
     #[error(transparent)]
     Warehouse(#[from] crate::store::warehouse::Error),
     #[error(transparent)]
-    List(#[from] crate::ingest::source::ListError),
+    List(#[from] crate::ingest::sources::local::ListError),
+    #[error(transparent)]
+    Plan(#[from] crate::ingest::plan::Error),
     #[error(transparent)]
     Query(#[from] crate::query::Error),
     #[error(transparent)]
@@ -20,7 +22,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] crate::config::Error),
     #[error(transparent)]
-    S3(#[from] crate::ingest::s3::Error),
+    S3(#[from] crate::ingest::sources::s3::Error),
 }
 
 /// How a command ended, for the process exit status.

@@ -3,7 +3,6 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod output;
-mod remote;
 mod shell;
 
 use std::path::{Path, PathBuf};
@@ -12,10 +11,13 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
+use crate::aws::AwsOptions;
 use crate::config::{Config, Overrides};
 use crate::error::Outcome;
 use crate::generate::{self, GenerateOptions, Layout};
-use crate::ingest::{self, IngestOptions, IngestSummary, source};
+use crate::ingest::plan::{self, Plan, PlanOptions};
+use crate::ingest::sources::local::{self, LocalListing};
+use crate::ingest::{self, IngestOptions, IngestSummary};
 use crate::query::rows::{ModelSpend, MonthSummary};
 use crate::query::{Params, Period, RunOptions, Session, SessionOptions, Statement};
 use crate::store::warehouse::Warehouse;
@@ -228,7 +230,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub fetch_offloaded: bool,
     /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
-    #[arg(long, default_value_t = crate::ingest::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
+    #[arg(long, default_value_t = crate::ingest::sources::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
     pub overlap_minutes: i64,
 }
 
@@ -419,7 +421,7 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
             Ok(Outcome::Ok)
         }
         PricingCommand::Show { model, output: out_args } => {
-            let base = crate::ingest::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
+            let base = crate::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
             let params = Params::new().text("model", base.clone());
             let statement = rt.block_on(session.named("model_prices", &params))?;
             if write_statement(statement, out_args)?.rows == 0 {
@@ -467,51 +469,57 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     {
         bail!("--since {s} is not before --until {u}");
     }
-    let plan = remote::plan_sources(args)?;
-    let listing =
-        if plan.local.is_empty() { source::LocalListing::default() } else { source::list_local(&plan.local)? };
+    let plan = Plan::new(&args.sources)?;
+    let has_remote = plan.has_remote();
+    let auto = plan.auto;
     let mut wh = Warehouse::open_for_write(&cli.warehouse)
         .with_context(|| format!("opening warehouse {}", cli.warehouse.display()))?;
     let now = Utc::now();
-    let mut sources = listing.sources;
-    let mut not_logs = listing.not_logs;
-    let mut remote = remote::Gathered::default();
-    if plan.has_remote() {
-        remote = remote::gather(&plan, args, &cli.warehouse, now)?;
-        sources.append(&mut remote.sources);
-        not_logs += remote.not_logs;
+    let plan_options = PlanOptions {
+        since: args.since,
+        until: args.until,
+        aws: AwsOptions {
+            profile: args.profile.clone(),
+            region: args.region.first().cloned(),
+            endpoint_url: args.endpoint_url.clone(),
+            max_attempts: args.max_attempts,
+        },
+        regions: args.region.clone(),
+        overlap: chrono::Duration::minutes(args.overlap_minutes.max(0)),
+        fetch_offloaded: args.fetch_offloaded,
+    };
+    let gathered = plan::gather(plan, &plan_options, runtime()?.handle(), &wh, now)?;
+    for notice in &gathered.notices {
+        eprintln!("bedrock-spend: {notice}");
     }
+    let (region_errors, nothing_configured) = (gathered.errors(), auto && gathered.regions_with_logging == 0);
     let mut threads = args.threads.unwrap_or_else(default_threads);
-    if plan.has_remote() {
+    if has_remote {
         threads = threads.max(args.concurrency.clamp(1, 256));
     }
-    let offloaded = if args.fetch_offloaded { Some(remote::offloaded_fetcher(args)?) } else { None };
     let options = IngestOptions {
         since: args.since,
         until: args.until,
-        offloaded,
         threads,
         progress: !cli.quiet,
         commit_every_rows: args.commit_every_rows.max(1),
         now,
         ..IngestOptions::default()
     };
-    let summary = ingest::run(&mut wh, sources, not_logs, &options)?;
-    remote::advance_checkpoints(&cli.warehouse, &remote.cloudwatch_windows, &summary)?;
+    let summary = gathered.ingest(&mut wh, &options)?;
     if args.json {
         println!("{}", output::summary_json(&summary));
     } else if !cli.quiet {
         output::print_summary(&mut std::io::stdout().lock(), &summary)?;
     }
-    let nothing_configured = plan.auto && remote.regions_with_logging == 0;
-    Ok(if summary.rejected > 0 || summary.sources_failed > 0 || nothing_configured || remote.errors > 0 {
+    Ok(if summary.rejected > 0 || summary.sources_failed > 0 || nothing_configured || region_errors > 0 {
         Outcome::Partial
     } else {
         Outcome::Ok
     })
 }
 
-fn ingest_into(warehouse: &Path, listing: source::LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
+fn ingest_into(warehouse: &Path, listing: LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
     let mut wh =
         Warehouse::open_for_write(warehouse).with_context(|| format!("opening warehouse {}", warehouse.display()))?;
     Ok(ingest::run(&mut wh, listing.sources, listing.not_logs, options)?)
@@ -587,7 +595,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
         }
     };
     let logs_dir = logs.map(Path::to_path_buf).or_else(|| generated.clone()).unwrap_or_default();
-    let listing = source::list_local(std::slice::from_ref(&logs_dir))
+    let listing = local::list_local(std::slice::from_ref(&logs_dir))
         .with_context(|| format!("reading sample logs {}", logs_dir.display()));
     let options = IngestOptions {
         threads: default_threads(),

@@ -325,8 +325,8 @@ pub fn print_summary<W: Write>(out: &mut W, s: &IngestSummary) -> io::Result<()>
     if s.warnings.len() > 20 {
         writeln!(out, "warning: ... and {} more", s.warnings.len() - 20)?;
     }
-    for failure in &s.failures {
-        writeln!(out, "failed (retried by the next run): {failure}")?;
+    for f in &s.failures {
+        writeln!(out, "failed ({}; retried by the next run): {}: {}", f.kind, f.source_id, f.message)?;
     }
     if let Some(path) = &s.rejects_file {
         writeln!(out, "rejected records were kept in {} (see `bedrock-spend rejects`)", path.display())?;
@@ -352,7 +352,11 @@ pub fn summary_json(s: &IngestSummary) -> String {
         "files_written": s.files_written,
         "days_compacted": s.days_compacted,
         "sources_failed": s.sources_failed,
-        "failures": s.failures,
+        "failures": s.failures.iter().map(|f| json!({
+            "source": f.source_id,
+            "kind": f.kind.as_str(),
+            "message": f.message,
+        })).collect::<Vec<_>>(),
         "warnings": s.warnings,
         "elapsed_secs": s.elapsed.as_secs_f64(),
         "records_per_sec": s.records_per_sec(),

@@ -1,5 +1,11 @@
 //! Ingest: sources in, deduplicated Parquet out.
 //!
+//! The folders follow the data: [`plan`] decides what a run reads (local paths, `s3://`, `cloudwatch://`,
+//! `auto`) and moves the CloudWatch watermarks afterwards; [`sources`] lists and opens each kind of input;
+//! [`decode`] turns bytes into framed JSON values; [`json`] is the JSON engine they are read with; [`record`]
+//! reads a value as a log record and derives its row ([`crate::store::row::Invocation`]). This file runs them:
+//! decoders on worker threads, one writer, and the summary with its typed [`SourceFailure`]s.
+//!
 //! Decoding runs on worker threads, one source at a time each, and produces bounded Arrow batches; a single
 //! writer (the calling thread) owns the dedupe index and the open day files, so no lock sits on the hot path.
 //! Backpressure comes from a bounded channel, so memory stays flat however large the input is. The writer
@@ -7,19 +13,14 @@
 //! [`IngestOptions::commit_every_rows`] rows and at the end; see [`crate::store::warehouse`] for why that order
 //! makes a killed run safe to repeat.
 
-pub mod body;
-pub mod cloudwatch;
 pub mod decode;
-pub mod discover;
-pub mod fingerprint;
-pub mod frame;
-pub mod inflate;
-pub mod json_cursor;
-pub mod json_scan;
-pub mod model_id;
+mod failure;
+pub mod json;
+pub mod plan;
 pub mod record;
-pub mod s3;
-pub mod source;
+pub mod sources;
+
+pub use failure::{FailureKind, SourceFailure};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read};
@@ -32,11 +33,12 @@ use chrono::{DateTime, Utc};
 
 use crate::store::batch::InvocationBatchBuilder;
 use crate::store::parquet::AtomicParquetFile;
+use crate::store::row::Invocation;
 use crate::store::warehouse::{
     self, KeySet, ManifestEntry, RecordKey, RejectRow, Warehouse, day_number, group_by_day, record_key, take_rows,
 };
 use decode::{DecodeStats, Event, Reject};
-use source::SourceObject;
+use sources::SourceObject;
 
 /// Errors that stop an ingest run (per-record problems are rejects, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +89,7 @@ impl std::fmt::Debug for OffloadedFetcher {
 }
 
 /// Fill in the prompt fingerprints of a record whose request body was offloaded to S3.
-fn fingerprint_offloaded(row: &mut record::Invocation<'_>, fetcher: &OffloadedFetcher) -> Result<(), String> {
+fn fingerprint_offloaded(row: &mut Invocation<'_>, fetcher: &OffloadedFetcher) -> Result<(), String> {
     let Some(path) = row.input_body_s3_path.as_deref() else { return Ok(()) };
     let bytes = (fetcher.0)(path).map_err(|e| format!("cannot fetch offloaded body {path}: {e}"))?;
     let text = if decode::detect_compression(&bytes) == decode::Compression::Gzip {
@@ -100,7 +102,7 @@ fn fingerprint_offloaded(row: &mut record::Invocation<'_>, fetcher: &OffloadedFe
         String::from_utf8(bytes).map_err(|e| format!("offloaded body {path} is not UTF-8: {e}"))?
     };
     let total_input = record::total_input_tokens(row.input_tokens, row.cache_read_tokens, row.cache_write_tokens);
-    row.fingerprint = fingerprint::fingerprint_input_body(&text, total_input);
+    row.fingerprint = record::fingerprint::fingerprint_input_body(&text, total_input);
     row.input_bytes = Some(text.len() as i64);
     Ok(())
 }
@@ -140,8 +142,8 @@ pub struct IngestSummary {
     pub days_compacted: u64,
     /// Sources that could not be read (network, permissions): not recorded as done, retried next run.
     pub sources_failed: u64,
-    /// What went wrong with each failed source.
-    pub failures: Vec<String>,
+    /// Each failed source: its id, the kind of failure and what was said about it.
+    pub failures: Vec<SourceFailure>,
     /// Problems that lost nothing (e.g. an offloaded body that could not be fetched for fingerprinting).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
@@ -189,8 +191,11 @@ enum Msg {
         stats: DecodeStats,
         out_of_range: u64,
     },
+    /// A source that could not be read: not recorded as done.
     Failed {
-        error: String,
+        source: usize,
+        kind: FailureKind,
+        message: String,
     },
     Warnings(Vec<String>),
 }
@@ -325,17 +330,31 @@ fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Counts compressed bytes as the decompressor pulls them, for the progress bar.
+/// Counts compressed bytes as the decompressor pulls them, for the progress bar, and keeps the first error the
+/// source raised (its kind and text), for the failure that names it.
 struct CountingReader<R> {
     inner: R,
     counter: Arc<AtomicU64>,
+    /// Bytes this source gave.
+    read: u64,
+    error: Option<(io::ErrorKind, String)>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.counter.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.counter.fetch_add(n as u64, Ordering::Relaxed);
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted && self.error.is_none() {
+                    self.error = Some((e.kind(), e.to_string()));
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -392,8 +411,12 @@ impl<'a> Worker<'a> {
                     self.keys.clear();
                     self.days.clear();
                     for msg in &mut self.after_batch {
-                        if let Msg::Done { source, .. } = msg {
-                            *msg = Msg::Failed { error: format!("internal batch error on source #{source}: {e}") };
+                        if let Msg::Done { source, .. } = *msg {
+                            *msg = Msg::Failed {
+                                source,
+                                kind: FailureKind::Internal,
+                                message: format!("cannot build the record batch holding its rows: {e}"),
+                            };
                         }
                     }
                 }
@@ -416,17 +439,18 @@ impl<'a> Worker<'a> {
         let reader = match (src.open)() {
             Ok(r) => r,
             Err(e) => {
-                self.send(Msg::Failed { error: format!("cannot read {}: {e}", src.id) });
+                let kind = FailureKind::from_io(e.kind());
+                self.send(Msg::Failed { source: index, kind, message: format!("cannot open: {e}") });
                 return self.alive;
             }
         };
-        let reader = CountingReader { inner: reader, counter: bytes_read.clone() };
+        let mut reader = CountingReader { inner: reader, counter: bytes_read.clone(), read: 0, error: None };
         let options = self.options;
         let mut rejects = Vec::new();
         let mut warnings: Vec<String> = Vec::new();
         let mut out_of_range = 0u64;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let stats = decode::decode_reader_reusing(reader, &mut scratch, &mut |event| {
+        let stats = decode::decode_reader_reusing(&mut reader, &mut scratch, &mut |event| {
             if !self.alive {
                 return;
             }
@@ -460,17 +484,21 @@ impl<'a> Worker<'a> {
             self.send(Msg::Warnings(warnings));
         }
         if stats.failed_in_transport() {
-            // The rows read so far are kept (and deduplicated next time); the source is not marked done.
-            let error = rejects
-                .iter()
-                .rev()
-                .find(|r| r.raw.is_empty())
-                .map_or_else(|| "read error".to_string(), |r| r.reason.clone());
+            // The rows read so far are kept (and deduplicated next time); the source is not marked done. The
+            // source's own error, when it raised one, names the failure better than the decoder's account of it.
+            let (kind, error) = match reader.error.take() {
+                Some((kind, error)) => (kind, error),
+                None => {
+                    let reason = rejects.iter().rev().find(|r| r.raw.is_empty()).map(|r| r.reason.clone());
+                    (stats.read_error.unwrap_or(io::ErrorKind::Other), reason.unwrap_or_else(|| "read error".into()))
+                }
+            };
             rejects.retain(|r| !r.raw.is_empty());
             if !rejects.is_empty() {
                 self.send(Msg::Rejects { source: index, rejects });
             }
-            self.send(Msg::Failed { error: format!("reading {} failed: {error}", src.id) });
+            let message = format!("read failed after {} bytes: {error}", reader.read);
+            self.send(Msg::Failed { source: index, kind: FailureKind::from_io(kind), message });
             return self.alive;
         }
         if !rejects.is_empty() {
@@ -516,7 +544,7 @@ struct WriterState<'w> {
     rows_since_commit: u64,
     counters: Counters,
     last_rejects_file: Option<std::path::PathBuf>,
-    failures: Vec<String>,
+    failures: Vec<SourceFailure>,
     warnings: Vec<String>,
 }
 
@@ -587,7 +615,9 @@ impl<'w> WriterState<'w> {
                     raw: r.raw,
                 }));
             }
-            Msg::Failed { error } => self.failures.push(error),
+            Msg::Failed { source, kind, message } => {
+                self.failures.push(SourceFailure { source_id: sources[source].id.clone(), kind, message })
+            }
             Msg::Warnings(w) => self.warnings.extend(w),
             Msg::Done { source, stats, out_of_range } => {
                 let src = &sources[source];

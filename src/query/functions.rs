@@ -1,6 +1,6 @@
 //! SQL functions the session adds to DataFusion's own: `token_costs(...)`, the cost arithmetic of both cost views
-//! (see [`super::token_costs`]), and `bedrock_model(model_id)`, ingest's model-id normalizer
-//! ([`crate::ingest::model_id::normalize`]) callable from SQL.
+//! (see [`super::token_costs`]), and `bedrock_model(model_id)`, the crate's model-id normalizer
+//! ([`crate::model_id::normalize`]) callable from SQL.
 //!
 //! Why it exists: `usage_costs` groups ten million rows by model id, and a group's `model`, `provider`, `routing`
 //! and `inference_profile` are functions of its id. Reading them as `min()` of the stored columns compared four
@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::ingest::model_id;
+use crate::model_id;
 
 /// The fields of `bedrock_model`'s result, named and typed as the `invocations` columns they mirror.
 pub static MODEL_REF_FIELDS: LazyLock<Fields> = LazyLock::new(|| {

@@ -9,9 +9,8 @@ use arrow::array::{
 };
 use arrow::error::ArrowError;
 
+use super::row::{HexHash, Invocation};
 use super::schema::{FILE_SCHEMA, UTC};
-use crate::ingest::fingerprint::HexHash;
-use crate::ingest::record::Invocation;
 
 /// Builders for every column of [`FILE_SCHEMA`], in order.
 pub struct InvocationBatchBuilder {
@@ -272,15 +271,69 @@ fn metadata_builder(
     )
 }
 
-/// The batch of the records in `text` (JSON lines), for tests of what is built from batches.
+/// The batch of the records in `text` (JSON lines), for tests of what is built from batches. Reads only the
+/// handful of fields those tests write (`requestId`, `timestamp`, `modelId`, `region`, `identity.arn`,
+/// `requestMetadata`, `input.inputTokenCount`, `input.inputBodyS3Path`, `output.outputTokenCount`), with
+/// serde_json: the store's tests do not depend on ingest's decoder (the layers below ingest never import it).
 #[cfg(test)]
 pub(crate) fn batch_of_lines(text: &str) -> RecordBatch {
-    use crate::ingest::decode::{Event, decode_bytes};
+    use std::borrow::Cow;
+
+    use serde_json::Value;
+
+    use super::row::{PromptFingerprint, TokenSource};
+
+    let owned = |v: &Value| v.as_str().map(|s| Cow::Owned(s.to_string()));
     let mut builder = InvocationBatchBuilder::new();
-    decode_bytes(text.as_bytes(), &mut |e| {
-        if let Event::Record(r, _) = e {
-            builder.append(r, "mem")
-        }
-    });
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).expect("a test line is JSON");
+        let timestamp = v["timestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let metadata = v["requestMetadata"].as_object().map(|m| {
+            let mut entries: Vec<_> =
+                m.iter().map(|(k, v)| (Cow::Owned(k.clone()), owned(v).unwrap_or_default())).collect();
+            entries.sort();
+            entries
+        });
+        let (input_tokens, output_tokens) =
+            (v["input"]["inputTokenCount"].as_i64(), v["output"]["outputTokenCount"].as_i64());
+        let row = Invocation {
+            request_id: owned(&v["requestId"]).expect("a test record has a requestId"),
+            timestamp: timestamp.expect("a test record has an RFC 3339 timestamp").with_timezone(&chrono::Utc),
+            account_id: owned(&v["accountId"]),
+            region: owned(&v["region"]),
+            inference_region: None,
+            operation: owned(&v["operation"]),
+            model_id: owned(&v["modelId"]),
+            model: std::rc::Rc::new(v["modelId"].as_str().map(crate::model_id::normalize).unwrap_or_default()),
+            identity_arn: owned(&v["identity"]["arn"]),
+            principal: None,
+            request_metadata: metadata,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
+            cache_write_1h_tokens: None,
+            token_source: if input_tokens.is_some() || output_tokens.is_some() {
+                TokenSource::Log
+            } else {
+                TokenSource::None
+            },
+            streaming: None,
+            stop_reason: None,
+            latency_ms: None,
+            first_byte_latency_ms: None,
+            guardrail_intervened: None,
+            error_code: None,
+            input_bytes: None,
+            output_bytes: None,
+            input_body_s3_path: owned(&v["input"]["inputBodyS3Path"]),
+            output_body_s3_path: None,
+            response_model: None,
+            performance_latency: None,
+            schema_version: None,
+            fingerprint: PromptFingerprint::default(),
+        };
+        builder.append(&row, "mem");
+    }
     builder.finish().expect("a batch of valid records")
 }

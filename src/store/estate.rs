@@ -1,6 +1,9 @@
-//! The Bedrock estate tables `provisioned_throughputs` and `inference_profiles`: one Parquet snapshot per
-//! Region, replaced atomically each time `ingest auto` reads the Region, so each table holds the latest view.
+//! The Bedrock estate tables `provisioned_throughputs` and `inference_profiles`: their rows
+//! ([`ProvisionedThroughput`], [`InferenceProfile`]), their schemas, and one Parquet snapshot per Region,
+//! replaced atomically each time `ingest auto` reads the Region, so each table holds the latest view. What fills
+//! the rows (the control-plane calls) is [`crate::aws::discover`]'s; this module only stores them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
@@ -12,7 +15,39 @@ use chrono::{DateTime, Utc};
 
 use super::parquet::write_file_atomic;
 use super::schema::{UTC, request_metadata_type};
-use crate::ingest::discover::{InferenceProfile, ProvisionedThroughput};
+
+/// A Provisioned Throughput: a row of `provisioned_throughputs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedThroughput {
+    pub region: String,
+    pub arn: String,
+    pub name: String,
+    pub model_arn: String,
+    pub foundation_model_arn: String,
+    /// Base model id read from the foundation-model ARN.
+    pub model: Option<String>,
+    pub model_units: i64,
+    pub desired_model_units: i64,
+    pub commitment: Option<String>,
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub commitment_expires_at: Option<DateTime<Utc>>,
+}
+
+/// An application inference profile: a row of `inference_profiles`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceProfile {
+    pub region: String,
+    pub arn: String,
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    /// Base model id of the profile's models (all the same model, in one or more Regions).
+    pub model: Option<String>,
+    pub model_arns: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
 
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))

@@ -1,8 +1,11 @@
-//! Store: the Parquet warehouse. Owns the `invocations` schema, the file layout, atomic writes, the dedupe
-//! index, the manifest of ingested sources, rejects and compaction. It knows nothing of JSON or AWS.
+//! Store: the Parquet warehouse. Owns the `invocations` table (its row type [`row::Invocation`], its schema, the
+//! Arrow builder that turns rows into batches), the file layout, atomic writes, the dedupe index, the manifest of
+//! ingested sources, rejects and compaction, and the estate tables. It knows nothing of JSON or AWS and imports
+//! nothing from `ingest` or `query`, which sit above it: a type both layers need lives here.
 
 pub mod batch;
 pub mod estate;
 pub mod parquet;
+pub mod row;
 pub mod schema;
 pub mod warehouse;

@@ -226,6 +226,88 @@ fn cloudwatch_paging_incremental_and_both_destinations() {
     assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 10_800);
 }
 
+/// The watermarks in `WAREHOUSE/_checkpoints/cloudwatch.json`, by `region:group`.
+fn watermarks(warehouse: &Path) -> std::collections::BTreeMap<String, chrono::DateTime<Utc>> {
+    let bytes = std::fs::read(warehouse.join("_checkpoints/cloudwatch.json")).expect("the CloudWatch checkpoint");
+    let checkpoint: Value = serde_json::from_slice(&bytes).expect("the checkpoint is JSON");
+    let marks = checkpoint["watermarks"].as_object().expect("a watermarks object");
+    marks
+        .iter()
+        .map(|(key, at)| {
+            let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).expect("an RFC 3339 time");
+            (key.clone(), at.with_timezone(&Utc))
+        })
+        .collect()
+}
+
+/// One CloudWatch window fails in the middle of a run (its log group is gone: moto answers
+/// ResourceNotFoundException) while another is read: the failure names the window's source and kind, the run
+/// exits 1, the failed group's watermark stays where it was while the good one's moves on, and once the group is
+/// back the next run reads the events the failed window held, which a watermark moved past them would have lost.
+#[test]
+fn a_failed_cloudwatch_window_keeps_its_watermark_and_is_read_by_the_next_run() {
+    let t = TestDir::new();
+    let rt = rt();
+    let logs = rt.block_on(async { aws_sdk_cloudwatchlogs::Client::new(&config("us-east-1").await) });
+    let (good, bad) = ("/bedrock/fault-good", "/bedrock/fault-bad");
+    let (good_key, bad_key) = (format!("us-east-1:{good}"), format!("us-east-1:{bad}"));
+    let bad_source = format!("cloudwatch://{bad}#aws/bedrock/modelinvocations@us-east-1");
+    for group in [good, bad] {
+        // Start from empty groups, also on a server an earlier run of this test left behind.
+        let _ = rt.block_on(logs.delete_log_group().log_group_name(group).send());
+    }
+    let start = Utc::now() - Duration::hours(2);
+    rt.block_on(put_events(&logs, good, &recent_records("fault-good-1", 50, start, Duration::minutes(30))));
+    rt.block_on(put_events(&logs, bad, &recent_records("fault-bad-1", 40, start, Duration::minutes(30))));
+    let wh = t.warehouse();
+    let w = wh.to_str().unwrap();
+    let (good_url, bad_url) = (format!("cloudwatch://{good}"), format!("cloudwatch://{bad}"));
+    // No overlap: each window starts exactly at its watermark, so a watermark moved too far loses events.
+    let args = ["--warehouse", w, "ingest", &good_url, &bad_url, "--overlap-minutes", "0", "--json", "-q"];
+    let first = cli(&args);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(summary(&first)["ingested"].as_u64(), Some(90));
+    let before = watermarks(&wh);
+    let (good_before, bad_before) = (before[&good_key], before[&bad_key]);
+
+    // Events that arrive after the first run's watermark: within (watermark, watermark + 1.5 s].
+    let after = |mark: chrono::DateTime<Utc>, prefix: &str, n| {
+        recent_records(prefix, n, mark + Duration::seconds(1), Duration::milliseconds(500))
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    rt.block_on(logs.delete_log_group().log_group_name(bad).send()).expect("delete the log group");
+    rt.block_on(put_events(&logs, good, &after(good_before, "fault-good-2", 20)));
+    let failed = cli(&args);
+    assert_eq!(failed.status.code(), Some(1), "a failed source makes the run partial");
+    let s = summary(&failed);
+    assert_eq!((s["ingested"].as_u64(), s["sources_failed"].as_u64()), (Some(20), Some(1)), "{s}");
+    let failures = s["failures"].as_array().expect("failures is an array");
+    assert_eq!(failures.len(), 1, "{s}");
+    assert_eq!(failures[0]["source"].as_str(), Some(bad_source.as_str()), "{s}");
+    assert_eq!(failures[0]["kind"].as_str(), Some("not_found"), "{s}");
+    assert!(failures[0]["message"].as_str().is_some_and(|m| m.contains("logs:FilterLogEvents")), "{s}");
+    let marks = watermarks(&wh);
+    assert!(marks[&good_key] > good_before, "the window read moves its watermark: {marks:?}");
+    assert_eq!(marks[&bad_key], bad_before, "the failed window leaves its watermark where it was");
+    let text = cli(&["--warehouse", w, "ingest", &bad_url, "--overlap-minutes", "0"]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains(&format!("failed (not found; retried by the next run): {bad_source}: ")),
+        "the text summary names the source and the kind: {stdout}"
+    );
+    assert_eq!(watermarks(&wh)[&bad_key], bad_before);
+
+    // The group is back, holding events from the window that failed: the next run reads them.
+    rt.block_on(put_events(&logs, bad, &after(bad_before, "fault-bad-2", 15)));
+    let recovered = cli(&args);
+    assert_eq!(recovered.status.code(), Some(0), "{}", String::from_utf8_lossy(&recovered.stderr));
+    let s = summary(&recovered);
+    assert_eq!((s["ingested"].as_u64(), s["failures"].as_array().map(Vec::len)), (Some(15), Some(0)), "{s}");
+    assert!(watermarks(&wh)[&bad_key] > bad_before);
+    assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations WHERE request_id LIKE 'fault-bad-2-%'"), 15);
+    assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 50 + 40 + 20 + 15);
+}
+
 #[test]
 fn interrupted_s3_ingest_resumes_without_loss_or_duplicates() {
     let t = TestDir::new();

@@ -260,7 +260,8 @@ fn dedupe_across_destinations_and_idempotent_reingest() {
 /// within the budget reload them from the committed files when a later source has rows for them.
 #[test]
 fn dedupe_holds_under_a_tight_key_budget() {
-    use bedrock_spend::ingest::{self, IngestOptions, source};
+    use bedrock_spend::ingest::sources::local;
+    use bedrock_spend::ingest::{self, IngestOptions};
     use bedrock_spend::store::warehouse::Warehouse;
     let t = TestDir::new();
     let logs = t.path("logs");
@@ -268,7 +269,7 @@ fn dedupe_holds_under_a_tight_key_budget() {
     // back after their keys have left a 200-key index.
     generate(&logs, 3000, 10, "both", &["--cloudwatch-days", "4"]);
     let run = |warehouse: &std::path::Path, max_indexed_keys: usize| {
-        let listing = source::list_local(std::slice::from_ref(&logs)).unwrap();
+        let listing = local::list_local(std::slice::from_ref(&logs)).unwrap();
         let mut wh = Warehouse::open_for_write(warehouse).unwrap();
         let options = IngestOptions { threads: 2, max_indexed_keys, ..IngestOptions::default() };
         ingest::run(&mut wh, listing.sources, listing.not_logs, &options).unwrap()

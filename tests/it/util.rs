@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow::array::RecordBatch;
-use bedrock_spend::ingest::{self, IngestOptions, IngestSummary, source};
+use bedrock_spend::ingest::sources::local;
+use bedrock_spend::ingest::{self, IngestOptions, IngestSummary};
 use bedrock_spend::pricing::Pricing;
 use bedrock_spend::query::{Params, RunOptions, Session, SessionOptions};
 use bedrock_spend::store::warehouse::Warehouse;
@@ -45,7 +46,7 @@ impl TestDir {
 
 /// Ingest through the library with default options.
 pub fn ingest_paths(warehouse: &Path, inputs: &[PathBuf]) -> IngestSummary {
-    let listing = source::list_local(inputs).expect("list inputs");
+    let listing = local::list_local(inputs).expect("list inputs");
     let mut wh = Warehouse::open_for_write(warehouse).expect("open warehouse");
     ingest::run(&mut wh, listing.sources, listing.not_logs, &IngestOptions { threads: 2, ..IngestOptions::default() })
         .expect("ingest")

@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
-use super::source::SourceObject;
-use crate::aws::describe;
+use super::SourceObject;
+use crate::aws::io_error;
 use crate::store::parquet::write_file_atomic;
 
 /// The log stream Bedrock writes to in every log group.
@@ -139,9 +139,10 @@ impl EventReader {
             .end_time(self.end_ms)
             .set_next_token(self.next_token.clone())
             .send();
-        let page = self.handle.block_on(request).map_err(|e| {
-            io::Error::other(describe(&e, "logs:FilterLogEvents", &format!("log group {}", self.group)))
-        })?;
+        let page = self
+            .handle
+            .block_on(request)
+            .map_err(|e| io_error(&e, "logs:FilterLogEvents", &format!("log group {}", self.group)))?;
         self.pages += 1;
         self.buffer.clear();
         self.position = 0;

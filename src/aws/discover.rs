@@ -1,15 +1,17 @@
-//! `ingest auto` (edge): where a Region's invocation logs go (GetModelInvocationLoggingConfiguration), and the
-//! Bedrock estate the analysis needs: Provisioned Throughput (ListProvisionedModelThroughputs) and application
-//! inference profiles with their models and tags (ListInferenceProfiles, ListTagsForResource), so profile and
-//! provisioned-model ARNs in the logs resolve to a base model and a cost-allocation tag.
+//! The Bedrock control plane (edge), the one place that asks it anything: where a Region's invocation logs go
+//! (GetModelInvocationLoggingConfiguration), and the Bedrock estate the analysis needs: Provisioned Throughput
+//! (ListProvisionedModelThroughputs) and application inference profiles with their models and tags
+//! (ListInferenceProfiles, ListTagsForResource), so profile and provisioned-model ARNs in the logs resolve to a
+//! base model and a cost-allocation tag. `ingest auto` calls it (from `ingest::plan`); the estate rows it returns
+//! are the store's ([`crate::store::estate`]), which writes them as tables.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::model_id;
-use super::s3::S3Location;
-use crate::aws::describe;
+use super::{S3Location, describe};
+use crate::model_id;
+use crate::store::estate::{InferenceProfile, ProvisionedThroughput};
 
 /// Where a Region delivers its logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,39 +50,6 @@ pub fn enable_hint(region: &str) -> String {
          --logging-config '{{\"s3Config\":{{\"bucketName\":\"YOUR-BUCKET\",\"keyPrefix\":\"bedrock\"}},\"textDataDeliveryEnabled\":true}}'\n  \
          (the bucket must be in {region} and allow bedrock.amazonaws.com to write; CloudWatch Logs works too)"
     )
-}
-
-/// A Provisioned Throughput.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProvisionedThroughput {
-    pub region: String,
-    pub arn: String,
-    pub name: String,
-    pub model_arn: String,
-    pub foundation_model_arn: String,
-    /// Base model id read from the foundation-model ARN.
-    pub model: Option<String>,
-    pub model_units: i64,
-    pub desired_model_units: i64,
-    pub commitment: Option<String>,
-    pub status: String,
-    pub created_at: Option<DateTime<Utc>>,
-    pub commitment_expires_at: Option<DateTime<Utc>>,
-}
-
-/// An application inference profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InferenceProfile {
-    pub region: String,
-    pub arn: String,
-    pub id: String,
-    pub name: String,
-    pub kind: String,
-    pub status: String,
-    /// Base model id of the profile's models (all the same model, in one or more Regions).
-    pub model: Option<String>,
-    pub model_arns: Vec<String>,
-    pub tags: BTreeMap<String, String>,
 }
 
 /// The estate of one Region, with what could not be read.

@@ -1,6 +1,10 @@
 //! Bytes to log records: picks the decompressor, frames the stream, and turns each framed value into a row or
 //! a reject. Pure: it takes a reader and calls back; it never opens files or talks to AWS.
 //!
+//! This folder owns everything between a source's bytes and a record's text: [`inflate`] (whole-object gzip),
+//! [`frame`] (splitting a stream into JSON values) and, here, the choice between them and the handing of each
+//! value to [`crate::ingest::record`].
+//!
 //! Values may be records, CloudWatch export wrappers (`{"events":[{"message": "<record>"}]}`, Logs Insights
 //! rows with `@message`), or arrays of either, in any nesting the exports produce. A value that fails to
 //! parse and spans several lines is retried line by line, so one corrupt line among newline-delimited records
@@ -13,9 +17,14 @@ use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::frame::{Frame, Framer, Position};
-use super::inflate::GzipInflater;
-use super::record::{Invocation, WireRecord};
+use crate::ingest::json;
+use crate::ingest::record::WireRecord;
+use crate::store::row::Invocation;
+use frame::{Frame, Framer, Position};
+use inflate::GzipInflater;
+
+pub mod frame;
+pub mod inflate;
 
 /// Compression of an input, decided from its first bytes (never from its name: exports get renamed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +109,7 @@ pub struct DecodeScratch {
     inflater: Option<GzipInflater>,
 }
 
-/// Compressed inputs up to this size are read whole and inflated in one call ([`super::inflate`]); larger ones
+/// Compressed inputs up to this size are read whole and inflated in one call ([`inflate`]); larger ones
 /// stream, so a multi-GB export never sits in memory.
 pub const WHOLE_INPUT_BYTES: usize = 8 << 20;
 /// The most a whole input may inflate to; past it the input streams instead.
@@ -275,7 +284,7 @@ fn decode_framed<R: Read>(
 /// scan. Returns false, having emitted nothing, for anything else (a pretty-printed first line, two values on
 /// a line, an export wrapper, broken JSON), which the framer then handles the careful way.
 fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) -> bool {
-    let Ok(text) = super::json_cursor::utf8(line.trim_ascii_end()) else { return false };
+    let Ok(text) = json::utf8(line.trim_ascii_end()) else { return false };
     let Ok(record) = WireRecord::parse(text) else { return false };
     if !record.looks_like_record() {
         return false;
@@ -371,7 +380,7 @@ struct Wrapper<'a> {
 
 /// Decode one complete JSON value (record, wrapper or array).
 fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
-    let text = match super::json_cursor::utf8(bytes) {
+    let text = match json::utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             return on_event(Event::Reject(reject(location, format!("invalid UTF-8: {e}"), bytes)));

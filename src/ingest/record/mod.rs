@@ -1,11 +1,15 @@
-//! The wire format of one Bedrock model invocation log record, and its conversion to an [`Invocation`] row.
+//! The record: the wire format of one Bedrock model invocation log record and its conversion to an
+//! [`Invocation`] row (the row type itself is the store's, [`crate::store::row`]). This folder owns what a record
+//! *means*: this file reads the envelope, [`body`] reads the model-native bodies, [`fingerprint`] hashes the
+//! prompt. It never sees bytes before they are framed (that is `decode`) and never reads JSON grammar itself
+//! (that is `json`).
 //!
 //! Follows <https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html> ("Log entry
 //! format") and the fields seen in real records (`../shared/reference/invocation-log-format.md`). Every field is
 //! optional and unknown fields are ignored, because the format has grown over time (cache counts in 2025,
 //! `inferenceRegion`, `requestMetadata`) and will again. Bodies are model-native and of any shape: they are kept
-//! as raw JSON spans and only known paths are read from them (see [`super::body`]); prompt text is never copied
-//! into the row.
+//! as raw JSON spans and only known paths are read from them (see [`body`]); prompt text is never copied into the
+//! row.
 
 use std::borrow::Cow;
 
@@ -13,10 +17,14 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::body::{self, BodyFacts};
-use super::fingerprint::{self, InputParts, PromptFingerprint};
-use super::json_cursor::{Cursor, SyntaxError};
-use super::model_id::{self, ModelRef};
+use crate::ingest::json::{Cursor, SyntaxError};
+use crate::model_id;
+use crate::store::row::{Invocation, PromptFingerprint, StringMap, TokenSource};
+use body::BodyFacts;
+use fingerprint::InputParts;
+
+pub mod body;
+pub mod fingerprint;
 
 /// One record as it appears on the wire, read by [`WireRecord::parse`]. Borrowed from the decoded text where no
 /// unescaping is needed; bodies are raw JSON spans of it.
@@ -327,11 +335,6 @@ fn loose_string<'a>(
     Ok(scalar_to_string(value).map(Cow::Owned))
 }
 
-/// `requestMetadata` entries, sorted by key, each key once (the last one written wins, as in a map); borrowed
-/// from the record where they hold no escapes. A `Vec` rather than a map: a record has a handful, and two heap
-/// strings plus a tree node per entry showed in the ingest profile.
-pub type StringMap<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
 /// `requestMetadata`: string to string; non-string values are kept as their JSON text rather than dropped, and
 /// `null` values are dropped.
 fn string_map<'a>(
@@ -367,64 +370,6 @@ fn string_map<'a>(
         same
     });
     Ok(Some(map))
-}
-
-/// Where the token counts of a row came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
-    /// The record's top-level `inputTokenCount`/`outputTokenCount`.
-    Log,
-    /// The response body's usage (Converse `usage`, stream metrics, Anthropic/Llama/Titan fields).
-    Body,
-    /// No count anywhere (e.g. an InvokeModel call blocked by a guardrail).
-    None,
-}
-
-impl TokenSource {
-    /// The value stored in the `token_source` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenSource::Log => "log",
-            TokenSource::Body => "body",
-            TokenSource::None => "none",
-        }
-    }
-}
-
-/// One row of the `invocations` table, before it is appended to Arrow builders.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Invocation<'a> {
-    pub request_id: Cow<'a, str>,
-    pub timestamp: DateTime<Utc>,
-    pub account_id: Option<Cow<'a, str>>,
-    pub region: Option<Cow<'a, str>>,
-    pub inference_region: Option<Cow<'a, str>>,
-    pub operation: Option<Cow<'a, str>>,
-    pub model_id: Option<Cow<'a, str>>,
-    pub model: std::rc::Rc<ModelRef>,
-    pub identity_arn: Option<Cow<'a, str>>,
-    pub principal: Option<Cow<'a, str>>,
-    pub request_metadata: Option<StringMap<'a>>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cache_read_tokens: Option<i64>,
-    pub cache_write_tokens: Option<i64>,
-    pub cache_write_1h_tokens: Option<i64>,
-    pub token_source: TokenSource,
-    pub streaming: Option<bool>,
-    pub stop_reason: Option<Cow<'a, str>>,
-    pub latency_ms: Option<i64>,
-    pub first_byte_latency_ms: Option<i64>,
-    pub guardrail_intervened: Option<bool>,
-    pub error_code: Option<Cow<'a, str>>,
-    pub input_bytes: Option<i64>,
-    pub output_bytes: Option<i64>,
-    pub input_body_s3_path: Option<Cow<'a, str>>,
-    pub output_body_s3_path: Option<Cow<'a, str>>,
-    pub response_model: Option<Cow<'a, str>>,
-    pub performance_latency: Option<Cow<'a, str>>,
-    pub schema_version: Option<Cow<'a, str>>,
-    pub fingerprint: PromptFingerprint,
 }
 
 /// Why a JSON value could not become a row.

@@ -6,6 +6,10 @@
 //! account), so every cost query groups by the normalized `model`. Where the base model cannot be read from
 //! the id (application profiles, provisioned and imported models, prompt routers) `model` is `None`: it is
 //! resolved later from the account's Bedrock estate, never guessed.
+//!
+//! Crate level because three layers need the same answer: ingest stores it in each row, `query` recomputes it
+//! in SQL (`bedrock_model`), and control-plane discovery reads the base model of profiles and Provisioned
+//! Throughput. Pure: strings in, values out.
 
 /// How a request reached a model; decides how it is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,20 +6,16 @@
 //! are estimated by apportioning the record's logged input tokens (uncached + cache read + cache write) by
 //! the share of string bytes each part holds, which tracks the real tokenizer far better than a bare chars/4.
 //! Without logged tokens the estimate is `None`.
+//!
+//! The computation lives here, in ingest; the values it produces ([`PromptFingerprint`], [`HexHash`]) are
+//! columns of the row, so their types are the store's ([`crate::store::row`]).
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, object_fields, string_bytes, string_field, string_value, walk_strings};
-
-/// Fingerprints of one request's prompt; `None` where the body has no such part.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PromptFingerprint {
-    pub system_hash: Option<HexHash>,
-    pub system_tokens_est: Option<i64>,
-    pub prefix_hash: Option<HexHash>,
-    pub prefix_tokens_est: Option<i64>,
-}
+use crate::ingest::json::{
+    Cursor, SyntaxError, array_items, object_fields, string_bytes, string_field, string_value, walk_strings,
+};
+use crate::store::row::{HexHash, PromptFingerprint};
 
 /// The prompt-shaped parts of a request body (Anthropic Messages, Converse, Nova, OpenAI-style chat), as raw
 /// JSON spans of the body, with what fingerprinting needs of each message already read.
@@ -263,34 +259,6 @@ pub fn fingerprint_parts(body: &InputParts<'_>, total_input_tokens: Option<i64>)
 /// Separates hashed parts, so that part boundaries count.
 const PART_SEPARATOR: u8 = 0x1e;
 
-/// A 128-bit hash as the 32 lowercase hex digits stored in the warehouse, held inline: two per row, so a heap
-/// string each (and `fmt`'s general hex path) showed in the ingest profile.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HexHash([u8; 32]);
-
-impl HexHash {
-    pub fn new(value: u128) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut digits = [0u8; 32];
-        for (i, digit) in digits.iter_mut().enumerate() {
-            *digit = DIGITS[((value >> (124 - 4 * i)) & 0xf) as usize];
-        }
-        HexHash(digits)
-    }
-
-    pub fn as_str(&self) -> &str {
-        // SAFETY: the only constructor, `new`, fills every byte from `DIGITS`, which are ASCII, so the bytes are
-        // valid UTF-8. (The checked conversion was 0.5% of ingest instructions, two per row.)
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
-    }
-}
-
-impl std::fmt::Debug for HexHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Feed a message and its separator to `hasher`; return its string bytes.
 fn hash_message(message: &Message<'_>, hasher: &mut Xxh3) -> usize {
     let string_bytes = if message.compact {
@@ -375,13 +343,6 @@ mod tests {
                 message.compact = false;
             }
             self
-        }
-    }
-
-    #[test]
-    fn hex_hash_is_the_zero_padded_lowercase_hex_of_the_value() {
-        for value in [0u128, 1, 0xabc, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, 1 << 127] {
-            assert_eq!(HexHash::new(value).as_str(), format!("{value:032x}"));
         }
     }
 

@@ -50,13 +50,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// Bytes inside the strings (keys and values, escapes as written) crossed so far: the difference across a
-    /// value is what [`super::json_scan::string_bytes`] would count in it, without walking it again.
+    /// value is what the body walker's `string_bytes` would count in it, without walking it again.
     pub fn string_bytes(&self) -> usize {
         self.string_bytes
     }
 
     /// Whitespace bytes outside strings crossed so far: when it does not change across a value, the value's text
-    /// is already in the whitespace-free form that [`super::json_scan::walk_strings`] would piece together.
+    /// is already in the whitespace-free form that the body walker's `walk_strings` would piece together.
     pub fn whitespace(&self) -> usize {
         self.whitespace
     }

@@ -13,8 +13,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
-use super::source::{SourceObject, delivery_hour, not_a_log};
-use crate::aws::describe;
+use super::{SourceObject, delivery_hour, not_a_log};
+use crate::aws::{S3Location, describe, io_error};
+use crate::ingest::OffloadedFetcher;
 
 /// Errors listing S3.
 #[derive(Debug, thiserror::Error)]
@@ -25,22 +26,9 @@ pub enum Error {
     List(String),
 }
 
-/// `s3://bucket/prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    pub bucket: String,
-    /// Key prefix without a leading slash; empty for the whole bucket.
-    pub prefix: String,
-}
-
 /// Parse an `s3://` URL.
 pub fn parse_url(url: &str) -> Result<S3Location, Error> {
-    let rest = url.strip_prefix("s3://").ok_or_else(|| Error::Url(url.to_string()))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(Error::Url(url.to_string()));
-    }
-    Ok(S3Location { bucket: bucket.to_string(), prefix: prefix.trim_start_matches('/').to_string() })
+    S3Location::parse(url).ok_or_else(|| Error::Url(url.to_string()))
 }
 
 /// One listed object.
@@ -86,7 +74,7 @@ pub async fn list(
     }
     // Keys outside the window's hours can still appear when the user's prefix reaches below the Region level.
     listing.objects.retain(|o| match delivery_hour(&o.key) {
-        Some(hour) => super::hour_in_range(Some(hour), since, until),
+        Some(hour) => crate::ingest::hour_in_range(Some(hour), since, until),
         None => true,
     });
     Ok(listing)
@@ -203,9 +191,7 @@ pub fn sources(
                 id,
                 open: Arc::new(move || {
                     let request = client.get_object().bucket(&bucket_name).key(&key).send();
-                    let response = handle
-                        .block_on(request)
-                        .map_err(|e| io::Error::other(describe(&e, "s3:GetObject", &open_id)))?;
+                    let response = handle.block_on(request).map_err(|e| io_error(&e, "s3:GetObject", &open_id))?;
                     let body = response.body.into_async_read();
                     Ok(Box::new(SyncIoBridge::new_with_handle(body, handle.clone())) as Box<dyn io::Read + Send>)
                 }),
@@ -214,15 +200,21 @@ pub fn sources(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        assert_eq!(parse_url("s3://b/p/q/").unwrap(), S3Location { bucket: "b".into(), prefix: "p/q/".into() });
-        assert_eq!(parse_url("s3://b").unwrap(), S3Location { bucket: "b".into(), prefix: String::new() });
-        assert!(parse_url("s3:///x").is_err());
-        assert!(parse_url("https://b/x").is_err());
-    }
+/// A fetcher of offloaded request bodies (`inputBodyS3Path`, an `s3://bucket/key`) through `client`, blocking on
+/// `handle` from the decoder thread that asks.
+pub fn offloaded_fetcher(client: aws_sdk_s3::Client, handle: Handle) -> OffloadedFetcher {
+    OffloadedFetcher(Arc::new(move |path: &str| {
+        let location = parse_url(path).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        handle.block_on(async {
+            let response = client
+                .get_object()
+                .bucket(&location.bucket)
+                .key(&location.prefix)
+                .send()
+                .await
+                .map_err(|e| io_error(&e, "s3:GetObject", path))?;
+            let bytes = response.body.collect().await.map_err(io::Error::other)?;
+            Ok(bytes.into_bytes().to_vec())
+        })
+    }))
 }

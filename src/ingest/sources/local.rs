@@ -1,87 +1,13 @@
-//! What the pipeline reads: a list of [`SourceObject`]s, each able to open a byte stream. Local files live here;
-//! S3 objects and CloudWatch windows will implement the same shape, so the decode and write path is shared.
+//! Local files and folders as sources (edge: reads the filesystem): files named explicitly, and folders walked
+//! recursively in name order. A source's id is its canonical path; its fingerprint is size and mtime, so a
+//! changed file is read again.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-
-/// Opens the bytes of one source; called on a worker thread.
-pub type Opener = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
-
-/// One input object.
-#[derive(Clone)]
-pub struct SourceObject {
-    /// Stable identity, also stored in the `source` column: canonical path or `s3://bucket/key`.
-    pub id: String,
-    /// Content identity (size + mtime, or ETag): a changed fingerprint means the source is read again.
-    pub fingerprint: String,
-    /// Compressed size in bytes, for progress.
-    pub size: u64,
-    /// The UTC hour folder of the S3 delivery layout, when the path has one (used to skip files by time).
-    pub hour: Option<DateTime<Utc>>,
-    pub open: Opener,
-}
-
-impl std::fmt::Debug for SourceObject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceObject")
-            .field("id", &self.id)
-            .field("fingerprint", &self.fingerprint)
-            .field("size", &self.size)
-            .finish()
-    }
-}
-
-/// Why a path was not read as a log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotALog {
-    /// Under a `data/` prefix: an offloaded large body, not a batch of records.
-    OffloadedBody,
-    /// `amazon-bedrock-logs-permission-check`: the marker Bedrock writes when logging is configured.
-    PermissionCheck,
-    /// Found while walking a folder, with a name that is not a log file (README, .DS_Store...).
-    OtherFile,
-}
-
-/// Classify a path or key by name alone.
-pub fn not_a_log(path: &str) -> Option<NotALog> {
-    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    if name.contains("amazon-bedrock-logs-permission-check") {
-        return Some(NotALog::PermissionCheck);
-    }
-    // Offloaded bodies sit in a `data/` folder directly under an hour folder (`.../HH/data/<id>_input.json.gz`);
-    // a `data` folder anywhere else (a user's own tree) means nothing.
-    let segments: Vec<&str> = path.split(['/', '\\']).collect();
-    let under_hour =
-        segments.windows(2).any(|w| w[1] == "data" && w[0].len() == 2 && w[0].bytes().all(|b| b.is_ascii_digit()));
-    if under_hour {
-        return Some(NotALog::OffloadedBody);
-    }
-    None
-}
-
-/// File names we read when walking a folder; a file named explicitly is always read.
-fn looks_like_log_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".log", ".log.gz", ".txt"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-}
-
-/// The hour folder of a key in the delivery layout
-/// `.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/<file>`.
-pub fn delivery_hour(path: &str) -> Option<DateTime<Utc>> {
-    let segments: Vec<&str> = path.split(['/', '\\']).collect();
-    let at = segments.iter().position(|s| *s == "BedrockModelInvocationLogs")?;
-    let parts = segments.get(at + 2..at + 6)?;
-    let num = |s: &str| s.parse::<u32>().ok();
-    let date = NaiveDate::from_ymd_opt(num(parts[0])? as i32, num(parts[1])?, num(parts[2])?)?;
-    let hour = num(parts[3]).filter(|h| *h < 24)?;
-    Some(Utc.from_utc_datetime(&date.and_hms_opt(hour, 0, 0)?))
-}
+use super::{SourceObject, delivery_hour, not_a_log};
 
 /// Local paths expanded into sources, plus what was passed over.
 #[derive(Debug, Default)]
@@ -202,40 +128,10 @@ fn push_file(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_keys() {
-        let cases = [
-            (
-                "logs/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/20241120T164851056Z_9b86bf4994c4ab1c.json.gz",
-                None,
-            ),
-            (
-                "logs/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2026/04/20/00/data/f3ae_input.json.gz",
-                Some(NotALog::OffloadedBody),
-            ),
-            (
-                "logs/AWSLogs/1/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check",
-                Some(NotALog::PermissionCheck),
-            ),
-            ("prefix/amazon-bedrock-logs-permission-check", Some(NotALog::PermissionCheck)),
-            ("exports/database.json", None),
-            ("/home/me/data/bedrock/export.json", None),
-        ];
-        for (key, want) in cases {
-            assert_eq!(not_a_log(key), want, "case {key}");
-        }
-    }
-
-    #[test]
-    fn hour_folders() {
-        let key = "p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/x.json.gz";
-        assert_eq!(delivery_hour(key).map(|t| t.to_rfc3339()).as_deref(), Some("2024-11-20T16:00:00+00:00"));
-        assert_eq!(delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/x.json.gz"), None);
-        assert_eq!(delivery_hour("p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/13/20/01/x.gz"), None);
-        assert_eq!(delivery_hour("other/2024/11/20/16/x.json.gz"), None);
-    }
+/// File names we read when walking a folder; a file named explicitly is always read.
+fn looks_like_log_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".log", ".log.gz", ".txt"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }

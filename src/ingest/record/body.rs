@@ -12,9 +12,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::json_cursor::{Cursor, SyntaxError};
-use super::json_scan::{array_items, object_fields, str_value, string_field, string_value};
-use super::record::{loose_count, plain_integer, raw as span_text};
+use super::{loose_count, plain_integer, raw as span_text};
+use crate::ingest::json::{Cursor, SyntaxError, array_items, object_fields, str_value, string_field, string_value};
 
 /// Usage counts found in a body, all optional.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
