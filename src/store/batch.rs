@@ -278,7 +278,7 @@ pub(crate) fn batch_of_lines(text: &str) -> RecordBatch {
     use crate::ingest::decode::{Event, decode_bytes};
     let mut builder = InvocationBatchBuilder::new();
     decode_bytes(text.as_bytes(), &mut |e| {
-        if let Event::Record(r, _) = e {
+        if let Event::Record(r, ..) = e {
             builder.append(r, "mem")
         }
     });
