@@ -470,11 +470,7 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
         output::print_summary(&mut std::io::stdout().lock(), &summary)?;
     }
     let nothing_configured = plan.auto && remote.regions_with_logging == 0;
-    Ok(if summary.rejected > 0 || summary.sources_failed > 0 || nothing_configured || remote.errors > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Ok
-    })
+    Ok(if !summary.all_ingested() || nothing_configured || remote.errors > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
 fn ingest_into(warehouse: &Path, listing: source::LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
@@ -492,6 +488,7 @@ fn run_compact(cli: &Settings, days: &[NaiveDate]) -> Result<Outcome> {
     } else {
         days.iter().map(|d| d.signed_duration_since(epoch).num_days() as i32).collect()
     };
+    wh.expire_superseded(Utc::now(), crate::store::warehouse::SUPERSEDED_GRACE)?;
     let mut compacted = 0;
     for day in selected {
         let outcome = wh.compact_day(day, ingest::COMPACT_MAX_ROWS_PER_FILE)?;
@@ -562,7 +559,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
         output::print_batches(&mut out, &unpriced, PrintFormat::Table)?;
     }
     writeln!(out, "\nNext: bedrock-spend --warehouse {} query --list", warehouse.display())?;
-    Ok(if summary.rejected > 0 || summary.sources_failed > 0 { Outcome::Partial } else { Outcome::Ok })
+    Ok(if summary.all_ingested() { Outcome::Ok } else { Outcome::Partial })
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
@@ -596,8 +593,8 @@ fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
 
 fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
     let wh = Warehouse::open_read_only(&cli.warehouse);
-    let rejects = wh.read_rejects()?;
+    let rejects = wh.last_rejects(limit)?;
     let mut out = std::io::stdout().lock();
-    output::print_rejects(&mut out, &rejects, limit, raw)?;
+    output::print_rejects(&mut out, &rejects, raw)?;
     Ok(Outcome::Ok)
 }

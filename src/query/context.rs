@@ -66,6 +66,11 @@ pub const VIEWS: &[(&str, &str)] = &[
 pub async fn session(warehouse_root: &Path, prices: &PriceInputs) -> Result<SessionContext, Error> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
+    // Readers see one generation of each day while a writer compacts (see `store::snapshot`).
+    crate::store::snapshot::register(&ctx.runtime_env(), warehouse_root).map_err(|e| Error::Register {
+        path: warehouse_root.display().to_string(),
+        source: DataFusionError::External(Box::new(e)),
+    })?;
     for function in super::functions::all() {
         ctx.register_udf(function);
     }

@@ -5,4 +5,5 @@ pub mod batch;
 pub mod estate;
 pub mod parquet;
 pub mod schema;
+pub mod snapshot;
 pub mod warehouse;

@@ -45,8 +45,13 @@ impl TestDir {
 pub fn ingest_paths(warehouse: &Path, inputs: &[PathBuf]) -> IngestSummary {
     let listing = source::list_local(inputs).expect("list inputs");
     let mut wh = Warehouse::open_for_write(warehouse).expect("open warehouse");
-    ingest::run(&mut wh, listing.sources, listing.not_logs, &IngestOptions { threads: 2, ..IngestOptions::default() })
-        .expect("ingest")
+    ingest::run(&mut wh, listing.sources, listing.not_logs, &test_options()).expect("ingest")
+}
+
+/// Ingest options for tests: two threads, and the clock read (the default clock is the epoch, which makes every
+/// record's time look like the future).
+pub fn test_options() -> IngestOptions {
+    IngestOptions { threads: 2, now: chrono::Utc::now(), ..IngestOptions::default() }
 }
 
 /// Run the binary.
