@@ -878,4 +878,44 @@ mod tests {
             }
         }
     }
+
+    /// A CloudWatch event whose message is not JSON is rejected as such, with the message as its text; a value
+    /// longer than the cap keeps its start and its length; invalid UTF-8 keeps its exact bytes.
+    #[test]
+    fn rejects_say_what_and_keep_the_text() {
+        let rejects = |input: &[u8]| {
+            let mut out = Vec::new();
+            decode_bytes(input, &mut |e| {
+                if let Event::Reject(r) = e {
+                    out.push(r)
+                }
+            });
+            out
+        };
+        let got = rejects(br#"{"events":[{"timestamp":1,"message":"START RequestId: 42 Version: $LATEST"}]}"#);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].reason.starts_with("message is not JSON"), "{got:?}");
+        // The framer hands out the events one by one: the location is the event's own.
+        assert_eq!(
+            (got[0].raw.as_str(), got[0].location.position.offset),
+            ("START RequestId: 42 Version: $LATEST", 11)
+        );
+
+        let long = format!("not json {}\n", "x".repeat(MAX_REJECT_RAW * 3));
+        let got = rejects(long.as_bytes());
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].raw.len(), got[0].raw_len), (MAX_REJECT_RAW, Some(long.trim_end().len() as u64)));
+        assert_eq!(got[0].raw.as_bytes(), &long.as_bytes()[..MAX_REJECT_RAW]);
+        // A cut inside a character keeps the text UTF-8 (no base64 needed) and whole characters only.
+        let wide = format!("{}\u{e9}\u{e9}\u{e9}\n", "y".repeat(MAX_REJECT_RAW - 1));
+        let got = rejects(wide.as_bytes());
+        assert_eq!((got[0].raw.len(), got[0].raw_base64.is_none()), (MAX_REJECT_RAW - 1, true), "{:?}", got[0].raw_len);
+
+        let bytes = b"{\"requestId\": \"\xff\xfe\x80\", broken\n";
+        let got = rejects(bytes);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let kept = got[0].raw_base64.as_deref().map(unbase64);
+        assert_eq!(kept.as_deref(), Some(&bytes[..bytes.len() - 1]), "the bytes exactly, newline trimmed");
+        assert!(got[0].raw.contains('\u{fffd}'), "{got:?}");
+    }
 }

@@ -913,4 +913,124 @@ mod tests {
             assert_eq!(read_timestamp(&format!("\"{text}\"")).ok(), parse_timestamp(text), "{text}");
         }
     }
+
+    /// Reasons say exactly what is wrong, with numbers as written.
+    #[test]
+    fn reasons_are_exact() {
+        let reason = |text: &str| {
+            WireRecord::parse(text)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.into_invocation().map(|_| ()).map_err(|e| e.to_string()))
+        };
+        let cases = [
+            (r#"{"requestId":"r"}"#, "timestamp is missing"),
+            (r#"{"requestId":"r","timestamp":null}"#, "timestamp is missing"),
+            (r#"{"requestId":"r","timestamp":""}"#, r#"timestamp "" is not an ISO 8601 time"#),
+            (r#"{"requestId":"r","timestamp":"yesterday"}"#, r#"timestamp "yesterday" is not an ISO 8601 time"#),
+            (
+                r#"{"requestId":"r","timestamp":123456789012345678901234567890}"#,
+                "timestamp 123456789012345678901234567890 is not a time in epoch seconds, milliseconds or microseconds: it is too large for any of them",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":-1730800000}"#,
+                "timestamp -1730800000 is not a time in epoch seconds, milliseconds or microseconds: it is negative",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":1.7308e9}"#,
+                "timestamp 1.7308e9 is not a time in epoch seconds, milliseconds or microseconds: it has an exponent",
+            ),
+            (r#"{"requestId":"r","timestamp":{"s":1}}"#, r#"timestamp {"s":1} is neither a string nor a number"#),
+            (
+                r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","input":{"inputTokenCount":99999999999999999999}}"#,
+                "invalid field input.inputTokenCount: 99999999999999999999 is out of range for a token count",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","output":{"outputTokenCount":-99999999999999999999}}"#,
+                "invalid field output.outputTokenCount: -99999999999999999999 is out of range for a token count",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(reason(text), Err(want.to_string()), "{text}");
+        }
+        // Nineteen digits still fit an i64.
+        let big =
+            r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","input":{"inputTokenCount":1234567890123456789}}"#;
+        assert_eq!(WireRecord::parse(big).unwrap().input.input_token_count, Some(1_234_567_890_123_456_789));
+    }
+
+    /// An epoch number is read in the unit its magnitude gives: the same instant written in seconds,
+    /// milliseconds or microseconds reads the same.
+    #[test]
+    fn epoch_timestamps_are_read_by_magnitude() {
+        // 1730800000 s is 2024-11-05T09:46:40Z (20032 days and 35200 s after the epoch).
+        let want = DateTime::from_timestamp(20_032 * 86_400 + 35_200, 0).unwrap();
+        assert_eq!(want.to_rfc3339(), "2024-11-05T09:46:40+00:00");
+        for (raw, fraction_micros) in [
+            ("1730800000", 0),
+            ("1730800000000", 0),
+            ("1730800000000000", 0),
+            ("1730800000.25", 250_000),
+            ("1730800000123.5", 123_500),
+            ("1730800000123456.9", 123_456),
+            (" 1730800000 ", 0),
+        ] {
+            let got = read_timestamp(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(got, want + chrono::TimeDelta::microseconds(fraction_micros), "{raw}");
+        }
+        // Every band's edges: the largest seconds value, the first milliseconds one, and so on.
+        let edges = [
+            ("99999999999", DateTime::from_timestamp(99_999_999_999, 0)),
+            ("100000000000", DateTime::from_timestamp_millis(100_000_000_000)),
+            ("99999999999999", DateTime::from_timestamp_millis(99_999_999_999_999)),
+            ("100000000000000", DateTime::from_timestamp_micros(100_000_000_000_000)),
+            ("99999999999999999", DateTime::from_timestamp_micros(99_999_999_999_999_999)),
+            ("0", DateTime::from_timestamp(0, 0)),
+        ];
+        for (raw, want) in edges {
+            assert_eq!(read_timestamp(raw).ok(), want, "{raw}");
+        }
+        assert!(read_timestamp("100000000000000000").is_err(), "10^17 fits no unit");
+    }
+
+    /// The window: nothing before Bedrock's general availability, nothing more than a day after the run's clock.
+    #[test]
+    fn timestamp_window() {
+        let window = TimestampWindow::default();
+        let now = DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z").unwrap().to_utc();
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let cases = [
+            (
+                "2023-09-27T23:59:59Z",
+                Some(
+                    "timestamp 2023-09-27T23:59:59Z is before 2023-09-28T00:00:00Z, the earliest accepted (Amazon Bedrock became generally available on 2023-09-28)",
+                ),
+            ),
+            ("2023-09-28T00:00:00Z", None),
+            ("2026-01-11T12:00:00Z", None),
+            (
+                "2026-01-11T12:00:01Z",
+                Some(
+                    "timestamp 2026-01-11T12:00:01Z is more than 24 hour(s) after this run's clock (2026-01-10T12:00:00Z)",
+                ),
+            ),
+            (
+                "9999-12-31T23:59:59Z",
+                Some(
+                    "timestamp 9999-12-31T23:59:59Z is more than 24 hour(s) after this run's clock (2026-01-10T12:00:00Z)",
+                ),
+            ),
+            (
+                "1970-01-01T00:00:00Z",
+                Some(
+                    "timestamp 1970-01-01T00:00:00Z is before 2023-09-28T00:00:00Z, the earliest accepted (Amazon Bedrock became generally available on 2023-09-28)",
+                ),
+            ),
+        ];
+        for (t, want) in cases {
+            let got = window.check(at(t), now).err().map(|e| e.to_string());
+            assert_eq!(got.as_deref(), want, "{t}");
+        }
+        let wide = TimestampWindow { earliest: at("1970-01-01T00:00:00Z"), max_ahead: chrono::TimeDelta::MAX };
+        assert!(wide.check(at("9999-12-31T23:59:59Z"), now).is_ok(), "the window is configurable");
+    }
 }
