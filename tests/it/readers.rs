@@ -184,42 +184,33 @@ fn queries_during_compaction_see_every_row_once() {
     assert!(during >= 6, "the readers must overlap the compactions ({during} reads)");
 }
 
-/// Queries running beside an ingest that compacts the days it filled: none fails, none counts a row twice, and
-/// each reader's counts only grow.
+/// Queries running beside an ingest that adds to days already in many files and so compacts them at its end:
+/// none fails, none counts a row twice, and every count lies between the rows before the run and after it.
 #[test]
 fn queries_during_an_ingest_that_compacts() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let t = TestDir::new();
-    let logs = t.path("logs");
-    generate(&logs, 6000, 3, "s3", &[]);
-    let wh = t.warehouse();
-    // An empty warehouse to start from, so the readers have a table before the first commit.
-    drop(bedrock_spend::store::warehouse::Warehouse::open_for_write(&wh).unwrap());
+    let (first, more) = (t.path("first"), t.path("more"));
+    generate(&first, 4000, 3, "s3", &[]);
+    generate(&more, 3000, 3, "s3", &["--seed", "99"]);
+    let (wh, before) = fragmented_warehouse(&t, "wh", &first);
     let done = AtomicBool::new(false);
     let (reads, ingest) = std::thread::scope(|scope| {
         let readers = scope.spawn(|| read_until(&wh, &done));
-        let out = run_cli(&[
-            "--warehouse",
-            wh.to_str().unwrap(),
-            "ingest",
-            logs.to_str().unwrap(),
-            "--commit-every-rows",
-            "100",
-            "--json",
-        ]);
-        // A few more reads after the swap.
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "ingest", more.to_str().unwrap(), "--json"]);
         done.store(true, Ordering::Relaxed);
         (readers.join().unwrap(), out)
     });
     assert_eq!(ingest.status.code(), Some(0), "{}", String::from_utf8_lossy(&ingest.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&ingest.stdout).unwrap();
-    assert_eq!(summary["days_compacted"], 3, "{summary}");
+    assert_eq!((summary["ingested"].as_i64(), summary["days_compacted"].as_i64()), (Some(3000), Some(3)), "{summary}");
     assert!(reads.errors.is_empty(), "{} failed reads: {:?}", reads.errors.len(), reads.errors[0]);
     let doubled: Vec<_> = reads.counts.iter().filter(|(n, d)| n != d).collect();
     assert!(doubled.is_empty(), "rows counted twice: {doubled:?}");
+    assert!(reads.counts.iter().all(|&(n, _)| (before..=before + 3000).contains(&n)), "{:?}", reads.counts);
     assert!(reads.counts.len() >= 3, "{} reads", reads.counts.len());
-    assert_eq!(reads.counts.last(), Some(&(6000, 6000)));
+    assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), before + 3000);
 }
 
 /// Retired files are deleted once the grace period has passed (by the clock the writer is given), and their
