@@ -157,7 +157,8 @@ impl Layout {
         direct: bool,
         inner: &LocalFileSystem,
     ) -> object_store::Result<Vec<ObjectMeta>> {
-        // Journals first, then tombstones: a journal moved to `_superseded/` between the two reads is still seen.
+        // Journals first, then tombstones: a journal finished between the two reads is still seen (as a tombstone,
+        // which is written before the journal is removed).
         let pending = read_journals(&self.root.join(JOURNAL_DIR)).map_err(generic)?;
         let finished = read_journals(&self.root.join(SUPERSEDED_DIR)).map_err(generic)?;
         if pending.is_empty() && finished.is_empty() {
@@ -354,5 +355,112 @@ impl ObjectStore for SnapshotStore {
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A warehouse directory with one day's files and the journals and tombstones of its swaps.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        store: SnapshotStore,
+    }
+
+    const DAY: &str = "2025-11-01";
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            for sub in ["invocations/day=2025-11-01", "invocations/day=2025-11-02", JOURNAL_DIR, SUPERSEDED_DIR] {
+                std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            }
+            let store = SnapshotStore::new(dir.path()).unwrap();
+            Fixture { dir, store }
+        }
+        fn day_dir(&self, day: &str) -> PathBuf {
+            self.store.layout.invocations.join(format!("day={day}"))
+        }
+        /// Files present under their own names.
+        fn files(&self, names: &[&str]) {
+            for name in names {
+                std::fs::write(self.day_dir(DAY).join(name), name.as_bytes()).unwrap();
+            }
+        }
+        fn retire(&self, names: &[&str]) {
+            for name in names {
+                let dir = self.day_dir(DAY);
+                std::fs::rename(dir.join(name), dir.join(retired_name(name))).unwrap();
+            }
+        }
+        fn swap(&self, file: &str, finished: bool, replaced: &[&str], written: &[&str]) {
+            let journal = CompactionJournal {
+                day: DAY.to_string(),
+                replaced: replaced.iter().map(|s| s.to_string()).collect(),
+                written: written.iter().map(|s| s.to_string()).collect(),
+            };
+            let dir = if finished { SUPERSEDED_DIR } else { JOURNAL_DIR };
+            std::fs::write(self.dir.path().join(dir).join(file), serde_json::to_vec(&journal).unwrap()).unwrap();
+        }
+        /// What a reader keeps of a listing that saw `names` (of the day, whatever exists now), listing `prefix`.
+        fn read(&self, names: &[&str], prefix: Option<&str>) -> Vec<String> {
+            let any = std::fs::metadata(self.dir.path()).unwrap();
+            let listed = names
+                .iter()
+                .map(|n| object_meta(Path::from_absolute_path(self.day_dir(DAY).join(n)).unwrap(), &any))
+                .collect();
+            let prefix = prefix.map(|day| Path::from_absolute_path(self.day_dir(day)).unwrap());
+            let kept = self.store.layout.apply(listed, prefix.as_ref(), false, &self.store.inner).unwrap();
+            let mut names: Vec<String> = kept.iter().map(|m| m.location.filename().unwrap().to_string()).collect();
+            names.sort();
+            names
+        }
+    }
+
+    #[test]
+    fn a_swap_in_progress_reads_the_old_generation() {
+        let f = Fixture::new();
+        f.files(&["a", "b", "c"]);
+        f.swap("compact-1.json", false, &["a", "b"], &["c"]);
+        assert_eq!(f.read(&["a", "b", "c"], None), ["a", "b"]);
+        // Retiring began after the listing: the retired file is put back under its own name.
+        f.retire(&["a"]);
+        assert_eq!(f.read(&["b", "c"], None), ["a", "b"]);
+        // And it is read from its retired name.
+        let location = Path::from_absolute_path(f.day_dir(DAY).join("a")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = rt.block_on(async {
+            f.store.get_opts(&location, GetOptions::default()).await.unwrap().bytes().await.unwrap()
+        });
+        assert_eq!(&bytes[..], b"a");
+    }
+
+    #[test]
+    fn a_finished_swap_reads_the_new_generation() {
+        let f = Fixture::new();
+        f.files(&["a", "b", "c", "later"]);
+        f.retire(&["a", "b"]);
+        f.swap("compact-1.json", true, &["a", "b"], &["c"]);
+        // A listing from before the retirement, one from before the new file appeared, and a current one.
+        assert_eq!(f.read(&["a", "b", "c", "later"], None), ["c", "later"]);
+        assert_eq!(f.read(&["a", "b"], None), ["c"]);
+        assert_eq!(f.read(&["c", "later"], None), ["c", "later"]);
+        // A listing of another day adds nothing of this one.
+        assert_eq!(f.read(&[], Some("2025-11-02")), Vec::<String>::new());
+        assert_eq!(f.read(&[], Some(DAY)), ["c"]);
+    }
+
+    #[test]
+    fn only_the_last_swap_of_a_chain_decides() {
+        let f = Fixture::new();
+        f.files(&["c", "d", "e"]);
+        f.swap("compact-1.json", true, &["a", "b"], &["c"]);
+        f.swap("compact-2.json", false, &["c", "d"], &["e"]);
+        assert_eq!(f.read(&["c", "d", "e"], None), ["c", "d"], "the second swap is in progress: c and d");
+        f.retire(&["c", "d"]);
+        std::fs::remove_file(f.dir.path().join(JOURNAL_DIR).join("compact-2.json")).unwrap();
+        f.swap("compact-2.json", true, &["c", "d"], &["e"]);
+        assert_eq!(f.read(&["a", "b", "c", "d", "e"], None), ["e"]);
     }
 }

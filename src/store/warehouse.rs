@@ -21,7 +21,8 @@
 //! Compaction and readers: a compaction's journal names the files it replaces and the files it writes, and is
 //! durable before the first new file appears. Rolling it forward renames the new files in, then *retires* the
 //! old ones (renamed to a hidden `.superseded-<name>.old` beside them, which no engine's `*.parquet` listing
-//! matches), then moves the journal to `_superseded/`, where it is the tombstone of that swap. Retired files are
+//! matches), then writes the journal to `_superseded/` and removes it from `_journal/`: it is now the tombstone of
+//! that swap. Retired files are
 //! deleted by a later writer once the grace period ([`SUPERSEDED_GRACE`], longer than any query) has passed, and
 //! their tombstones after a second one. Our own readers (see [`super::snapshot`]) use the tombstones to see
 //! exactly one generation of a day, and find a retired file under its hidden name when a query listed it before
@@ -342,6 +343,8 @@ struct OpenRejects {
     held: Option<RejectRow>,
     /// Bytes written so far.
     bytes: u64,
+    /// One row's JSON, reused from row to row.
+    line: Vec<u8>,
 }
 
 /// An open warehouse. Writers hold the lock for their lifetime.
@@ -479,12 +482,13 @@ impl Warehouse {
             }
         }
         sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
-        let superseded = self.root.join(SUPERSEDED_DIR);
-        fs::create_dir_all(&superseded).map_err(|source| Error::CreateDir { path: superseded.clone(), source })?;
-        let tombstone = superseded.join(journal_path.file_name().unwrap_or_default());
-        fs::rename(journal_path, &tombstone)
-            .map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })?;
-        sync_dir(Some(&superseded)).map_err(|source| Error::Write { path: superseded.clone(), source })?;
+        // The tombstone is written afresh rather than moved, so its time (which the grace period counts from) is
+        // when the old files left, even for a journal rolled forward long after its crash. Readers that see both
+        // it and the journal take the tombstone.
+        let tombstone = self.root.join(SUPERSEDED_DIR).join(journal_path.file_name().unwrap_or_default());
+        let bytes = serde_json::to_vec(journal).map_err(|source| Error::Parse { path: tombstone.clone(), source })?;
+        write_file_atomic(&tombstone, &bytes).map_err(|source| Error::Write { path: tombstone, source })?;
+        fs::remove_file(journal_path).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })?;
         sync_dir(journal_path.parent()).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
     }
 
@@ -607,7 +611,7 @@ impl Warehouse {
             let tmp_path = self.root.join("rejects").join(format!("{TMP_PREFIX}{name}.tmp"));
             let file = File::create(&tmp_path).map_err(|source| Error::Write { path: tmp_path.clone(), source })?;
             let writer = io::BufWriter::with_capacity(256 << 10, file);
-            self.rejects = Some(OpenRejects { writer, tmp_path, final_path, held: None, bytes: 0 });
+            self.rejects = Some(OpenRejects { writer, tmp_path, final_path, held: None, bytes: 0, line: Vec::new() });
         }
         let Some(open) = self.rejects.as_mut() else { return Ok(()) };
         if let Some(held) = open.held.as_mut()
@@ -867,11 +871,12 @@ pub(crate) fn read_journals(dir: &Path) -> Result<Vec<(PathBuf, CompactionJourna
 
 impl OpenRejects {
     fn write(&mut self, row: &RejectRow) -> Result<()> {
-        let mut line =
-            serde_json::to_vec(row).map_err(|source| Error::Parse { path: self.tmp_path.clone(), source })?;
-        line.push(b'\n');
-        self.writer.write_all(&line).map_err(|source| Error::Write { path: self.tmp_path.clone(), source })?;
-        self.bytes += line.len() as u64;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, row)
+            .map_err(|source| Error::Parse { path: self.tmp_path.clone(), source })?;
+        self.line.push(b'\n');
+        self.writer.write_all(&self.line).map_err(|source| Error::Write { path: self.tmp_path.clone(), source })?;
+        self.bytes += self.line.len() as u64;
         Ok(())
     }
 }
