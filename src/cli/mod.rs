@@ -512,11 +512,7 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     } else if !cli.quiet {
         output::print_summary(&mut std::io::stdout().lock(), &summary)?;
     }
-    Ok(if summary.rejected > 0 || summary.sources_failed > 0 || nothing_configured || region_errors > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Ok
-    })
+    Ok(if !summary.all_ingested() || nothing_configured || region_errors > 0 { Outcome::Partial } else { Outcome::Ok })
 }
 
 fn ingest_into(warehouse: &Path, listing: LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
@@ -534,6 +530,7 @@ fn run_compact(cli: &Settings, days: &[NaiveDate]) -> Result<Outcome> {
     } else {
         days.iter().map(|d| d.signed_duration_since(epoch).num_days() as i32).collect()
     };
+    wh.expire_superseded(Utc::now(), crate::store::warehouse::SUPERSEDED_GRACE)?;
     let mut compacted = 0;
     for day in selected {
         let outcome = wh.compact_day(day, ingest::COMPACT_MAX_ROWS_PER_FILE)?;
@@ -650,7 +647,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
     drop(out);
     write_statement(unpriced, &OutputArgs { format: PrintFormat::Table, output: None, maxrows: 20 })?;
     println!("\nNext: bedrock-spend --warehouse {} query --list", warehouse.display());
-    Ok(if summary.rejected > 0 || summary.sources_failed > 0 { Outcome::Partial } else { Outcome::Ok })
+    Ok(if summary.all_ingested() { Outcome::Ok } else { Outcome::Partial })
 }
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
@@ -703,8 +700,8 @@ fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
         return Err(crate::query::Error::NoWarehouse { path: cli.warehouse.display().to_string() }.into());
     }
     let wh = Warehouse::open_read_only(&cli.warehouse);
-    let rejects = wh.read_rejects()?;
+    let rejects = wh.last_rejects(limit)?;
     let mut out = std::io::stdout().lock();
-    output::print_rejects(&mut out, &rejects, limit, raw)?;
+    output::print_rejects(&mut out, &rejects, raw)?;
     Ok(Outcome::Ok)
 }

@@ -6,7 +6,7 @@ use arrow::array::{Array, RecordBatch};
 use serde_json::json;
 
 use crate::ingest::IngestSummary;
-use crate::store::warehouse::RejectRow;
+use crate::store::warehouse::RejectTail;
 
 /// Output formats for query results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -328,6 +328,13 @@ pub fn print_summary<W: Write>(out: &mut W, s: &IngestSummary) -> io::Result<()>
     for f in &s.failures {
         writeln!(out, "failed ({}; retried by the next run): {}: {}", f.kind, f.source_id, f.message)?;
     }
+    if s.rejects_carried_over > 0 {
+        writeln!(
+            out,
+            "{} rejected record(s) carried over from an interrupted run (see `bedrock-spend rejects`)",
+            s.rejects_carried_over
+        )?;
+    }
     if let Some(path) = &s.rejects_file {
         writeln!(out, "rejected records were kept in {} (see `bedrock-spend rejects`)", path.display())?;
     }
@@ -346,6 +353,7 @@ pub fn summary_json(s: &IngestSummary) -> String {
         "ingested": s.ingested,
         "duplicates": s.duplicates,
         "rejected": s.rejected,
+        "rejects_carried_over": s.rejects_carried_over,
         "out_of_range_records": s.out_of_range_records,
         "bytes_read": s.bytes_read,
         "bytes_decompressed": s.bytes_decompressed,
@@ -365,15 +373,22 @@ pub fn summary_json(s: &IngestSummary) -> String {
     .to_string()
 }
 
-/// List rejects, newest last.
-pub fn print_rejects<W: Write>(out: &mut W, rejects: &[RejectRow], limit: usize, raw: bool) -> io::Result<()> {
-    writeln!(out, "{} rejected record(s)", rejects.len())?;
-    for r in rejects.iter().rev().take(limit).rev() {
+/// List the last rejects, newest last, after the number of rejects in all.
+pub fn print_rejects<W: Write>(out: &mut W, rejects: &RejectTail, raw: bool) -> io::Result<()> {
+    writeln!(out, "{} rejected record(s)", rejects.total)?;
+    for r in &rejects.last {
         let item = r.item.map(|i| format!(" item {i}")).unwrap_or_default();
-        writeln!(out, "{}:{} (byte {}{item}): {}", r.source, r.line, r.offset, r.reason)?;
+        let repeats = match r.repeats {
+            Some(run) => {
+                format!(" and the {} lines after it, each {} bytes on (the same text)", run.count - 1, run.offset_step)
+            }
+            None => String::new(),
+        };
+        writeln!(out, "{}:{} (byte {}{item}){repeats}: {}", r.source, r.line, r.offset, r.reason)?;
         if raw {
             let shown: String = r.raw.chars().take(2000).collect();
-            writeln!(out, "    {shown}")?;
+            let cut = r.raw_len.map(|n| format!(" [first {} of {n} bytes]", r.raw.len())).unwrap_or_default();
+            writeln!(out, "    {shown}{cut}")?;
         }
     }
     Ok(())

@@ -3,6 +3,8 @@
 //! the prompt, Ctrl-D or `\q` quits. History is saved after every statement, so it survives however the shell
 //! ends.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
@@ -23,6 +25,20 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
         "bedrock-spend SQL over {} (\\d lists tables, \\q or Ctrl-D quits, Ctrl-C cancels; end statements with ;)",
         session.warehouse().display()
     );
+    // SIGINT is watched on a thread of its own: the runtime's workers can all be busy with a statement, and a
+    // signal is only seen by a runtime whose driver gets to run.
+    let interrupts = Arc::new(tokio::sync::Notify::new());
+    {
+        let interrupts = interrupts.clone();
+        let watcher = tokio::runtime::Builder::new_current_thread().enable_all().build().context("watching Ctrl-C")?;
+        std::thread::spawn(move || {
+            watcher.block_on(async move {
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    interrupts.notify_waiters();
+                }
+            })
+        });
+    }
     let mut statement = String::new();
     loop {
         let prompt = if statement.is_empty() { "bedrock-spend> " } else { "            -> " };
@@ -60,17 +76,38 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
             let _ = editor.save_history(h);
         }
         // While a statement runs the terminal is not in raw mode, so Ctrl-C arrives as SIGINT: it cancels the
-        // statement (its future is dropped, which stops the engine) instead of killing the shell.
-        rt.block_on(async {
+        // statement instead of killing the shell. Each statement runs on a runtime of its own: on Ctrl-C its task is
+        // aborted and the runtime let go, so the prompt comes back at once even when an operator is deep in work
+        // that does not yield (it stops at its next yield point; the next statement does not wait for it).
+        let statement_rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting a statement's runtime")?;
+        let task = statement_rt.spawn({
+            let (session, sql) = (session.clone(), sql.clone());
+            async move { execute(&session, &sql, allow_write).await }
+        });
+        let cancelled = rt.block_on(async {
+            let abort = task.abort_handle();
             tokio::select! {
-                result = execute(session, &sql, allow_write) => {
-                    if let Err(e) = result {
-                        eprintln!("error: {e:#}");
+                result = task => {
+                    match result {
+                        Ok(Err(e)) => eprintln!("error: {e:#}"),
+                        Err(e) if e.is_panic() => eprintln!("error: the statement failed unexpectedly"),
+                        _ => {}
                     }
+                    false
                 }
-                _ = tokio::signal::ctrl_c() => eprintln!("cancelled"),
+                _ = interrupts.notified() => {
+                    abort.abort();
+                    eprintln!("cancelled");
+                    true
+                }
             }
         });
+        if cancelled {
+            statement_rt.shutdown_background();
+        }
     }
     if let Some(h) = &history {
         let _ = editor.save_history(h);

@@ -64,12 +64,20 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Commit after this many new rows, bounding what a crash makes the next run redo.
     pub commit_every_rows: u64,
+    /// Commit after this many bytes of rejects too (they stream to a temporary file, published by a commit).
+    pub commit_every_reject_bytes: u64,
+    /// How long files replaced by compaction stay readable for queries that listed them; this run deletes the
+    /// ones retired longer ago than that.
+    pub superseded_grace: Duration,
     /// After the run, compact any day it touched that has more files than this.
     pub compact_above_files: usize,
     /// Request keys the dedupe index may hold in memory (see [`MAX_INDEXED_KEYS`]).
     pub max_indexed_keys: usize,
-    /// The current time, for the manifest (passed in: the clock is read at the edge).
+    /// The current time, for the manifest and for [`timestamps`](Self::timestamps) (passed in: the clock is read
+    /// at the edge). The default, the Unix epoch, suits only tests: every record after its next day is rejected.
     pub now: DateTime<Utc>,
+    /// Which record times are believable; records outside the window are rejected with the reason.
+    pub timestamps: record::TimestampWindow,
     /// Fetches offloaded request bodies (`inputBodyS3Path`) to fingerprint them; `None` uses the logged
     /// token counts alone, which is the default because each fetch is one more S3 GET.
     pub offloaded: Option<OffloadedFetcher>,
@@ -115,9 +123,12 @@ impl Default for IngestOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
             commit_every_rows: 2_000_000,
+            commit_every_reject_bytes: 64 << 20,
+            superseded_grace: warehouse::SUPERSEDED_GRACE,
             compact_above_files: 8,
             max_indexed_keys: MAX_INDEXED_KEYS,
             now: DateTime::<Utc>::UNIX_EPOCH,
+            timestamps: record::TimestampWindow::default(),
             offloaded: None,
         }
     }
@@ -135,6 +146,8 @@ pub struct IngestSummary {
     pub ingested: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// Rejects recorded by an earlier run that did not finish (killed, or failed) and so never reported them.
+    pub rejects_carried_over: u64,
     pub out_of_range_records: u64,
     pub bytes_read: u64,
     pub bytes_decompressed: u64,
@@ -151,6 +164,12 @@ pub struct IngestSummary {
 }
 
 impl IngestSummary {
+    /// Was everything ingested: no reject (this run's or carried over) and no source that failed? The exit code
+    /// is 1 when not.
+    pub fn all_ingested(&self) -> bool {
+        self.rejected == 0 && self.rejects_carried_over == 0 && self.sources_failed == 0
+    }
+
     /// Records per second over the whole run.
     pub fn records_per_sec(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -160,9 +179,13 @@ impl IngestSummary {
 
 /// Rows per batch sent from a decoder to the writer.
 const BATCH_ROWS: usize = 8 * 1024;
-/// Sources a worker may hold finished (waiting for their batch) before it sends a partial batch: bounds the
-/// rejects held in memory and how stale the progress bar gets.
+/// Sources a worker may hold finished (waiting for their batch) before it sends a partial batch: bounds how
+/// stale the progress bar gets.
 const MAX_HELD_MESSAGES: usize = 256;
+/// A worker sends a source's rejects to the writer in messages of at most this many, or about
+/// [`REJECT_BYTES_PER_MESSAGE`] of text: a source of ten million bad lines never sits in memory.
+const REJECTS_PER_MESSAGE: usize = 1024;
+const REJECT_BYTES_PER_MESSAGE: usize = 1 << 20;
 /// Open row groups (not yet written) of all open day files together may hold this many rows; beyond it the
 /// largest are written out early (see [`WriterState::bound_buffered_rows`]). Counted in rows because the
 /// writer's own byte estimate leaves out most of what an open row group really holds.
@@ -207,8 +230,27 @@ pub fn run(
     not_logs: u64,
     options: &IngestOptions,
 ) -> Result<IngestSummary, Error> {
+    let result = ingest_sources(warehouse, sources, not_logs, options);
+    if result.is_err() {
+        // A failed run (a full disk, say) must not leave temporary files keeping the disk full until the next one.
+        // The run's error is what is reported; whatever this sweep cannot remove, the next writer does.
+        warehouse.discard_rejects();
+        let _ = warehouse.remove_temporary_files();
+    }
+    result
+}
+
+fn ingest_sources(
+    warehouse: &mut Warehouse,
+    sources: Vec<SourceObject>,
+    not_logs: u64,
+    options: &IngestOptions,
+) -> Result<IngestSummary, Error> {
     let started = Instant::now();
     let mut summary = IngestSummary { sources_listed: sources.len() as u64, not_logs, ..IngestSummary::default() };
+    warehouse.expire_superseded(options.now, options.superseded_grace)?;
+    let carried = warehouse.carry_over_rejects()?;
+    summary.rejects_carried_over = carried.rejects;
     let manifest = warehouse.load_manifest()?;
 
     let mut pending = Vec::new();
@@ -296,6 +338,8 @@ pub fn run(
             summary.days_compacted += 1;
         }
     }
+    // This run's rejects and those it carried over are in the summary now: no later run reports them again.
+    warehouse.close_rejects(&carried)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -447,38 +491,38 @@ impl<'a> Worker<'a> {
         let mut reader = CountingReader { inner: reader, counter: bytes_read.clone(), read: 0, error: None };
         let options = self.options;
         let mut rejects = Vec::new();
+        let mut rejects_bytes = 0usize;
+        let mut implausible = 0u64;
         let mut warnings: Vec<String> = Vec::new();
         let mut out_of_range = 0u64;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let stats = decode::decode_reader_reusing(&mut reader, &mut scratch, &mut |event| {
+        let mut stats = decode::decode_reader_reusing(&mut reader, &mut scratch, &mut |event| {
             if !self.alive {
                 return;
             }
-            match event {
-                Event::Record(row, _) => {
-                    let in_range = options.since.is_none_or(|s| row.timestamp >= s)
-                        && options.until.is_none_or(|u| row.timestamp < u);
-                    if !in_range {
-                        out_of_range += 1;
+            let reject = match event {
+                Event::Record(row, location, text) => {
+                    if let Err(e) = options.timestamps.check(row.timestamp, options.now) {
+                        implausible += 1;
+                        decode::reject(location, e.to_string(), text.as_bytes())
+                    } else {
+                        self.take_row(row, src, &mut out_of_range, &mut warnings);
                         return;
                     }
-                    if let Some(fetcher) = &options.offloaded
-                        && row.input_body_s3_path.is_some()
-                        && let Err(reason) = fingerprint_offloaded(row, fetcher)
-                    {
-                        // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
-                        warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
-                    }
-                    self.keys.push(record_key(&row.request_id));
-                    self.days.push(day_number(row.timestamp));
-                    self.builder.append(row, &src.id);
-                    if self.builder.len() >= BATCH_ROWS {
-                        self.flush();
-                    }
                 }
-                Event::Reject(r) => rejects.push(r),
+                Event::Reject(r) => r,
+            };
+            rejects_bytes += reject.raw.len() + reject.reason.len();
+            rejects.push(reject);
+            // A flood of rejects goes to the writer in bounded pieces as it comes, never held whole.
+            if rejects.len() >= REJECTS_PER_MESSAGE || rejects_bytes >= REJECT_BYTES_PER_MESSAGE {
+                rejects_bytes = 0;
+                self.send(Msg::Rejects { source: index, rejects: std::mem::take(&mut rejects) });
             }
         });
+        // Records turned into rejects here count as rejects in the manifest too.
+        stats.records -= implausible;
+        stats.rejects += implausible;
         self.scratch = scratch;
         if !warnings.is_empty() {
             self.send(Msg::Warnings(warnings));
@@ -502,13 +546,43 @@ impl<'a> Worker<'a> {
             return self.alive;
         }
         if !rejects.is_empty() {
-            self.after_batch.push(Msg::Rejects { source: index, rejects });
+            self.send(Msg::Rejects { source: index, rejects });
         }
         self.after_batch.push(Msg::Done { source: index, stats, out_of_range });
         if self.after_batch.len() >= MAX_HELD_MESSAGES {
             self.flush();
         }
         self.alive
+    }
+
+    /// A decoded record, kept if it is inside `--since/--until`.
+    fn take_row(
+        &mut self,
+        row: &mut crate::store::row::Invocation<'_>,
+        src: &SourceObject,
+        out_of_range: &mut u64,
+        warnings: &mut Vec<String>,
+    ) {
+        let options = self.options;
+        let in_range =
+            options.since.is_none_or(|s| row.timestamp >= s) && options.until.is_none_or(|u| row.timestamp < u);
+        if !in_range {
+            *out_of_range += 1;
+            return;
+        }
+        if let Some(fetcher) = &options.offloaded
+            && row.input_body_s3_path.is_some()
+            && let Err(reason) = fingerprint_offloaded(row, fetcher)
+        {
+            // The record itself is sound; only its fingerprint is missing. Keep it, and say why.
+            warnings.push(format!("{}: record kept without prompt fingerprints: {reason}", src.id));
+        }
+        self.keys.push(record_key(&row.request_id));
+        self.days.push(day_number(row.timestamp));
+        self.builder.append(row, &src.id);
+        if self.builder.len() >= BATCH_ROWS {
+            self.flush();
+        }
     }
 }
 
@@ -539,7 +613,6 @@ struct WriterState<'w> {
     batches_written: u64,
     days_touched: std::collections::BTreeSet<i32>,
     open_files: BTreeMap<i32, AtomicParquetFile>,
-    pending_rejects: Vec<RejectRow>,
     completed: Vec<ManifestEntry>,
     rows_since_commit: u64,
     counters: Counters,
@@ -557,7 +630,6 @@ impl<'w> WriterState<'w> {
             batches_written: 0,
             days_touched: Default::default(),
             open_files: BTreeMap::new(),
-            pending_rejects: Vec::new(),
             completed: Vec::new(),
             rows_since_commit: 0,
             counters: Counters::default(),
@@ -606,14 +678,19 @@ impl<'w> WriterState<'w> {
             Msg::Rejects { source, rejects } => {
                 let id = &sources[source].id;
                 self.counters.rejected += rejects.len() as u64;
-                self.pending_rejects.extend(rejects.into_iter().map(|r| RejectRow {
-                    source: id.clone(),
-                    line: r.location.position.line,
-                    offset: r.location.position.offset,
-                    item: r.location.item,
-                    reason: r.reason,
-                    raw: r.raw,
-                }));
+                for r in rejects {
+                    self.warehouse.append_reject(RejectRow {
+                        source: id.clone(),
+                        line: r.location.position.line,
+                        offset: r.location.position.offset,
+                        item: r.location.item,
+                        reason: r.reason,
+                        raw: r.raw,
+                        raw_len: r.raw_len,
+                        raw_base64: r.raw_base64,
+                        repeats: None,
+                    })?;
+                }
             }
             Msg::Failed { source, kind, message } => {
                 self.failures.push(SourceFailure { source_id: sources[source].id.clone(), kind, message })
@@ -635,7 +712,9 @@ impl<'w> WriterState<'w> {
             }
         }
         progress.set_position(bytes_read.load(Ordering::Relaxed));
-        if self.rows_since_commit >= self.options.commit_every_rows {
+        if self.rows_since_commit >= self.options.commit_every_rows
+            || self.warehouse.pending_reject_bytes() >= self.options.commit_every_reject_bytes
+        {
             self.commit()
         } else {
             self.bound_buffered_rows()
@@ -744,10 +823,9 @@ impl<'w> WriterState<'w> {
             committed.map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.files_written += 1;
         }
-        if let Some(path) = self.warehouse.write_rejects(&self.pending_rejects)? {
+        if let Some(path) = self.warehouse.publish_rejects()? {
             self.last_rejects_file = Some(path);
         }
-        self.pending_rejects.clear();
         self.warehouse.append_manifest(std::mem::take(&mut self.completed), self.options.now)?;
         // Keep the key index only for days still receiving rows; the rest is on disk and reloads on demand.
         self.keys.retain(|day, _| written.contains(day));
@@ -759,6 +837,7 @@ impl<'w> WriterState<'w> {
         for (_, file) in std::mem::take(&mut self.open_files) {
             file.abort();
         }
+        self.warehouse.discard_rejects();
     }
 }
 

@@ -28,6 +28,12 @@ pub async fn register_all(ctx: &SessionContext, warehouse_root: &Path, pricing: 
     if !invocations.is_dir() {
         return Err(Error::NoWarehouse { path: warehouse_root.display().to_string() });
     }
+    // Readers see one generation of each day while a writer compacts (see `store::snapshot`).
+    crate::store::snapshot::register(&ctx.runtime_env(), warehouse_root).map_err(|e| Error::Register {
+        table: "invocations",
+        path: warehouse_root.display().to_string(),
+        source: datafusion::error::DataFusionError::External(Box::new(e)),
+    })?;
     for function in super::functions::all() {
         ctx.register_udf(function);
     }

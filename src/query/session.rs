@@ -200,6 +200,8 @@ impl ResultStream {
 }
 
 /// One query session per process: tables, views and functions registered once, the price book parsed once.
+/// Cloning is cheap (the engine's state is shared), so a statement can run on a task of its own.
+#[derive(Clone)]
 pub struct Session {
     ctx: SessionContext,
     warehouse: PathBuf,

@@ -8,4 +8,5 @@ pub mod estate;
 pub mod parquet;
 pub mod row;
 pub mod schema;
+pub mod snapshot;
 pub mod warehouse;

@@ -128,18 +128,32 @@ impl AtomicParquetFile {
         self.writer.flush().map_err(io::Error::other)
     }
 
-    /// Finish the file, make it durable, and move it to its final name.
+    /// Finish the file, make it durable, and move it to its final name. On failure (a full disk) the temporary
+    /// file is removed, so it does not keep the disk full.
     pub fn commit(self) -> io::Result<PathBuf> {
-        self.finish()?.publish()
+        let tmp_path = self.tmp_path.clone();
+        self.finish()?.publish().inspect_err(|_| {
+            let _ = fs::remove_file(&tmp_path);
+        })
     }
 
     /// Finish the file and make it durable under its temporary name; [`FinishedFile::publish`] renames it.
-    /// Used where several files must appear together (compaction journals them first).
+    /// Used where several files must appear together (compaction journals them first). On failure the
+    /// temporary file is removed.
     pub fn finish(self) -> io::Result<FinishedFile> {
-        let buffered = self.writer.into_inner().map_err(io::Error::other)?;
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(FinishedFile { tmp_path: self.tmp_path, final_path: self.final_path })
+        let AtomicParquetFile { writer, tmp_path, final_path, .. } = self;
+        let finished = writer
+            .into_inner()
+            .map_err(io::Error::other)
+            .and_then(|buffered| buffered.into_inner().map_err(|e| e.into_error()))
+            .and_then(|file| file.sync_all());
+        match finished {
+            Ok(()) => Ok(FinishedFile { tmp_path, final_path }),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp_path);
+                Err(e)
+            }
+        }
     }
 
     /// Drop the temporary file.
@@ -181,12 +195,14 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!("{TMP_PREFIX}{name}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let written = File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        // Failing on a full disk must not leave the disk fuller.
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path)?;
+    written?;
     sync_dir(Some(dir))
 }
 

@@ -6,7 +6,10 @@
 //!   invocations/day=YYYY-MM-DD/part-<run>-<n>.parquet   Hive layout, what every engine reads
 //!   rejects/rejects-<run>-<n>.jsonl                     records that could not be ingested, with reasons
 //!   _manifest/<run>-<n>.json                            sources fully ingested (one segment per commit)
+//!   rejects/<run>.open                                  a run whose rejects were not yet reported (see below)
+//!   _manifest/<run>-<n>.json                            sources fully ingested (one segment per commit)
 //!   _journal/compact-<run>.json                         pending compaction swaps (rolled forward on open)
+//!   _superseded/compact-<run>.json                      finished swaps, kept for the grace period (tombstones)
 //!   .lock                                               held by the one process writing
 //! ```
 //!
@@ -14,10 +17,26 @@
 //! commit that follows the rename of every Parquet file holding its rows. A crash before that leaves rows
 //! without a manifest entry; the re-run reads the source again and the key index drops the rows already
 //! there. Duplicates over loss, then dedupe makes the duplicates vanish.
+//!
+//! Compaction and readers: a compaction's journal names the files it replaces and the files it writes, and is
+//! durable before the first new file appears. Rolling it forward renames the new files in, then *retires* the
+//! old ones (renamed to a hidden `.superseded-<name>.old` beside them, which no engine's `*.parquet` listing
+//! matches), then writes the journal to `_superseded/` and removes it from `_journal/`: it is now the tombstone of
+//! that swap. Retired files are
+//! deleted by a later writer once the grace period ([`SUPERSEDED_GRACE`], longer than any query) has passed, and
+//! their tombstones after a second one. Our own readers (see [`super::snapshot`]) use the tombstones to see
+//! exactly one generation of a day, and find a retired file under its hidden name when a query listed it before
+//! the swap. Other engines see both generations only for the instant between the renames, as before.
+//!
+//! Rejects stream to a temporary file as they arrive and are published with each commit, before the manifest.
+//! A run marks itself `rejects/<run>.open` before its first rejects file appears and removes the mark when it
+//! finishes (having reported its rejects). A run that finds another run's mark (that run was killed or failed)
+//! reports that run's rejects as carried over, keeping only the rows of sources that run finished: the others
+//! are read again, and rejected again, by the run that reads them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
@@ -205,7 +224,7 @@ impl Manifest {
     }
 }
 
-/// A record that could not be ingested, as written to `rejects/`.
+/// A record that could not be ingested, as written to `rejects/` (one JSON object a line).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RejectRow {
     pub source: String,
@@ -213,16 +232,119 @@ pub struct RejectRow {
     pub offset: u64,
     pub item: Option<u64>,
     pub reason: String,
+    /// The text, at most its first 64 KiB (invalid UTF-8 shown as U+FFFD).
     pub raw: String,
+    /// The text's full length in bytes, when `raw` holds only its first part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_len: Option<u64>,
+    /// The bytes of `raw` exactly, base64-encoded, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_base64: Option<String>,
+    /// Set when this row stands for a run of identical rejects on consecutive lines (a flood of one bad line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct CompactionJournal {
-    day: String,
-    /// Files the compacted output replaces; deleted when the journal is rolled forward.
-    replaced: Vec<String>,
-    /// The compacted files, already renamed into place when the journal exists.
-    written: Vec<String>,
+/// A run of identical rejects summarised by one [`RejectRow`]: reject `i` (from 0) of the run is on line
+/// `line + i` at byte `offset + i * offset_step`, so every location stays recoverable.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Repeats {
+    pub count: u64,
+    pub offset_step: u64,
+}
+
+impl RejectRow {
+    /// The rejects this row stands for.
+    pub fn count(&self) -> u64 {
+        self.repeats.map_or(1, |r| r.count)
+    }
+
+    /// The `(line, offset)` of every reject this row stands for.
+    pub fn locations(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let step = self.repeats.map_or(0, |r| r.offset_step);
+        (0..self.count()).map(move |i| (self.line + i, self.offset + i * step))
+    }
+
+    /// Fold `next` into this row when it repeats it on the next line (same source, reason and text, no item).
+    fn absorb(&mut self, next: &RejectRow) -> bool {
+        let count = self.count();
+        let same = next.source == self.source
+            && next.reason == self.reason
+            && next.raw == self.raw
+            && next.raw_len == self.raw_len
+            && next.raw_base64 == self.raw_base64
+            && self.item.is_none()
+            && next.item.is_none()
+            && self.line > 0
+            && next.line == self.line + count;
+        let step = match self.repeats {
+            Some(r) => r.offset_step,
+            None => next.offset.saturating_sub(self.offset),
+        };
+        if !same || step == 0 || next.offset != self.offset + count * step {
+            return false;
+        }
+        self.repeats = Some(Repeats { count: count + 1, offset_step: step });
+        true
+    }
+}
+
+/// The last rejects recorded and how many there are in all, read without holding them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RejectTail {
+    /// Rejects in all (a summarised row counts for each reject it stands for).
+    pub total: u64,
+    /// The last rows, oldest first.
+    pub last: Vec<RejectRow>,
+}
+
+/// Rejects of another run found by [`Warehouse::carry_over_rejects`]: never reported, because that run did not
+/// finish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CarriedOver {
+    /// The runs whose rejects these are.
+    pub runs: Vec<String>,
+    /// Rejects carried over (each reject a summarised row stands for counted).
+    pub rejects: u64,
+}
+
+/// How long a file replaced by compaction stays readable under its retired name, by default: longer than any
+/// query should run. Its tombstone stays twice as long.
+pub const SUPERSEDED_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Where pending compaction journals are, under the warehouse root.
+pub(crate) const JOURNAL_DIR: &str = "_journal";
+/// Where finished compaction journals stay as tombstones for the grace period.
+pub(crate) const SUPERSEDED_DIR: &str = "_superseded";
+
+/// The hidden name a file replaced by compaction has during the grace period: a leading dot and no `.parquet`
+/// ending, so neither our listings nor other engines' globs take it for part of the table.
+pub(crate) fn retired_name(name: &str) -> String {
+    format!(".superseded-{name}.old")
+}
+
+/// One compaction swap of a day's files: the journal while it is rolled forward, then its tombstone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct CompactionJournal {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Files the compacted output replaces; retired when the journal is rolled forward.
+    pub replaced: Vec<String>,
+    /// The compacted files, finished under their temporary names before the journal is written.
+    pub written: Vec<String>,
+}
+
+/// A rejects file being written: rows are appended as they arrive; a repeat of the row before is folded into it.
+struct OpenRejects {
+    writer: io::BufWriter<File>,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    /// The last row, not yet written, while it may still absorb repeats.
+    held: Option<RejectRow>,
+    /// Bytes written so far.
+    bytes: u64,
+    /// One row's JSON, reused from row to row.
+    line: Vec<u8>,
 }
 
 /// An open warehouse. Writers hold the lock for their lifetime.
@@ -231,12 +353,15 @@ pub struct Warehouse {
     run_id: String,
     seq: u64,
     _lock: Option<File>,
+    rejects: Option<OpenRejects>,
+    /// This run's `rejects/<run>.open` mark exists.
+    rejects_marked: bool,
 }
 
 impl Warehouse {
     /// Open for writing: create the layout, take the lock, and recover from any crashed run.
     pub fn open_for_write(root: &Path) -> Result<Self> {
-        for dir in [root.join("invocations"), root.join("rejects"), root.join("_manifest"), root.join("_journal")] {
+        for dir in [root.join("invocations"), root.join("rejects"), root.join("_manifest"), root.join(JOURNAL_DIR)] {
             fs::create_dir_all(&dir).map_err(|source| Error::CreateDir { path: dir.clone(), source })?;
         }
         let lock_path = root.join(".lock");
@@ -255,14 +380,28 @@ impl Warehouse {
                 return Err(Error::Lock { path: lock_path, source });
             }
         }
-        let warehouse = Warehouse { root: root.to_path_buf(), run_id: new_run_id(), seq: 0, _lock: Some(lock) };
+        let warehouse = Warehouse {
+            root: root.to_path_buf(),
+            run_id: new_run_id(),
+            seq: 0,
+            _lock: Some(lock),
+            rejects: None,
+            rejects_marked: false,
+        };
         warehouse.recover()?;
         Ok(warehouse)
     }
 
     /// Open for reading only (queries): no lock, no recovery.
     pub fn open_read_only(root: &Path) -> Self {
-        Warehouse { root: root.to_path_buf(), run_id: new_run_id(), seq: 0, _lock: None }
+        Warehouse {
+            root: root.to_path_buf(),
+            run_id: new_run_id(),
+            seq: 0,
+            _lock: None,
+            rejects: None,
+            rejects_marked: false,
+        }
     }
 
     /// The warehouse root.
@@ -285,48 +424,95 @@ impl Warehouse {
         format!("{prefix}{}-{:05}.{ext}", self.run_id, self.seq)
     }
 
-    /// Remove temporary files left by a crashed run and finish interrupted compactions.
+    /// Finish interrupted compactions and remove temporary files left by a crashed run.
     fn recover(&self) -> Result<()> {
-        let journal_dir = self.root.join("_journal");
-        for path in list_files(&journal_dir)? {
-            if path.extension().is_some_and(|e| e == "json") {
-                let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
-                let journal: CompactionJournal =
-                    serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
-                self.roll_forward(&path, &journal)?;
-            }
+        for (path, journal) in read_journals(&self.root.join(JOURNAL_DIR))? {
+            self.roll_forward(&path, &journal)?;
+        }
+        self.remove_temporary_files()
+    }
+
+    /// Remove every temporary file (`.tmp-*`) in the warehouse: what a crashed or failed run left behind. Only
+    /// the lock holder may call this (nobody else writes); the finished files of a pending compaction journal
+    /// are kept, since rolling it forward needs them.
+    pub fn remove_temporary_files(&self) -> Result<()> {
+        let journal_dir = self.root.join(JOURNAL_DIR);
+        let mut needed = HashSet::new();
+        for (_, journal) in read_journals(&journal_dir)? {
+            let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
+            needed.extend(journal.written.iter().map(|name| day_dir.join(format!("{TMP_PREFIX}{name}.tmp"))));
         }
         let mut dirs =
             vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
+        dirs.push(self.root.join(SUPERSEDED_DIR));
         dirs.extend(self.day_dirs()?.into_iter().map(|(_, d)| d));
         for dir in dirs {
             for path in list_files(&dir)? {
-                if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX)) {
-                    fs::remove_file(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
+                if is_tmp(&path) && !needed.contains(&path) {
+                    remove_if_present(&path)?;
                 }
             }
         }
         Ok(())
     }
 
+    /// Publish a journal's new files, retire the files they replace, and keep the journal as the swap's
+    /// tombstone. Every step can be repeated, so a crash anywhere is finished by the next writer.
     fn roll_forward(&self, journal_path: &Path, journal: &CompactionJournal) -> Result<()> {
         let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
         for name in &journal.written {
             let tmp = day_dir.join(format!("{TMP_PREFIX}{name}.tmp"));
+            let path = day_dir.join(name);
             if tmp.exists() {
-                fs::rename(&tmp, day_dir.join(name)).map_err(|source| Error::Write { path: tmp.clone(), source })?;
+                fs::rename(&tmp, &path).map_err(|source| Error::Write { path: tmp.clone(), source })?;
+            } else if !path.exists() {
+                // Retiring the old files now would lose rows: stop, and leave the journal for a person to see.
+                let source = io::Error::new(io::ErrorKind::NotFound, "a compacted file named in the journal is gone");
+                return Err(Error::Read { path, source });
             }
         }
+        // The new generation is durable before the old one leaves the listing.
+        sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
         for name in &journal.replaced {
             let path = day_dir.join(name);
-            match fs::remove_file(&path) {
+            match fs::rename(&path, day_dir.join(retired_name(name))) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => return Err(Error::Write { path, source }),
             }
         }
         sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
-        fs::remove_file(journal_path).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
+        // The tombstone is written afresh rather than moved, so its time (which the grace period counts from) is
+        // when the old files left, even for a journal rolled forward long after its crash. Readers that see both
+        // it and the journal take the tombstone.
+        let tombstone = self.root.join(SUPERSEDED_DIR).join(journal_path.file_name().unwrap_or_default());
+        let bytes = serde_json::to_vec(journal).map_err(|source| Error::Parse { path: tombstone.clone(), source })?;
+        write_file_atomic(&tombstone, &bytes).map_err(|source| Error::Write { path: tombstone, source })?;
+        fs::remove_file(journal_path).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })?;
+        sync_dir(journal_path.parent()).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
+    }
+
+    /// Delete the retired files of swaps older than `grace` (by their tombstone's time), and tombstones older
+    /// than twice `grace`. Called by writers, with the clock read at the edge.
+    pub fn expire_superseded(&self, now: DateTime<Utc>, grace: std::time::Duration) -> Result<()> {
+        let grace = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
+        for (path, journal) in read_journals(&self.root.join(SUPERSEDED_DIR))? {
+            let modified = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map_err(|source| Error::Read { path: path.clone(), source })?;
+            let age = now.signed_duration_since(DateTime::<Utc>::from(modified));
+            if age < grace {
+                continue;
+            }
+            let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
+            for name in &journal.replaced {
+                remove_if_present(&day_dir.join(retired_name(name)))?;
+            }
+            if age >= grace.checked_mul(2).unwrap_or(chrono::TimeDelta::MAX) {
+                remove_if_present(&path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every day partition present, sorted.
@@ -416,43 +602,173 @@ impl Warehouse {
         write_file_atomic(&path, &bytes).map_err(|source| Error::Write { path, source })
     }
 
-    /// Write rejects as one JSON-lines file.
-    pub fn write_rejects(&mut self, rejects: &[RejectRow]) -> Result<Option<PathBuf>> {
-        if rejects.is_empty() {
-            return Ok(None);
+    /// Append a reject to this run's rejects file (created on first use). Memory stays flat however many there
+    /// are: rows go to the file as they come, a repeat of the row before folded into it.
+    pub fn append_reject(&mut self, row: RejectRow) -> Result<()> {
+        if self.rejects.is_none() {
+            let name = self.next_name("rejects-", "jsonl");
+            let final_path = self.root.join("rejects").join(&name);
+            let tmp_path = self.root.join("rejects").join(format!("{TMP_PREFIX}{name}.tmp"));
+            let file = File::create(&tmp_path).map_err(|source| Error::Write { path: tmp_path.clone(), source })?;
+            let writer = io::BufWriter::with_capacity(256 << 10, file);
+            self.rejects = Some(OpenRejects { writer, tmp_path, final_path, held: None, bytes: 0, line: Vec::new() });
         }
-        let name = self.next_name("rejects-", "jsonl");
-        let path = self.root.join("rejects").join(name);
-        let mut bytes = Vec::new();
-        for r in rejects {
-            serde_json::to_writer(&mut bytes, r).map_err(|source| Error::Parse { path: path.clone(), source })?;
-            bytes.push(b'\n');
+        let Some(open) = self.rejects.as_mut() else { return Ok(()) };
+        if let Some(held) = open.held.as_mut()
+            && held.absorb(&row)
+        {
+            return Ok(());
         }
-        write_file_atomic(&path, &bytes).map_err(|source| Error::Write { path: path.clone(), source })?;
-        Ok(Some(path))
+        if let Some(previous) = open.held.replace(row) {
+            open.write(&previous)?;
+        }
+        Ok(())
     }
 
-    /// Every reject ever recorded, oldest file first.
-    pub fn read_rejects(&self) -> Result<Vec<RejectRow>> {
-        let mut out = Vec::new();
-        let mut files = list_files(&self.root.join("rejects"))?;
+    /// Bytes of rejects written since the last [`publish_rejects`](Self::publish_rejects) (the commit trigger
+    /// counts them, so a flood of rejects is committed in bounded pieces).
+    pub fn pending_reject_bytes(&self) -> u64 {
+        self.rejects.as_ref().map_or(0, |r| r.bytes + r.held.as_ref().map_or(0, |h| h.raw.len() as u64))
+    }
+
+    /// Make the rejects appended so far durable and visible under their final name; `None` when there were none.
+    /// The first time, this run is marked `rejects/<run>.open` first (see the module docs).
+    pub fn publish_rejects(&mut self) -> Result<Option<PathBuf>> {
+        let Some(open) = self.rejects.take() else { return Ok(None) };
+        let tmp = open.tmp_path.clone();
+        let result = self.publish(open);
+        if result.is_err() {
+            // The error is what matters; a leftover is removed by the next writer anyway.
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map(Some)
+    }
+
+    fn publish(&mut self, mut open: OpenRejects) -> Result<PathBuf> {
+        if let Some(last) = open.held.take() {
+            open.write(&last)?;
+        }
+        let OpenRejects { writer, tmp_path, final_path, .. } = open;
+        let file = writer.into_inner().map_err(|e| Error::Write { path: tmp_path.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(|source| Error::Write { path: tmp_path.clone(), source })?;
+        if !self.rejects_marked {
+            let mark = self.root.join("rejects").join(format!("{}.open", self.run_id));
+            write_file_atomic(&mark, b"").map_err(|source| Error::Write { path: mark, source })?;
+            self.rejects_marked = true;
+        }
+        FinishedFile { tmp_path: tmp_path.clone(), final_path }
+            .publish()
+            .map_err(|source| Error::Write { path: tmp_path, source })
+    }
+
+    /// Drop the rejects appended since the last publish (a failed run: its sources are read again next time).
+    pub fn discard_rejects(&mut self) {
+        if let Some(open) = self.rejects.take() {
+            drop(open.writer);
+            let _ = fs::remove_file(&open.tmp_path);
+        }
+    }
+
+    /// Find the rejects of runs that did not finish (killed, or failed), keep only the rows of the sources those
+    /// runs recorded as done (the others are read, and rejected, again), and count them. The caller reports them
+    /// and, once it has, calls [`close_rejects`](Self::close_rejects).
+    pub fn carry_over_rejects(&mut self) -> Result<CarriedOver> {
+        let dir = self.root.join("rejects");
+        let mut carried = CarriedOver::default();
+        let mut marks: Vec<String> = list_files(&dir)?
+            .iter()
+            .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "open"))
+            .filter_map(|p| p.file_stem().and_then(|n| n.to_str()).map(String::from))
+            .filter(|run| *run != self.run_id)
+            .collect();
+        marks.sort();
+        for run in marks {
+            let done = self.sources_done_by(&run)?;
+            let prefix = format!("rejects-{run}-");
+            let mut files: Vec<PathBuf> = list_files(&dir)?
+                .into_iter()
+                .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl"))
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+                .collect();
+            files.sort();
+            for path in files {
+                carried.rejects += keep_rejects_of(&path, &done)?;
+            }
+            carried.runs.push(run);
+        }
+        Ok(carried)
+    }
+
+    /// The sources a run recorded as done, from its manifest segments.
+    fn sources_done_by(&self, run: &str) -> Result<HashSet<String>> {
+        let prefix = format!("{run}-");
+        let mut done = HashSet::new();
+        for path in list_files(&self.root.join("_manifest"))? {
+            let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix));
+            if !ours || is_tmp(&path) || path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+            let ManifestSegment::V1 { sources, .. } =
+                serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
+            done.extend(sources.into_iter().map(|e| e.id));
+        }
+        Ok(done)
+    }
+
+    /// This run has reported its rejects and those `carried` over: remove the marks that kept them pending.
+    pub fn close_rejects(&mut self, carried: &CarriedOver) -> Result<()> {
+        let dir = self.root.join("rejects");
+        let own = self.rejects_marked.then(|| self.run_id.clone());
+        for run in carried.runs.iter().chain(own.as_ref()) {
+            remove_if_present(&dir.join(format!("{run}.open")))?;
+        }
+        self.rejects_marked = false;
+        sync_dir(Some(&dir)).map_err(|source| Error::Write { path: dir, source })
+    }
+
+    /// Every reject ever recorded, oldest file first, read one row at a time.
+    pub fn read_rejects(&self) -> Result<Rejects> {
+        let mut files: Vec<PathBuf> = list_files(&self.root.join("rejects"))?
+            .into_iter()
+            .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
         files.sort();
-        for path in files.into_iter().filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl")) {
-            let file = File::open(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
-            for line in BufReader::new(file).lines() {
-                let line = line.map_err(|source| Error::Read { path: path.clone(), source })?;
-                if line.trim().is_empty() {
-                    continue;
+        files.reverse();
+        Ok(Rejects { files, current: None })
+    }
+
+    /// The last `limit` reject rows and the number of rejects in all, holding no more than `limit` rows.
+    pub fn last_rejects(&self, limit: usize) -> Result<RejectTail> {
+        let mut tail = RejectTail::default();
+        let mut last = std::collections::VecDeque::with_capacity(limit.min(1024));
+        for row in self.read_rejects()? {
+            let row = row?;
+            tail.total += row.count();
+            if limit > 0 {
+                if last.len() == limit {
+                    last.pop_front();
                 }
-                out.push(serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.clone(), source })?);
+                last.push_back(row);
             }
         }
-        Ok(out)
+        tail.last = last.into();
+        Ok(tail)
     }
 
     /// Merge a day's files into as few as the row limit allows, dropping any duplicate request ids.
-    /// Streaming: one batch at a time, so memory does not grow with the day's size.
+    /// Streaming: one batch at a time, so memory does not grow with the day's size. The replaced files are
+    /// retired, not deleted (see the module docs). A failed compaction leaves no temporary file behind.
     pub fn compact_day(&mut self, day: i32, max_rows_per_file: usize) -> Result<CompactOutcome> {
+        let result = self.merge_day(day, max_rows_per_file);
+        if result.is_err() {
+            // The compaction's error is what matters; the next writer sweeps whatever this could not.
+            let _ = self.remove_temporary_files();
+        }
+        result
+    }
+
+    fn merge_day(&mut self, day: i32, max_rows_per_file: usize) -> Result<CompactOutcome> {
         let files = self.day_files(day)?;
         let mut outcome = CompactOutcome { day, files_before: files.len(), ..CompactOutcome::default() };
         if files.len() <= 1 {
@@ -492,8 +808,9 @@ impl Warehouse {
             finished.push(f.finish().map_err(write_err(self.day_dir(day)))?);
         }
         // The journal is written once every new file is durable and before any is visible: a crash after
-        // it is rolled forward (new files published, old ones deleted), a crash before it leaves only
-        // temporary files that recovery deletes. Readers never see both generations from a finished run.
+        // it is rolled forward (new files published, old ones retired), a crash before it leaves only
+        // temporary files that recovery deletes. From the moment it exists, readers use it to pick one
+        // generation of the day (see `super::snapshot`).
         let name_of = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(String::from);
         let journal = CompactionJournal {
             day: day_date(day).format("%Y-%m-%d").to_string(),
@@ -501,7 +818,7 @@ impl Warehouse {
             written: finished.iter().filter_map(|f| name_of(&f.final_path)).collect(),
         };
         let name = self.next_name("compact-", "json");
-        let journal_path = self.root.join("_journal").join(name);
+        let journal_path = self.root.join(JOURNAL_DIR).join(name);
         let bytes =
             serde_json::to_vec(&journal).map_err(|source| Error::Parse { path: journal_path.clone(), source })?;
         write_file_atomic(&journal_path, &bytes).map_err(write_err(journal_path.clone()))?;
@@ -523,6 +840,112 @@ pub struct CompactOutcome {
 
 fn is_tmp(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX))
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Write { path: path.to_path_buf(), source }),
+    }
+}
+
+/// The compaction journals (or tombstones) in a directory, oldest name first.
+pub(crate) fn read_journals(dir: &Path) -> Result<Vec<(PathBuf, CompactionJournal)>> {
+    let mut paths: Vec<PathBuf> =
+        list_files(dir)?.into_iter().filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "json")).collect();
+    paths.sort();
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            // Moved from `_journal/` to `_superseded/`, or expired, while this was reading.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        let journal = serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
+        out.push((path, journal));
+    }
+    Ok(out)
+}
+
+impl OpenRejects {
+    fn write(&mut self, row: &RejectRow) -> Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, row)
+            .map_err(|source| Error::Parse { path: self.tmp_path.clone(), source })?;
+        self.line.push(b'\n');
+        self.writer.write_all(&self.line).map_err(|source| Error::Write { path: self.tmp_path.clone(), source })?;
+        self.bytes += self.line.len() as u64;
+        Ok(())
+    }
+}
+
+/// The rows of every rejects file, oldest file first, read one line at a time (see [`Warehouse::read_rejects`]).
+pub struct Rejects {
+    /// Files still to read, the next one last.
+    files: Vec<PathBuf>,
+    current: Option<(PathBuf, io::Lines<BufReader<File>>)>,
+}
+
+impl Iterator for Rejects {
+    type Item = Result<RejectRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((path, lines)) = self.current.as_mut() {
+                match lines.next() {
+                    Some(Ok(line)) if line.trim().is_empty() => continue,
+                    Some(Ok(line)) => {
+                        return Some(
+                            serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.clone(), source }),
+                        );
+                    }
+                    Some(Err(source)) => return Some(Err(Error::Read { path: path.clone(), source })),
+                    None => self.current = None,
+                }
+            }
+            let path = self.files.pop()?;
+            match File::open(&path) {
+                Ok(file) => self.current = Some((path, BufReader::new(file).lines())),
+                Err(source) => return Some(Err(Error::Read { path, source })),
+            }
+        }
+    }
+}
+
+/// Keep only the rows of a rejects file whose source is in `done` (rewriting it when some go), and return how
+/// many rejects are left in it.
+fn keep_rejects_of(path: &Path, done: &HashSet<String>) -> Result<u64> {
+    let read_err = |source| Error::Read { path: path.to_path_buf(), source };
+    let (mut kept, mut dropped) = (0u64, 0u64);
+    for line in BufReader::new(File::open(path).map_err(read_err)?).lines() {
+        let line = line.map_err(read_err)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: RejectRow =
+            serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.to_path_buf(), source })?;
+        if done.contains(&row.source) { kept += row.count() } else { dropped += 1 }
+    }
+    if dropped == 0 {
+        return Ok(kept);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("rejects.jsonl");
+    let tmp = path.with_file_name(format!("{TMP_PREFIX}{name}.tmp"));
+    let write_err = |source| Error::Write { path: tmp.clone(), source };
+    let mut out = io::BufWriter::new(File::create(&tmp).map_err(write_err)?);
+    for line in BufReader::new(File::open(path).map_err(read_err)?).lines() {
+        let line = line.map_err(read_err)?;
+        let keep = serde_json::from_str::<RejectRow>(&line).is_ok_and(|row| done.contains(&row.source));
+        if keep {
+            out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+        }
+    }
+    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+    file.sync_all().map_err(write_err)?;
+    FinishedFile { tmp_path: tmp.clone(), final_path: path.to_path_buf() }.publish().map_err(write_err)?;
+    Ok(kept)
 }
 
 fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -193,7 +193,7 @@ fn bad_lines_are_rejected_and_kept() {
     for (line, reason) in [
         (":2 ", "truncated"),
         (":3 ", "not JSON"),
-        (":4 ", "invalid timestamp"),
+        (":4 ", "is not an ISO 8601 time"),
         (":5 ", "not a model invocation log record"),
     ] {
         assert!(
@@ -219,7 +219,11 @@ fn truncated_gzip_keeps_what_was_readable() {
     let s = ingest_paths(&t.warehouse(), &[file]);
     assert!(s.ingested > 500 && s.ingested < 2000, "{s:?}");
     assert!(s.rejected >= 1, "{s:?}");
-    let rejects = bedrock_spend::store::warehouse::Warehouse::open_read_only(&t.warehouse()).read_rejects().unwrap();
+    let rejects: Vec<_> = bedrock_spend::store::warehouse::Warehouse::open_read_only(&t.warehouse())
+        .read_rejects()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert!(rejects.iter().any(|r| r.reason.contains("truncated or corrupt")), "{rejects:?}");
     // Every kept row is a whole, correct record.
     assert_eq!(scalar(&t.warehouse(), "SELECT count(*) FROM invocations WHERE output_tokens <> 1"), 0);
@@ -271,7 +275,7 @@ fn dedupe_holds_under_a_tight_key_budget() {
     let run = |warehouse: &std::path::Path, max_indexed_keys: usize| {
         let listing = local::list_local(std::slice::from_ref(&logs)).unwrap();
         let mut wh = Warehouse::open_for_write(warehouse).unwrap();
-        let options = IngestOptions { threads: 2, max_indexed_keys, ..IngestOptions::default() };
+        let options = IngestOptions { max_indexed_keys, ..test_options() };
         ingest::run(&mut wh, listing.sources, listing.not_logs, &options).unwrap()
     };
     let roomy = run(&t.path("roomy"), 1_000_000);
@@ -342,11 +346,16 @@ fn compaction_merges_days() {
         "-q",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let files_before = files_under(&wh.join("invocations")).len();
+    let files_before =
+        files_under(&wh.join("invocations")).iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
     assert!(files_before <= 2 * 9, "ingest compacts days over 8 files itself: {files_before}");
     let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "compact"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let files: Vec<PathBuf> = files_under(&wh.join("invocations"));
+    // The replaced files stay for the grace period under hidden, non-Parquet names.
+    let files: Vec<PathBuf> = files_under(&wh.join("invocations"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
     assert_eq!(files.len(), 2, "one file per day: {files:?}");
     assert_eq!(scalar(&wh, "SELECT count(DISTINCT request_id) FROM invocations"), 4000);
     assert_eq!(scalar(&wh, "SELECT count(*) FROM invocations"), 4000);
@@ -475,4 +484,293 @@ fn exit_codes() {
     assert_eq!(unwritable.status.code(), Some(2), "{}", String::from_utf8_lossy(&unwritable.stderr));
     let ok = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", file.to_str().unwrap()]);
     assert_eq!(ok.status.code(), Some(0));
+}
+
+/// Rejects stream to disk: a million bad lines take no more memory than a few, the count is exact, and
+/// `rejects --limit 2` reads them without holding them. Before, every reject was held until the commit (about
+/// 350 bytes each: 414 MB for these) and the listing loaded them all (263 MB).
+#[test]
+fn a_million_rejects_in_bounded_memory() {
+    const LINES: usize = 1_000_000;
+    let t = TestDir::new();
+    let text: Vec<u8> =
+        (0..LINES).flat_map(|i| format!("garbage line {i:07} is not a record\n").into_bytes()).collect();
+    let file = t.write("garbage.log.gz", &gzip(&text));
+    let wh = t.warehouse();
+    let (out, peak_kb) = run_cli_measured(&["--warehouse", wh.to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("0 ingested, 0 duplicates skipped, {LINES} rejected")), "{stdout}");
+    // The whole input, inflated in one piece (37 MB), plus the process's own ~45 MB; not the rejects.
+    assert!(peak_kb < 160 * 1024, "ingest peaked at {peak_kb} KiB");
+
+    let (out, peak_kb) = run_cli_measured(&["--warehouse", wh.to_str().unwrap(), "rejects", "--limit", "2"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let source = file.canonicalize().unwrap();
+    let want = format!(
+        "{LINES} rejected record(s)\n{src}:999999 (byte 36999926): not JSON\n{src}:1000000 (byte 36999963): not JSON\n",
+        src = source.display()
+    );
+    assert_eq!(listing, want);
+    assert!(peak_kb < 100 * 1024, "rejects --limit 2 peaked at {peak_kb} KiB");
+}
+
+/// A flood of one bad line is kept as one row that still gives every location; a different line in the middle
+/// splits it; rows from the warehouse read back the same counts and positions.
+#[test]
+fn a_flood_of_one_bad_line_is_summarised_with_every_location() {
+    use bedrock_spend::store::warehouse::Warehouse;
+    let t = TestDir::new();
+    let bad = "this is not a log record\n";
+    let good = record("ok", "2025-11-02T10:00:00Z", 1, 1);
+    // Lines 1..=50000 bad, 50001 a record, 50002..=150001 bad, 150002 a different bad line.
+    let text = format!("{}{good}\n{}not json either\n", bad.repeat(50_000), bad.repeat(100_000));
+    let file = t.write("flood.log", text.as_bytes());
+    let summary = ingest_paths(&t.warehouse(), std::slice::from_ref(&file));
+    assert_eq!((summary.ingested, summary.rejected), (1, 150_001), "{summary:?}");
+    let rows: Vec<_> =
+        Warehouse::open_read_only(&t.warehouse()).read_rejects().unwrap().collect::<Result<_, _>>().unwrap();
+    let runs: Vec<(u64, u64, u64)> = rows.iter().map(|r| (r.line, r.offset, r.count())).collect();
+    let second_run_offset = (50_000 * bad.len() + good.len() + 1) as u64;
+    assert_eq!(
+        runs,
+        [
+            (1, 0, 50_000),
+            (50_002, second_run_offset, 100_000),
+            (150_002, 150_000 * bad.len() as u64 + good.len() as u64 + 1, 1)
+        ]
+    );
+    let locations: Vec<(u64, u64)> = rows[1].locations().collect();
+    assert_eq!(locations.len(), 100_000);
+    assert_eq!(locations[99_999], (150_001, second_run_offset + 99_999 * bad.len() as u64));
+    let listing = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "rejects", "--limit", "1"]);
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.starts_with("150001 rejected record(s)\n"), "{listing}");
+}
+
+/// Reject bytes count toward the commit trigger: a run of many rejects publishes them in several files as it
+/// goes, and they add up.
+#[test]
+fn reject_bytes_trigger_commits() {
+    use bedrock_spend::ingest::sources::local as source;
+    use bedrock_spend::ingest::{self, IngestOptions};
+    use bedrock_spend::store::warehouse::Warehouse;
+    let t = TestDir::new();
+    let text: String = (0..5000).map(|i| format!("bad line {i}\n")).collect();
+    let file = t.write("bad.log", text.as_bytes());
+    let listing = source::list_local(&[file]).unwrap();
+    let mut wh = Warehouse::open_for_write(&t.warehouse()).unwrap();
+    let options = IngestOptions { commit_every_reject_bytes: 20_000, ..test_options() };
+    let summary = ingest::run(&mut wh, listing.sources, listing.not_logs, &options).unwrap();
+    assert_eq!(summary.rejected, 5000);
+    let files: Vec<PathBuf> = files_under(&t.warehouse().join("rejects"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert!(files.len() >= 5, "about 20 kB of rejects per commit: {files:?}");
+    let total: u64 = Warehouse::open_read_only(&t.warehouse()).last_rejects(0).unwrap().total;
+    assert_eq!(total, 5000);
+}
+
+/// Reject text is kept exactly: invalid UTF-8 as base64 beside the lossy text, a huge value cut to its first
+/// 64 KiB with its full length recorded.
+#[test]
+fn reject_text_is_kept_losslessly() {
+    use bedrock_spend::store::warehouse::Warehouse;
+    let t = TestDir::new();
+    let latin1 = b"{\"requestId\": \"caf\xe9\", \"timestamp\": oops}".to_vec();
+    let huge = format!("{{\"requestId\": \"{}\" broken", "z".repeat(200_000));
+    let mut input = latin1.clone();
+    input.push(b'\n');
+    input.extend_from_slice(huge.as_bytes());
+    input.push(b'\n');
+    let file = t.write("odd.log", &input);
+    let summary = ingest_paths(&t.warehouse(), &[file]);
+    assert_eq!(summary.rejected, 2, "{summary:?}");
+    let rows: Vec<_> =
+        Warehouse::open_read_only(&t.warehouse()).read_rejects().unwrap().collect::<Result<_, _>>().unwrap();
+    let decoded = rows[0].raw_base64.as_deref().map(base64_decode);
+    assert_eq!(decoded.as_deref(), Some(latin1.as_slice()), "{:?}", rows[0]);
+    assert!(rows[0].raw.contains("caf\u{fffd}"), "{:?}", rows[0].raw);
+    assert_eq!((rows[1].raw.len(), rows[1].raw_len), (64 << 10, Some(huge.len() as u64)));
+    assert!(huge.starts_with(&rows[1].raw) && rows[1].raw_base64.is_none());
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let digits: Vec<u8> = chunk.iter().filter(|&&c| c != b'=').map(|&c| value(c)).collect();
+        let word = digits.iter().enumerate().fold(0u32, |w, (i, &d)| w | u32::from(d) << (18 - 6 * i));
+        out.extend((0..digits.len().saturating_sub(1)).map(|i| (word >> (16 - 8 * i)) as u8));
+    }
+    out
+}
+
+/// Times before Bedrock existed or from the future are rejected with the reason; epoch numbers are read in the
+/// unit their size gives, never as a time decades off.
+#[test]
+fn implausible_timestamps_are_rejected_and_epochs_read_by_magnitude() {
+    let with_time = |id: &str, time: Value| {
+        let mut r: Value = serde_json::from_str(&record(id, "2025-11-02T10:00:00Z", 1, 1)).unwrap();
+        r["timestamp"] = time;
+        r.to_string()
+    };
+    let tomorrow_and_more = (chrono::Utc::now() + chrono::TimeDelta::hours(25)).to_rfc3339();
+    let lines = [
+        with_time("seconds", json!(1730800000)),
+        with_time("millis", json!(1730800000123i64)),
+        with_time("micros", json!(1730800000123456i64)),
+        with_time("year-9999", json!("9999-12-31T23:59:59Z")),
+        with_time("year-1970", json!("1970-01-01T00:00:00Z")),
+        with_time("before-ga", json!("2023-09-27T23:59:59Z")),
+        with_time("future", json!(tomorrow_and_more)),
+        with_time("ga", json!("2023-09-28T00:00:00Z")),
+    ];
+    let t = TestDir::new();
+    let file = t.write("times.jsonl", lines.join("\n").as_bytes());
+    let out = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let rows = query(
+        &t.warehouse(),
+        "SELECT request_id, CAST(timestamp AS VARCHAR) AS ts FROM invocations ORDER BY timestamp",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!({"request_id": "ga", "ts": "2023-09-28T00:00:00Z"}),
+            json!({"request_id": "seconds", "ts": "2024-11-05T09:46:40Z"}),
+            json!({"request_id": "millis", "ts": "2024-11-05T09:46:40.123Z"}),
+            json!({"request_id": "micros", "ts": "2024-11-05T09:46:40.123456Z"}),
+        ]
+    );
+    let listing = run_cli(&["--warehouse", t.warehouse().to_str().unwrap(), "rejects"]);
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.starts_with("4 rejected record(s)\n"), "{listing}");
+    for (line, reason) in [
+        (4, "timestamp 9999-12-31T23:59:59Z is more than 24 hour(s) after this run's clock"),
+        (5, "timestamp 1970-01-01T00:00:00Z is before 2023-09-28T00:00:00Z"),
+        (6, "timestamp 2023-09-27T23:59:59Z is before 2023-09-28T00:00:00Z"),
+        (7, "is more than 24 hour(s) after this run's clock"),
+    ] {
+        assert!(
+            listing.lines().any(|l| l.contains(&format!(":{line} (")) && l.contains(reason)),
+            "line {line}: {listing}"
+        );
+    }
+}
+
+/// A run that fails (here: a file-size limit, as a full disk would) removes its temporary files on the way
+/// out, instead of leaving them to keep the disk full until the next run.
+#[test]
+fn a_failed_ingest_leaves_no_temporary_files() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 20_000, 2, "s3", &[]);
+    // A bad line per file, so rejects are written too.
+    let bad: String = (0..20_000).map(|i| format!("bad line {i}\n")).collect();
+    t.write("logs/bad.log", bad.as_bytes());
+    for limit_kb in ["300", "1500"] {
+        let wh = t.path(&format!("wh-{limit_kb}"));
+        // SIGXFSZ ignored: writing past the limit fails with EFBIG, as a full disk fails with ENOSPC.
+        let script = format!(
+            "trap '' XFSZ; ulimit -f {}; exec \"$0\" --warehouse \"$1\" -q ingest \"$2\"",
+            limit_kb.parse::<u64>().unwrap() * 2
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, BIN, wh.to_str().unwrap(), logs.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "limit {limit_kb} KB: {}", String::from_utf8_lossy(&out.stderr));
+        let left: Vec<PathBuf> = files_under(&wh)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "limit {limit_kb} KB left {left:?}; {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Rejects recorded by a killed run count in the re-run's summary and exit code (they were never reported),
+/// exactly once: with the re-run's own rejects they add up to an uninterrupted run's.
+#[test]
+fn a_rerun_reports_the_rejects_a_killed_run_recorded() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 6000, 4, "s3", &["--object-minutes", "10"]);
+    // One bad line in every object, after its records.
+    for (i, f) in files_under(&logs).into_iter().filter(|p| p.extension().is_some_and(|e| e == "gz")).enumerate() {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&f).unwrap()), &mut text)
+            .unwrap();
+        text.extend_from_slice(format!("bad line in object {i}\n").as_bytes());
+        std::fs::write(&f, gzip(&text)).unwrap();
+    }
+    // Offloaded bodies and permission-check markers are not logs: their bad lines are never read.
+    let reference = ingest_paths(&t.path("reference"), std::slice::from_ref(&logs));
+    let objects = reference.rejected;
+    assert!(objects > 500, "{reference:?}");
+
+    let summary_of = |out: &std::process::Output| -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        })
+    };
+    let mut tried = 0;
+    for kill_after_files in [1usize, 3] {
+        let wh = t.path(&format!("killed-{kill_after_files}"));
+        let mut child = std::process::Command::new(BIN)
+            .args([
+                "--warehouse",
+                wh.to_str().unwrap(),
+                "-q",
+                "ingest",
+                logs.to_str().unwrap(),
+                "--commit-every-rows",
+                "200",
+                "--threads",
+                "1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A commit publishes its rejects, then its manifest segment: once a segment is there, so are the rejects
+        // of the sources it records.
+        let segments = || {
+            std::fs::read_dir(wh.join("_manifest"))
+                .map_or(0, |d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count())
+        };
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while child.try_wait().unwrap().is_none()
+            && segments() < kill_after_files
+            && std::time::Instant::now() < give_up
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let killed = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        if !killed {
+            continue;
+        }
+        tried += 1;
+        let rerun = run_cli(&["--warehouse", wh.to_str().unwrap(), "ingest", logs.to_str().unwrap(), "--json"]);
+        assert_eq!(rerun.status.code(), Some(1), "the carried-over rejects make it exit 1");
+        let s = summary_of(&rerun);
+        let carried = s["rejects_carried_over"].as_u64().unwrap();
+        assert!(carried > 0, "{s}");
+        assert_eq!(carried + s["rejected"].as_u64().unwrap(), objects, "every reject reported once: {s}");
+        let listing = run_cli(&["--warehouse", wh.to_str().unwrap(), "rejects", "--limit", "0"]);
+        assert_eq!(String::from_utf8_lossy(&listing.stdout), format!("{objects} rejected record(s)\n"));
+        // Reported now: the next run has nothing to carry over.
+        let again = run_cli(&["--warehouse", wh.to_str().unwrap(), "ingest", logs.to_str().unwrap(), "--json"]);
+        assert_eq!(again.status.code(), Some(0), "{}", summary_of(&again));
+        assert_eq!(summary_of(&again)["rejects_carried_over"], 0);
+    }
+    assert!(tried >= 1, "some run must be killed after it recorded rejects");
 }

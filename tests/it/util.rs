@@ -48,8 +48,13 @@ impl TestDir {
 pub fn ingest_paths(warehouse: &Path, inputs: &[PathBuf]) -> IngestSummary {
     let listing = local::list_local(inputs).expect("list inputs");
     let mut wh = Warehouse::open_for_write(warehouse).expect("open warehouse");
-    ingest::run(&mut wh, listing.sources, listing.not_logs, &IngestOptions { threads: 2, ..IngestOptions::default() })
-        .expect("ingest")
+    ingest::run(&mut wh, listing.sources, listing.not_logs, &test_options()).expect("ingest")
+}
+
+/// Ingest options for tests: two threads, and the clock read (the default clock is the epoch, which makes every
+/// record's time look like the future).
+pub fn test_options() -> IngestOptions {
+    IngestOptions { threads: 2, now: chrono::Utc::now(), ..IngestOptions::default() }
 }
 
 /// Run the binary.
@@ -141,4 +146,48 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Run the binary and return its output with its peak resident memory in KiB, read from `/proc/<pid>/status`
+/// (`VmHWM`, the high-water mark) until it exits. Linux only, like the rest of the suite's tooling.
+pub fn run_cli_measured(args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("BEDROCK_SPEND_WAREHOUSE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bedrock-spend");
+    // Drain the pipes on threads, so a chatty child never blocks on a full pipe while it is watched.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stdout.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stderr.read_to_end(&mut v).unwrap();
+        v
+    });
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path)
+            && let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let output = Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() };
+    (output, peak_kb)
 }

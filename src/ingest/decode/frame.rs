@@ -190,7 +190,9 @@ impl<R: Read> Framer<R> {
         loop {
             while self.pos < self.filled {
                 let b = self.buf[self.pos];
-                let skip = b.is_ascii_whitespace() || (b == b',' && matches!(self.mode, Mode::InArray { .. }));
+                // JSON whitespace only: anything else between values (a form feed) is garbage, rejected, not lost.
+                let skip = crate::ingest::json::is_json_whitespace(b)
+                    || (b == b',' && matches!(self.mode, Mode::InArray { .. }));
                 // A UTF-8 byte-order mark at the start of a file.
                 let bom = self.base_offset + self.pos as u64 == 0
                     && self.buf[self.pos..self.filled].starts_with(&[0xEF, 0xBB, 0xBF]);
@@ -387,7 +389,7 @@ impl<R: Read> Framer<R> {
         const PREFIX: &[u8] = b"{\"events\":[";
         while self.filled - self.pos < 64 && self.fill() {}
         let window = &self.buf[self.pos..self.filled.min(self.pos + 64)];
-        let mut significant = window.iter().filter(|b| !b.is_ascii_whitespace());
+        let mut significant = window.iter().filter(|&&b| !crate::ingest::json::is_json_whitespace(b));
         PREFIX.iter().all(|expected| significant.next() == Some(expected))
     }
 

@@ -17,8 +17,8 @@ use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::ingest::json;
-use crate::ingest::record::WireRecord;
+use crate::ingest::json::{self, trim_json_whitespace, trim_json_whitespace_end};
+use crate::ingest::record::{WireError, WireRecord};
 use crate::store::row::Invocation;
 use frame::{Frame, Framer, Position};
 use inflate::GzipInflater;
@@ -52,7 +52,12 @@ pub struct Location {
 pub struct Reject {
     pub location: Location,
     pub reason: String,
+    /// The text, at most its first [`MAX_REJECT_RAW`] bytes (invalid UTF-8 shown as U+FFFD).
     pub raw: String,
+    /// The full length of the text in bytes, when `raw` holds only its first [`MAX_REJECT_RAW`] bytes.
+    pub raw_len: Option<u64>,
+    /// The kept bytes exactly, base64-encoded, when they are not UTF-8 (so `raw` lost some of them).
+    pub raw_base64: Option<String>,
 }
 
 /// What the decoder hands to its caller.
@@ -61,8 +66,9 @@ pub struct Reject {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// A row, lent to the callback (moving it through the callback chain copied it several times per record).
-    Record(&'a mut Invocation<'a>, Location),
+    /// A row, lent to the callback (moving it through the callback chain copied it several times per record),
+    /// with the record's text, for a caller that rejects it on grounds of its own (an implausible time).
+    Record(&'a mut Invocation<'a>, Location, &'a str),
     Reject(Reject),
 }
 
@@ -87,8 +93,10 @@ impl DecodeStats {
     }
 }
 
-/// Raw text kept for a reject, at most. Longer values are cut and the reason says so.
-const MAX_REJECT_RAW: usize = 16 << 20;
+/// Raw text kept for a reject, at most: enough to see what is wrong with it, and small enough that a flood of
+/// huge bad values cannot fill memory or disk. Longer values are cut (at a character boundary) and their full
+/// length is recorded beside them.
+pub const MAX_REJECT_RAW: usize = 64 << 10;
 /// Exports nest at most `events[] -> message -> record`; deeper is not a log.
 const MAX_NESTING: u8 = 4;
 
@@ -269,11 +277,11 @@ fn decode_framed<R: Read>(
         // The stream ended early. Whatever was decoded before stands; the loss itself is recorded.
         let location = Location { position: Position { line: 0, offset: stats.bytes }, item: None };
         count(
-            Event::Reject(Reject {
+            Event::Reject(reject(
                 location,
-                reason: format!("input is truncated or corrupt after {} decompressed bytes: {e}", stats.bytes),
-                raw: String::new(),
-            }),
+                format!("input is truncated or corrupt after {} decompressed bytes: {e}", stats.bytes),
+                b"",
+            )),
             &mut stats,
         );
     }
@@ -284,13 +292,13 @@ fn decode_framed<R: Read>(
 /// scan. Returns false, having emitted nothing, for anything else (a pretty-printed first line, two values on
 /// a line, an export wrapper, broken JSON), which the framer then handles the careful way.
 fn decode_record_line(line: &[u8], location: Location, on_event: &mut dyn FnMut(Event<'_>)) -> bool {
-    let Ok(text) = json::utf8(line.trim_ascii_end()) else { return false };
+    let Ok(text) = json::utf8(trim_json_whitespace_end(line)) else { return false };
     let Ok(record) = WireRecord::parse(text) else { return false };
     if !record.looks_like_record() {
         return false;
     }
     match record.into_invocation() {
-        Ok(mut invocation) => on_event(Event::Record(&mut invocation, location)),
+        Ok(mut invocation) => on_event(Event::Record(&mut invocation, location, text)),
         Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
     }
     true
@@ -320,7 +328,7 @@ fn decode_lines(bytes: &[u8], start: Position, reason: &str, on_event: &mut dyn 
     };
     for (line_no, line) in (start.line..).zip(bytes.split_inclusive(|&b| b == b'\n')) {
         let position = Position { line: line_no, offset };
-        let trimmed = line.trim_ascii();
+        let trimmed = trim_json_whitespace(line);
         let is_good = trimmed.first().is_some_and(|&b| b == b'{' || b == b'[')
             && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
         if is_good {
@@ -358,13 +366,41 @@ fn line_reason(line: &[u8]) -> String {
     }
 }
 
-fn reject(location: Location, reason: String, bytes: &[u8]) -> Reject {
-    let (kept, reason) = if bytes.len() > MAX_REJECT_RAW {
-        (&bytes[..MAX_REJECT_RAW], format!("{reason} (raw text cut to {MAX_REJECT_RAW} of {} bytes)", bytes.len()))
-    } else {
-        (bytes, reason)
+/// A reject of `bytes` (trailing JSON whitespace dropped), keeping at most [`MAX_REJECT_RAW`] of them: as text,
+/// and also as base64 when they are not UTF-8, so nothing of what was kept is lost to the lossy conversion.
+pub fn reject(location: Location, reason: String, bytes: &[u8]) -> Reject {
+    let bytes = trim_json_whitespace_end(bytes);
+    let mut kept = &bytes[..bytes.len().min(MAX_REJECT_RAW)];
+    if kept.len() < bytes.len()
+        && let Err(e) = std::str::from_utf8(kept)
+        && e.error_len().is_none()
+    {
+        // Only the cut split a character: end before it, so UTF-8 text stays UTF-8.
+        kept = &kept[..e.valid_up_to()];
+    }
+    let (raw, raw_base64) = match json::utf8(kept) {
+        Ok(text) => (text.to_string(), None),
+        Err(_) => (String::from_utf8_lossy(kept).into_owned(), Some(base64(kept))),
     };
-    Reject { location, reason, raw: String::from_utf8_lossy(kept).trim_end().to_string() }
+    let raw_len = (kept.len() < bytes.len()).then_some(bytes.len() as u64);
+    Reject { location, reason, raw, raw_len, raw_base64 }
+}
+
+/// Standard base64 with padding (RFC 4648, section 4).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let word = chunk.iter().enumerate().fold(0u32, |w, (i, &b)| w | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(word >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Export wrapper keys, read only when an object is not itself a record.
@@ -403,7 +439,14 @@ fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn 
         Some(b'{') => decode_object(text, location, depth, on_event),
         Some(b'"') => match serde_json::from_str::<Cow<str>>(text) {
             // A message field holding the record as a JSON string (CloudWatch exports).
-            Ok(inner) => decode_value(inner.as_bytes(), location, depth + 1, on_event),
+            Ok(inner) if matches!(inner.trim_start().as_bytes().first(), Some(b'{' | b'[' | b'"')) => {
+                decode_value(inner.as_bytes(), location, depth + 1, on_event)
+            }
+            Ok(inner) => on_event(Event::Reject(reject(
+                location,
+                "message is not JSON: a log event's message must hold the log record as a JSON object".into(),
+                inner.as_bytes(),
+            ))),
             Err(e) => on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), bytes))),
         },
         _ => on_event(Event::Reject(reject(
@@ -415,23 +458,32 @@ fn decode_value(bytes: &[u8], location: Location, depth: u8, on_event: &mut dyn 
 }
 
 fn decode_object(text: &str, location: Location, depth: u8, on_event: &mut dyn FnMut(Event<'_>)) {
-    let record = match WireRecord::parse(text) {
-        Ok(r) => r,
+    // Too deep to be a record, measured from this object; but a wrapper's levels do not count toward the limit
+    // (a record is judged from its own text), so a wrapper holding a record at the limit is still unwrapped.
+    let too_deep = match WireRecord::parse(text) {
+        Ok(record) if record.looks_like_record() => {
+            match record.into_invocation() {
+                Ok(mut invocation) => on_event(Event::Record(&mut invocation, location, text)),
+                Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
+            }
+            return;
+        }
+        Ok(_) => None,
+        Err(WireError::Syntax(e)) if e.is_too_deep() => Some(e),
         Err(e) => return on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
     };
-    if record.looks_like_record() {
-        match record.into_invocation() {
-            Ok(mut invocation) => on_event(Event::Record(&mut invocation, location)),
-            Err(e) => on_event(Event::Reject(reject(location, e.to_string(), text.as_bytes()))),
-        }
-        return;
-    }
     let wrapper: Wrapper = match serde_json::from_str(text) {
         Ok(w) => w,
         Err(e) => {
             return on_event(Event::Reject(reject(location, format!("invalid JSON: {e}"), text.as_bytes())));
         }
     };
+    if let Some(e) = too_deep
+        && wrapper.events.is_none()
+        && wrapper.at_message.or(wrapper.message).is_none()
+    {
+        return on_event(Event::Reject(reject(location, WireError::Syntax(e).to_string(), text.as_bytes())));
+    }
     if let Some(events) = wrapper.events {
         for (i, event) in events.into_iter().enumerate() {
             let loc = Location { item: Some(i as u64), ..location };
@@ -576,5 +628,302 @@ mod tests {
                 assert!(stats.failed_in_transport());
             }
         }
+    }
+
+    /// A small deterministic generator (xorshift64), so a failing case is reproduced by its round number.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Real records and sample logs (plain text), the seeds of the mutated inputs.
+    fn seed_texts() -> Vec<Vec<u8>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seeds = Vec::new();
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("tests/data/real"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files.push(root.join("sample-logs/cloudwatch/us-east-1/filter-log-events-2025-12-30.json"));
+        for f in files {
+            seeds.push(std::fs::read(f).unwrap());
+        }
+        let s3 = root.join("sample-logs/s3/AWSLogs");
+        let mut stack = vec![s3];
+        let mut gz = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p)
+                } else if p.extension().is_some_and(|e| e == "gz") {
+                    gz.push(p)
+                }
+            }
+        }
+        gz.sort();
+        for f in gz.iter().take(3) {
+            let mut text = Vec::new();
+            MultiGzDecoder::new(std::fs::read(f).unwrap().as_slice()).read_to_end(&mut text).unwrap();
+            seeds.push(text);
+        }
+        seeds
+    }
+
+    /// One arbitrary input: random bytes, or a seed mutated a few times; gzipped (single or multi-member,
+    /// sometimes damaged) or not.
+    fn arbitrary_input(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+        const JSONISH: &[u8] = b"{}[]\",:\\ \n\r\t0123456789-+.eEtrufalsn\x00\x1f\xff\xc3\xa9requestIdtimestamp";
+        let text = if rng.below(4) == 0 {
+            let len = rng.below(600);
+            (0..len)
+                .map(|_| if rng.below(3) == 0 { rng.next() as u8 } else { JSONISH[rng.below(JSONISH.len())] })
+                .collect()
+        } else {
+            let seed = &seeds[rng.below(seeds.len())];
+            let start = if rng.below(3) == 0 { rng.below(seed.len()) } else { 0 };
+            let end = (start + 1 + rng.below(20_000)).min(seed.len());
+            let mut text = seed[start..end].to_vec();
+            for _ in 0..rng.below(8) {
+                let at = rng.below(text.len() + 1);
+                match rng.below(6) {
+                    0 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    1 if at < text.len() => text[at] = JSONISH[rng.below(JSONISH.len())],
+                    2 => text.insert(at, JSONISH[rng.below(JSONISH.len())]),
+                    3 => text.truncate(at),
+                    4 => {
+                        let other = &seeds[rng.below(seeds.len())];
+                        let from = rng.below(other.len());
+                        let piece = &other[from..(from + rng.below(400)).min(other.len())];
+                        text.splice(at..at, piece.iter().copied());
+                    }
+                    _ if at < text.len() => text[at] = rng.next() as u8,
+                    _ => {}
+                }
+            }
+            text
+        };
+        match rng.below(4) {
+            0 => {
+                let mut gz = gzip(&text, flate2::Compression::fast());
+                if rng.below(2) == 0 && !gz.is_empty() {
+                    let at = rng.below(gz.len());
+                    if rng.below(2) == 0 { gz.truncate(at) } else { gz[at] ^= 1 << rng.below(8) }
+                }
+                gz
+            }
+            1 => {
+                let cut = rng.below(text.len() + 1);
+                let mut gz = gzip(&text[..cut], flate2::Compression::fast());
+                gz.extend(gzip(&text[cut..], flate2::Compression::fast()));
+                gz
+            }
+            _ => text,
+        }
+    }
+
+    fn unbase64(text: &str) -> Vec<u8> {
+        let value = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let mut out = Vec::new();
+        for chunk in text.as_bytes().chunks(4) {
+            let digits: Vec<u8> = chunk.iter().filter(|&&c| c != b'=').map(|&c| value(c)).collect();
+            let word = digits.iter().enumerate().fold(0u32, |w, (i, &d)| w | u32::from(d) << (18 - 6 * i));
+            out.extend((0..digits.len().saturating_sub(1)).map(|i| (word >> (16 - 8 * i)) as u8));
+        }
+        out
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        let mut rng = Rng(7);
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            assert_eq!(unbase64(&base64(&bytes)), bytes, "{len} bytes");
+        }
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+    }
+
+    /// The decoder over arbitrary bytes, gzip or not: it never panics, counts what it emits, gives every reject
+    /// a reason, and accounts for every byte it read: each is part of a record or of a reject's text, or is
+    /// whitespace or array punctuation between values.
+    #[test]
+    fn every_byte_is_ingested_or_rejected() {
+        let seeds = seed_texts();
+        let rounds: u64 = std::env::var("BEDROCK_SPEND_FUZZ_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3000);
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..rounds {
+            let input = arbitrary_input(&mut rng, &seeds);
+            let mut events: Vec<(Location, Vec<u8>, bool)> = Vec::new();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decode_bytes(&input, &mut |event| match event {
+                    Event::Record(_, location, text) => events.push((location, text.as_bytes().to_vec(), true)),
+                    Event::Reject(r) => {
+                        assert!(!r.reason.is_empty(), "a reject without a reason: {r:?}");
+                        let kept = r.raw_base64.as_deref().map_or_else(|| r.raw.clone().into_bytes(), unbase64);
+                        assert!(
+                            r.raw_len.is_none_or(|n| n > kept.len() as u64) && kept.len() <= MAX_REJECT_RAW,
+                            "{r:?}"
+                        );
+                        events.push((r.location, kept, false));
+                    }
+                })
+            }));
+            let Ok(stats) = outcome else { panic!("round {round}: the decoder panicked on {input:?}") };
+            let records = events.iter().filter(|e| e.2).count() as u64;
+            assert_eq!((stats.records, stats.rejects), (records, events.len() as u64 - records), "round {round}");
+
+            // What the decoder read: the input, or as much of its gzip as inflates.
+            let mut plain = Vec::new();
+            if detect_compression(&input) == Compression::Gzip {
+                let _ = MultiGzDecoder::new(input.as_slice()).read_to_end(&mut plain);
+            } else {
+                plain = input.clone();
+            }
+            plain.truncate(stats.bytes as usize);
+            // Values inside export wrappers are unescaped copies, not spans of the input: only the counts above
+            // hold for them.
+            if memchr::memmem::find(&plain, b"message\"").is_some()
+                || memchr::memmem::find(&plain, b"\"events\"").is_some()
+            {
+                continue;
+            }
+            let mut covered = vec![false; plain.len()];
+            // A byte-order mark opening the input is skipped by design.
+            if plain.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                covered[..3].fill(true);
+            }
+            for (location, text, _) in &events {
+                let from = (location.position.offset as usize).min(plain.len());
+                if text.is_empty() {
+                    continue;
+                }
+                let found = memchr::memmem::find(&plain[from..], text);
+                let Some(at) = found else {
+                    panic!(
+                        "round {round}: event text {:?} not found at or after offset {from} of {:?}",
+                        String::from_utf8_lossy(text),
+                        String::from_utf8_lossy(&plain)
+                    );
+                };
+                covered[from + at..from + at + text.len()].fill(true);
+            }
+            let lost: Vec<usize> = (0..plain.len())
+                .filter(|&i| !covered[i] && !matches!(plain[i], b' ' | b'\t' | b'\n' | b'\r' | b'[' | b']' | b','))
+                .collect();
+            let shown: Vec<(u64, String)> =
+                events.iter().map(|(l, t, _)| (l.position.offset, String::from_utf8_lossy(t).into_owned())).collect();
+            assert!(
+                lost.is_empty(),
+                "round {round}: bytes {:?}.. ({:?}) neither ingested nor rejected in {:?}; events: {shown:?}",
+                &lost[..lost.len().min(8)],
+                lost.first().map(|&i| &plain[i.saturating_sub(4)..(i + 4).min(plain.len())]),
+                String::from_utf8_lossy(&plain)
+            );
+        }
+    }
+
+    /// One nesting limit, whatever the layout: a record nested exactly [`MAX_DEPTH`] deep is ingested and one
+    /// level deeper is rejected, on one line, pretty-printed over many, inside an array, and inside each
+    /// CloudWatch wrapper (as an object, and as the JSON string a message holds).
+    #[test]
+    fn one_nesting_limit_in_every_layout() {
+        use crate::ingest::json::MAX_DEPTH;
+        // The record object and `input` are two levels; the body adds the rest.
+        let record = |depth: usize, newline: &str| {
+            let body = "[".repeat(depth - 2) + "1" + &"]".repeat(depth - 2);
+            let body = if newline.is_empty() { body } else { body.replace('[', "[\n  ").replace(']', "\n]") };
+            format!(
+                "{{{newline}\"requestId\":\"r\",{newline}\"timestamp\":\"2025-11-02T10:00:00Z\",{newline}\"modelId\":\"m\",{newline}\"input\":{{\"inputBodyJson\":{body}}}{newline}}}"
+            )
+        };
+        for depth in [3, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2, 1000, 1025, 5000] {
+            let line = record(depth, "");
+            let string = serde_json::to_string(&line).unwrap();
+            let layouts = [
+                ("one line", format!("{line}\n")),
+                ("pretty-printed", record(depth, "\n")),
+                ("in an array", format!("[{line}]")),
+                ("in an array over lines", format!("[\n{}\n]", record(depth, "\n"))),
+                ("events, message an object", format!("{{\"events\":[{{\"message\":{line}}}]}}")),
+                ("events, message a string", format!("{{\"events\":[{{\"message\":{string}}}]}}")),
+                ("logs insights row", format!("[{{\"@message\":{string}}}]")),
+                ("after a broken line", format!("{{\"broken\":\n{line}\n")),
+            ];
+            let want = depth <= MAX_DEPTH;
+            for (layout, input) in layouts {
+                let mut verdicts = Vec::new();
+                decode_bytes(input.as_bytes(), &mut |e| match e {
+                    Event::Record(..) => verdicts.push(Ok(())),
+                    Event::Reject(r) => verdicts.push(Err(r.reason)),
+                });
+                let ingested = verdicts.iter().any(Result::is_ok);
+                assert_eq!(ingested, want, "depth {depth}, {layout}: {verdicts:?}");
+                if !want {
+                    assert!(
+                        verdicts.iter().any(|v| v.as_ref().is_err_and(|r| r.contains("nested too deeply"))),
+                        "depth {depth}, {layout}: {verdicts:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A CloudWatch event whose message is not JSON is rejected as such, with the message as its text; a value
+    /// longer than the cap keeps its start and its length; invalid UTF-8 keeps its exact bytes.
+    #[test]
+    fn rejects_say_what_and_keep_the_text() {
+        let rejects = |input: &[u8]| {
+            let mut out = Vec::new();
+            decode_bytes(input, &mut |e| {
+                if let Event::Reject(r) = e {
+                    out.push(r)
+                }
+            });
+            out
+        };
+        let got = rejects(br#"{"events":[{"timestamp":1,"message":"START RequestId: 42 Version: $LATEST"}]}"#);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].reason.starts_with("message is not JSON"), "{got:?}");
+        // The framer hands out the events one by one: the location is the event's own.
+        assert_eq!(
+            (got[0].raw.as_str(), got[0].location.position.offset),
+            ("START RequestId: 42 Version: $LATEST", 11)
+        );
+
+        let long = format!("not json {}\n", "x".repeat(MAX_REJECT_RAW * 3));
+        let got = rejects(long.as_bytes());
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].raw.len(), got[0].raw_len), (MAX_REJECT_RAW, Some(long.trim_end().len() as u64)));
+        assert_eq!(got[0].raw.as_bytes(), &long.as_bytes()[..MAX_REJECT_RAW]);
+        // A cut inside a character keeps the text UTF-8 (no base64 needed) and whole characters only.
+        let wide = format!("{}\u{e9}\u{e9}\u{e9}\n", "y".repeat(MAX_REJECT_RAW - 1));
+        let got = rejects(wide.as_bytes());
+        assert_eq!((got[0].raw.len(), got[0].raw_base64.is_none()), (MAX_REJECT_RAW - 1, true), "{:?}", got[0].raw_len);
+
+        let bytes = b"{\"requestId\": \"\xff\xfe\x80\", broken\n";
+        let got = rejects(bytes);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let kept = got[0].raw_base64.as_deref().map(unbase64);
+        assert_eq!(kept.as_deref(), Some(&bytes[..bytes.len() - 1]), "the bytes exactly, newline trimmed");
+        assert!(got[0].raw.contains('\u{fffd}'), "{got:?}");
     }
 }

@@ -16,8 +16,16 @@
 
 use std::fmt;
 
-/// Containers nested deeper than this are rejected rather than walked: no log record comes near it.
-pub const MAX_DEPTH: usize = 1024;
+/// The one nesting limit of a log record: containers may nest this deep, the record's own object counting as
+/// the first level, wherever the nesting is and whatever the layout (one line, pretty-printed, inside an array
+/// or a CloudWatch wrapper, whose levels do not count: every record is judged from its own text). Deeper is
+/// rejected ("nested too deeply"), not walked. It is serde_json's own default, so no part of an accepted record
+/// that is later read with serde_json (metadata values, counts) can exceed serde_json's budget and get a
+/// different verdict; and no log record comes near it (Bedrock bodies nest a few tens of levels at most).
+pub const MAX_DEPTH: usize = 128;
+
+/// The problem of the error for nesting deeper than [`MAX_DEPTH`].
+const TOO_DEEP: &str = "nested too deeply";
 
 /// Why text is not JSON, and where (a byte offset into the text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +42,13 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
+impl SyntaxError {
+    /// Is this the error for nesting deeper than [`MAX_DEPTH`] (rather than broken JSON)?
+    pub fn is_too_deep(&self) -> bool {
+        self.problem == TOO_DEEP
+    }
+}
+
 /// A position in JSON text, moved forward by validating what it passes.
 pub struct Cursor<'a> {
     bytes: &'a [u8],
@@ -42,11 +57,23 @@ pub struct Cursor<'a> {
     string_bytes: usize,
     /// Whitespace bytes outside strings crossed so far.
     whitespace: usize,
+    /// Containers open around the cursor (walked by [`object`](Self::object) and [`array`](Self::array)):
+    /// nesting counts from the start of the text, however it is walked.
+    depth: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Cursor { bytes, pos: 0, string_bytes: 0, whitespace: 0 }
+        Cursor { bytes, pos: 0, string_bytes: 0, whitespace: 0, depth: 0 }
+    }
+
+    /// Enter a container at `start` (its opening byte): an error past [`MAX_DEPTH`].
+    fn enter(&mut self, start: usize) -> Result<(), SyntaxError> {
+        if self.depth == MAX_DEPTH {
+            return Err(self.error(start, TOO_DEEP));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     /// Bytes inside the strings (keys and values, escapes as written) crossed so far: the difference across a
@@ -135,11 +162,22 @@ impl<'a> Cursor<'a> {
         &mut self,
         mut on_field: impl FnMut(&[u8], &mut Self) -> Result<(), E>,
     ) -> Result<(), E> {
+        let start = self.mark();
         self.expect(b'{', "expected an object")?;
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(());
         }
+        self.enter(start)?;
+        let walked = self.object_members(&mut on_field);
+        self.depth -= 1;
+        walked
+    }
+
+    fn object_members<E: From<SyntaxError>>(
+        &mut self,
+        on_field: &mut impl FnMut(&[u8], &mut Self) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut unescaped: Vec<u8>;
         loop {
             if self.peek() != Some(b'"') {
@@ -188,11 +226,22 @@ impl<'a> Cursor<'a> {
         &mut self,
         mut on_item: impl FnMut(&mut Self) -> Result<(), E>,
     ) -> Result<(), E> {
+        let start = self.mark();
         self.expect(b'[', "expected an array")?;
         if self.peek() == Some(b']') {
             self.pos += 1;
             return Ok(());
         }
+        self.enter(start)?;
+        let walked = self.array_items(&mut on_item);
+        self.depth -= 1;
+        walked
+    }
+
+    fn array_items<E: From<SyntaxError>>(
+        &mut self,
+        on_item: &mut impl FnMut(&mut Self) -> Result<(), E>,
+    ) -> Result<(), E> {
         loop {
             self.skip_whitespace();
             on_item(self)?;
@@ -218,9 +267,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// Validate one value of any kind, iteratively: `stack` holds one bit per open container (set = object).
+    /// `depth` counts the containers opened here; the ones walked around the cursor count toward the limit too.
     fn skip_value(&mut self) -> Result<(), SyntaxError> {
-        let mut stack = [0u64; MAX_DEPTH / 64];
+        let mut stack = [0u64; MAX_DEPTH.div_ceil(64)];
         let mut depth = 0usize;
+        let room = MAX_DEPTH - self.depth;
         loop {
             // A value is expected here.
             self.skip_whitespace();
@@ -235,8 +286,8 @@ impl<'a> Cursor<'a> {
                     if self.peek() == Some(close) {
                         self.pos += 1;
                     } else {
-                        if depth == MAX_DEPTH {
-                            return Err(self.error(start, "nested too deeply"));
+                        if depth == room {
+                            return Err(self.error(start, TOO_DEEP));
                         }
                         let (word, bit) = (depth / 64, depth % 64);
                         if open == b'{' {
@@ -484,6 +535,25 @@ mod sse2 {
         }
         i
     }
+}
+
+/// JSON's whitespace (RFC 8259): space, tab, line feed, carriage return. Not form feed or vertical tab, which
+/// `u8::is_ascii_whitespace` also counts: trimming those would drop bytes of the input without a trace.
+pub fn is_json_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// `bytes` without JSON whitespace at either end.
+pub fn trim_json_whitespace(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| !is_json_whitespace(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| !is_json_whitespace(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// `bytes` without JSON whitespace at the end.
+pub fn trim_json_whitespace_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|&b| !is_json_whitespace(b)).map_or(0, |i| i + 1);
+    &bytes[..end]
 }
 
 /// Is the whole text one valid JSON value (surrounded by whitespace at most)?

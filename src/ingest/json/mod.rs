@@ -13,7 +13,9 @@
 mod cursor;
 mod scan;
 
-pub use cursor::{Cursor, SyntaxError, utf8, validate};
+pub use cursor::{
+    Cursor, MAX_DEPTH, SyntaxError, is_json_whitespace, trim_json_whitespace, trim_json_whitespace_end, utf8, validate,
+};
 pub(in crate::ingest) use scan::{
     array_items, object_fields, str_value, string_bytes, string_field, string_value, walk_strings,
 };

@@ -312,6 +312,16 @@ fn count(text: &str, field: &'static str, span: &[u8]) -> Result<Option<i64>, Wi
     if let Some(count) = plain_integer(span) {
         return Ok(Some(count));
     }
+    let digits = span.strip_prefix(b"-").unwrap_or(span);
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        // An integer too long for `plain_integer`: an i64 still holds some of 19 digits. serde_json would read a
+        // longer one as a float and print it rounded, so it is named here as it was written.
+        let written = String::from_utf8_lossy(span);
+        return match written.parse::<i64>() {
+            Ok(count) => Ok(Some(count)),
+            Err(_) => Err(field_error(field, format!("{written} is out of range for a token count"))),
+        };
+    }
     #[derive(Deserialize)]
     struct Count(#[serde(deserialize_with = "loose_count")] Option<i64>);
     let value = raw(text, span).unwrap_or("null");
@@ -378,9 +388,25 @@ pub enum RecordError {
     /// A JSON object that is not an invocation log record.
     #[error("not a model invocation log record: {0}")]
     NotALogRecord(&'static str),
-    /// `timestamp` is missing or not an ISO 8601 time.
-    #[error("invalid timestamp {0:?}")]
+    /// No `timestamp` (or `null`).
+    #[error("timestamp is missing")]
+    MissingTimestamp,
+    /// `timestamp` is a string that is not an ISO 8601 time.
+    #[error("timestamp {0:?} is not an ISO 8601 time")]
     InvalidTimestamp(String),
+    /// `timestamp` is a number that cannot be read as epoch seconds, milliseconds or microseconds; the number is
+    /// shown as written.
+    #[error("timestamp {raw} is not a time in epoch seconds, milliseconds or microseconds: {problem}")]
+    InvalidEpochTimestamp { raw: String, problem: &'static str },
+    /// `timestamp` is neither a string nor a number (shown as written, cut to [`SHOWN_VALUE_CHARS`]).
+    #[error("timestamp {0} is neither a string nor a number")]
+    TimestampNotATime(String),
+    /// A time before the earliest plausible one ([`TimestampWindow::earliest`]).
+    #[error("timestamp {} is before {}, the earliest accepted (Amazon Bedrock became generally available on 2023-09-28)", rfc3339(.timestamp), rfc3339(.earliest))]
+    TimestampTooEarly { timestamp: DateTime<Utc>, earliest: DateTime<Utc> },
+    /// A time further ahead of the run's clock than [`TimestampWindow::max_ahead`].
+    #[error("timestamp {} is more than {} hour(s) after this run's clock ({})", rfc3339(.timestamp), .max_ahead.num_hours(), rfc3339(.now))]
+    TimestampInFuture { timestamp: DateTime<Utc>, now: DateTime<Utc>, max_ahead: chrono::TimeDelta },
     /// A count is negative.
     #[error("{field} is negative ({value})")]
     NegativeCount { field: &'static str, value: i64 },
@@ -405,11 +431,8 @@ impl<'a> WireRecord<'a> {
             _ => return Err(RecordError::NotALogRecord("requestId is missing")),
         };
         let timestamp = match self.timestamp {
-            Some(raw) => read_timestamp(raw).ok_or_else(|| {
-                let text = serde_json::from_str::<Cow<str>>(raw).map(Cow::into_owned);
-                RecordError::InvalidTimestamp(text.unwrap_or_else(|_| raw.to_string()))
-            })?,
-            None => return Err(RecordError::InvalidTimestamp(String::new())),
+            Some(raw) => read_timestamp(raw)?,
+            None => return Err(RecordError::MissingTimestamp),
         };
 
         let (input, output) = (self.input, self.output);
@@ -512,18 +535,105 @@ pub fn total_input_tokens(input: Option<i64>, cache_read: Option<i64>, cache_wri
     }
 }
 
-/// A record timestamp: an ISO 8601 string as Bedrock writes it, or epoch milliseconds as some exporters do.
-pub fn read_timestamp(raw: &str) -> Option<DateTime<Utc>> {
+/// Which record times are believable. A log record cannot predate Amazon Bedrock, nor come from the future; a
+/// time outside the window is a corrupt or mis-scaled field (a year 9999, an epoch read in the wrong unit), and
+/// pricing it would put spend in a month that never had any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampWindow {
+    /// Records before this are rejected. Default: 2023-09-28T00:00:00Z, Bedrock's general availability.
+    pub earliest: DateTime<Utc>,
+    /// Records more than this after the run's clock are rejected. Default: one day (clock skew, late delivery
+    /// and time zones all fit well inside it).
+    pub max_ahead: chrono::TimeDelta,
+}
+
+/// 2023-09-28T00:00:00Z, when Amazon Bedrock became generally available.
+pub const BEDROCK_GA: DateTime<Utc> = match DateTime::from_timestamp(1_695_859_200, 0) {
+    Some(t) => t,
+    None => DateTime::<Utc>::UNIX_EPOCH,
+};
+
+impl Default for TimestampWindow {
+    fn default() -> Self {
+        TimestampWindow { earliest: BEDROCK_GA, max_ahead: chrono::TimeDelta::days(1) }
+    }
+}
+
+impl TimestampWindow {
+    /// Is `timestamp` believable for a run whose clock reads `now`?
+    pub fn check(&self, timestamp: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RecordError> {
+        if timestamp < self.earliest {
+            return Err(RecordError::TimestampTooEarly { timestamp, earliest: self.earliest });
+        }
+        if now.checked_add_signed(self.max_ahead).is_some_and(|latest| timestamp > latest) {
+            return Err(RecordError::TimestampInFuture { timestamp, now, max_ahead: self.max_ahead });
+        }
+        Ok(())
+    }
+}
+
+/// Characters of a value shown in a reason before it is cut.
+const SHOWN_VALUE_CHARS: usize = 64;
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A record timestamp (the raw JSON value): an ISO 8601 string as Bedrock writes it, or an epoch number as some
+/// exporters write it, read by its magnitude (see [`read_epoch`]).
+pub fn read_timestamp(raw: &str) -> Result<DateTime<Utc>, RecordError> {
     let raw = raw.trim();
     if let Some(time) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).and_then(parse_bedrock_timestamp) {
-        return Some(time);
+        return Ok(time);
     }
     if raw.starts_with('"') {
-        let text: Cow<str> = serde_json::from_str(raw).ok()?;
-        return parse_timestamp(&text);
+        let text: Cow<str> = serde_json::from_str(raw).map_err(|_| RecordError::InvalidTimestamp(raw.to_string()))?;
+        return parse_timestamp(&text).ok_or_else(|| RecordError::InvalidTimestamp(text.into_owned()));
     }
-    let millis: i64 = raw.parse().ok()?;
-    DateTime::from_timestamp_millis(millis)
+    if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return read_epoch(raw);
+    }
+    let mut shown: String = raw.chars().take(SHOWN_VALUE_CHARS).collect();
+    if shown.len() < raw.len() {
+        shown.push_str("...");
+    }
+    Err(RecordError::TimestampNotATime(shown))
+}
+
+/// An epoch time written as a JSON number, in the unit its magnitude gives: below 10^11 it is seconds (up to the
+/// year 5138), below 10^14 milliseconds (1973 to 5138), below 10^17 microseconds (1973 to 5138). Each unit
+/// covers the years the others cannot reach, so a time from Bedrock's era reads the same whichever unit it was
+/// written in, and never lands decades off. A fraction is kept down to the microsecond; negative numbers,
+/// exponents and larger magnitudes are refused with the number as written.
+fn read_epoch(raw: &str) -> Result<DateTime<Utc>, RecordError> {
+    let refuse = |problem| RecordError::InvalidEpochTimestamp { raw: raw.to_string(), problem };
+    if raw.starts_with('-') {
+        return Err(refuse("it is negative"));
+    }
+    if raw.contains(['e', 'E']) {
+        return Err(refuse("it has an exponent"));
+    }
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+        return Err(refuse("it is not a number"));
+    }
+    // 17 digits or more is at least 10^16; only 10^16..10^17 of those can be microseconds.
+    let value: u64 = match whole.parse() {
+        Ok(v) if v < 100_000_000_000_000_000 => v,
+        _ => return Err(refuse("it is too large for any of them")),
+    };
+    // Microseconds per unit, and the fraction's digits that reach down to a microsecond.
+    let (per_unit, fraction_digits) = match value {
+        0..100_000_000_000 => (1_000_000, 6),
+        100_000_000_000..100_000_000_000_000 => (1_000, 3),
+        _ => (1, 0),
+    };
+    let kept = &fraction[..fraction.len().min(fraction_digits)];
+    let sub_unit =
+        kept.bytes().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) * 10u64.pow((fraction_digits - kept.len()) as u32);
+    let micros = i64::try_from(value * per_unit + sub_unit).map_err(|_| refuse("it is too large for any of them"))?;
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| refuse("it is too large for any of them"))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the form Bedrock writes, read without the general parsers (which cost about 1.5% of
@@ -729,7 +839,7 @@ mod tests {
         ] {
             assert!(general(text).is_some());
             assert_eq!(parse_bedrock_timestamp(text), general(text), "{text}");
-            assert_eq!(read_timestamp(&format!("\"{text}\"")), general(text), "{text}");
+            assert_eq!(read_timestamp(&format!("\"{text}\"")).ok(), general(text), "{text}");
         }
         // Not the fast form, or not a possible time: the fast path declines and the general path decides.
         for text in [
@@ -745,7 +855,127 @@ mod tests {
             "2025-11-23 03:54:30Z",
         ] {
             assert_eq!(parse_bedrock_timestamp(text), None, "{text}");
-            assert_eq!(read_timestamp(&format!("\"{text}\"")), parse_timestamp(text), "{text}");
+            assert_eq!(read_timestamp(&format!("\"{text}\"")).ok(), parse_timestamp(text), "{text}");
         }
+    }
+
+    /// Reasons say exactly what is wrong, with numbers as written.
+    #[test]
+    fn reasons_are_exact() {
+        let reason = |text: &str| {
+            WireRecord::parse(text)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.into_invocation().map(|_| ()).map_err(|e| e.to_string()))
+        };
+        let cases = [
+            (r#"{"requestId":"r"}"#, "timestamp is missing"),
+            (r#"{"requestId":"r","timestamp":null}"#, "timestamp is missing"),
+            (r#"{"requestId":"r","timestamp":""}"#, r#"timestamp "" is not an ISO 8601 time"#),
+            (r#"{"requestId":"r","timestamp":"yesterday"}"#, r#"timestamp "yesterday" is not an ISO 8601 time"#),
+            (
+                r#"{"requestId":"r","timestamp":123456789012345678901234567890}"#,
+                "timestamp 123456789012345678901234567890 is not a time in epoch seconds, milliseconds or microseconds: it is too large for any of them",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":-1730800000}"#,
+                "timestamp -1730800000 is not a time in epoch seconds, milliseconds or microseconds: it is negative",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":1.7308e9}"#,
+                "timestamp 1.7308e9 is not a time in epoch seconds, milliseconds or microseconds: it has an exponent",
+            ),
+            (r#"{"requestId":"r","timestamp":{"s":1}}"#, r#"timestamp {"s":1} is neither a string nor a number"#),
+            (
+                r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","input":{"inputTokenCount":99999999999999999999}}"#,
+                "invalid field input.inputTokenCount: 99999999999999999999 is out of range for a token count",
+            ),
+            (
+                r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","output":{"outputTokenCount":-99999999999999999999}}"#,
+                "invalid field output.outputTokenCount: -99999999999999999999 is out of range for a token count",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(reason(text), Err(want.to_string()), "{text}");
+        }
+        // Nineteen digits still fit an i64.
+        let big =
+            r#"{"requestId":"r","timestamp":"2025-11-02T10:00:00Z","input":{"inputTokenCount":1234567890123456789}}"#;
+        assert_eq!(WireRecord::parse(big).unwrap().input.input_token_count, Some(1_234_567_890_123_456_789));
+    }
+
+    /// An epoch number is read in the unit its magnitude gives: the same instant written in seconds,
+    /// milliseconds or microseconds reads the same.
+    #[test]
+    fn epoch_timestamps_are_read_by_magnitude() {
+        // 1730800000 s is 2024-11-05T09:46:40Z (20032 days and 35200 s after the epoch).
+        let want = DateTime::from_timestamp(20_032 * 86_400 + 35_200, 0).unwrap();
+        assert_eq!(want.to_rfc3339(), "2024-11-05T09:46:40+00:00");
+        for (raw, fraction_micros) in [
+            ("1730800000", 0),
+            ("1730800000000", 0),
+            ("1730800000000000", 0),
+            ("1730800000.25", 250_000),
+            ("1730800000123.5", 123_500),
+            ("1730800000123456.9", 123_456),
+            (" 1730800000 ", 0),
+        ] {
+            let got = read_timestamp(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(got, want + chrono::TimeDelta::microseconds(fraction_micros), "{raw}");
+        }
+        // Every band's edges: the largest seconds value, the first milliseconds one, and so on.
+        let edges = [
+            ("99999999999", DateTime::from_timestamp(99_999_999_999, 0)),
+            ("100000000000", DateTime::from_timestamp_millis(100_000_000_000)),
+            ("99999999999999", DateTime::from_timestamp_millis(99_999_999_999_999)),
+            ("100000000000000", DateTime::from_timestamp_micros(100_000_000_000_000)),
+            ("99999999999999999", DateTime::from_timestamp_micros(99_999_999_999_999_999)),
+            ("0", DateTime::from_timestamp(0, 0)),
+        ];
+        for (raw, want) in edges {
+            assert_eq!(read_timestamp(raw).ok(), want, "{raw}");
+        }
+        assert!(read_timestamp("100000000000000000").is_err(), "10^17 fits no unit");
+    }
+
+    /// The window: nothing before Bedrock's general availability, nothing more than a day after the run's clock.
+    #[test]
+    fn timestamp_window() {
+        let window = TimestampWindow::default();
+        let now = DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z").unwrap().to_utc();
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let cases = [
+            (
+                "2023-09-27T23:59:59Z",
+                Some(
+                    "timestamp 2023-09-27T23:59:59Z is before 2023-09-28T00:00:00Z, the earliest accepted (Amazon Bedrock became generally available on 2023-09-28)",
+                ),
+            ),
+            ("2023-09-28T00:00:00Z", None),
+            ("2026-01-11T12:00:00Z", None),
+            (
+                "2026-01-11T12:00:01Z",
+                Some(
+                    "timestamp 2026-01-11T12:00:01Z is more than 24 hour(s) after this run's clock (2026-01-10T12:00:00Z)",
+                ),
+            ),
+            (
+                "9999-12-31T23:59:59Z",
+                Some(
+                    "timestamp 9999-12-31T23:59:59Z is more than 24 hour(s) after this run's clock (2026-01-10T12:00:00Z)",
+                ),
+            ),
+            (
+                "1970-01-01T00:00:00Z",
+                Some(
+                    "timestamp 1970-01-01T00:00:00Z is before 2023-09-28T00:00:00Z, the earliest accepted (Amazon Bedrock became generally available on 2023-09-28)",
+                ),
+            ),
+        ];
+        for (t, want) in cases {
+            let got = window.check(at(t), now).err().map(|e| e.to_string());
+            assert_eq!(got.as_deref(), want, "{t}");
+        }
+        let wide = TimestampWindow { earliest: at("1970-01-01T00:00:00Z"), max_ahead: chrono::TimeDelta::MAX };
+        assert!(wide.check(at("9999-12-31T23:59:59Z"), now).is_ok(), "the window is configurable");
     }
 }
