@@ -7,8 +7,8 @@
 --   minimum on top).
 -- Columns: prefix_hash, model, region, principals (distinct callers), principal (the first one), requests,
 --   days_active, min_prefix_tokens, prefix_tokens (estimated, summed over the uses), reads_5m, reads_1h (uses
---   that would read with a 5-minute or 1-hour TTL), read_tokens_5m, read_tokens_1h, median_gap_seconds (between
---   consecutive uses), prefix_cost_usd (what the prefix tokens cost today at the input price), cost_5m_usd,
+--   that would read with a 5-minute or 1-hour TTL), read_tokens_5m, read_tokens_1h, mean_gap_seconds (between
+--   consecutive uses, whole seconds), prefix_cost_usd (what the prefix tokens cost today at the input price), cost_5m_usd,
 --   cost_1h_usd (writes + reads at book prices; cost_1h_usd NULL where a day lacks a 1-hour write price),
 --   all_read_cost_usd, all_write_cost_usd (the prefix tokens if every use read, or wrote, the 5-minute cache: any
 --   hit rate prices linearly between them), cache_priced_requests (uses on days whose price row has both a cache-read and a cache-write price),
@@ -90,7 +90,7 @@ totals AS (
 ),
 callers AS (
   SELECT prefix_hash, model, region, count(DISTINCT principal) AS principals, min(principal) AS principal,
-    CAST(approx_median(gap_seconds) AS BIGINT) AS median_gap_seconds
+    sum(gap_seconds) / count(gap_seconds) AS mean_gap_seconds
   FROM classified
   GROUP BY 1, 2, 3
 ),
@@ -101,7 +101,7 @@ cached AS (
 )
 SELECT
   t.prefix_hash, t.model, t.region, c.principals, c.principal, t.requests, t.days_active, t.min_prefix_tokens,
-  t.prefix_tokens, t.reads_5m, t.reads_1h, t.read_tokens_5m, t.read_tokens_1h, c.median_gap_seconds,
+  t.prefix_tokens, t.reads_5m, t.reads_1h, t.read_tokens_5m, t.read_tokens_1h, c.mean_gap_seconds,
   t.prefix_cost_usd, t.cost_5m_usd,
   CASE WHEN t.days_without_1h = 0 THEN t.cost_1h_usd END AS cost_1h_usd,
   t.all_read_cost_usd, t.all_write_cost_usd,

@@ -3,7 +3,8 @@
 -- Parameters: $since (date, inclusive), $until (date, exclusive).
 -- Columns: model, region, requests, days_active, active_minutes (minutes with at least one request),
 --   input_tokens (uncached + cache read + cache write), output_tokens, p99_minute_tokens,
---   p99_minute_input_tokens, p99_minute_output_tokens (99th percentile over active minutes, approximate),
+--   p99_minute_input_tokens, p99_minute_output_tokens (exact 99th percentile over active minutes: the
+--   smallest value at or above 99% of them),
 --   peak_minute_tokens, hours_of_day (distinct UTC hours of day with traffic), quietest_hour_requests,
 --   busiest_hour_requests (requests in the quietest and busiest hour of day over the period), cost_usd (on
 --   demand, after discount).
@@ -17,6 +18,22 @@ WITH per_minute AS (
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND model IS NOT NULL
     AND price_status = 'priced'
   GROUP BY 1, 2, 3
+),
+ranked AS (
+  -- Exact percentiles (deterministic, unlike approx_percentile_cont): rank each minute within its model and Region.
+  SELECT model, region, input_tokens, output_tokens,
+    count(*) OVER (PARTITION BY model, region) AS n,
+    row_number() OVER (PARTITION BY model, region ORDER BY input_tokens + output_tokens) AS rank_total,
+    row_number() OVER (PARTITION BY model, region ORDER BY input_tokens) AS rank_input,
+    row_number() OVER (PARTITION BY model, region ORDER BY output_tokens) AS rank_output
+  FROM per_minute
+),
+p99 AS (
+  SELECT model, region,
+    min(CASE WHEN rank_total * 100 >= n * 99 THEN input_tokens + output_tokens END) AS p99_minute_tokens,
+    min(CASE WHEN rank_input * 100 >= n * 99 THEN input_tokens END) AS p99_minute_input_tokens,
+    min(CASE WHEN rank_output * 100 >= n * 99 THEN output_tokens END) AS p99_minute_output_tokens
+  FROM ranked GROUP BY 1, 2
 ),
 by_hour AS (
   SELECT model, region, date_part('hour', minute) AS hour_of_day, sum(requests) AS requests
@@ -34,9 +51,9 @@ SELECT
   count(*) AS active_minutes,
   sum(m.input_tokens) AS input_tokens,
   sum(m.output_tokens) AS output_tokens,
-  CAST(approx_percentile_cont(m.input_tokens + m.output_tokens, 0.99) AS BIGINT) AS p99_minute_tokens,
-  CAST(approx_percentile_cont(m.input_tokens, 0.99) AS BIGINT) AS p99_minute_input_tokens,
-  CAST(approx_percentile_cont(m.output_tokens, 0.99) AS BIGINT) AS p99_minute_output_tokens,
+  min(q.p99_minute_tokens) AS p99_minute_tokens,
+  min(q.p99_minute_input_tokens) AS p99_minute_input_tokens,
+  min(q.p99_minute_output_tokens) AS p99_minute_output_tokens,
   max(m.input_tokens + m.output_tokens) AS peak_minute_tokens,
   min(s.hours_of_day) AS hours_of_day,
   min(s.quietest_hour_requests) AS quietest_hour_requests,
@@ -44,5 +61,6 @@ SELECT
   CAST(sum(m.cost_usd) AS DECIMAL(38, 6)) AS cost_usd
 FROM per_minute m
 JOIN shape s ON s.model = m.model AND s.region = m.region
+JOIN p99 q ON q.model = m.model AND q.region = m.region
 GROUP BY m.model, m.region
 ORDER BY m.model, m.region

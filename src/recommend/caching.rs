@@ -84,7 +84,7 @@ pub(crate) fn recommend(
         evidence.insert("prefix_tokens_total_est".into(), json!(row.prefix_tokens));
         evidence.insert("reads_with_5m_ttl".into(), json!(row.reads_5m));
         evidence.insert("reads_with_1h_ttl".into(), json!(row.reads_1h));
-        evidence.insert("median_reuse_interval_seconds".into(), json!(row.median_gap_seconds));
+        evidence.insert("mean_reuse_interval_seconds".into(), json!(row.mean_gap_seconds));
         evidence.insert("cost_with_5m_ttl_usd".into(), money(cost_5m));
         evidence.insert("cost_with_1h_ttl_usd".into(), row.cost_1h_usd.map(money).unwrap_or(serde_json::Value::Null));
         evidence.insert("already_cached_requests".into(), json!(row.already_cached_requests));

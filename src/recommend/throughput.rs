@@ -112,10 +112,9 @@ pub(crate) fn recommend(
                 "break_even_utilisation_pct".into(),
                 json!((utilisation * fee / cost * Decimal::from(100)).round_dp(1).to_string()),
             );
-            let kind = if p.commitment == "none" { Kind::ProvisionedThroughput } else { Kind::ReservedTier };
             out.push(build(
                 window,
-                kind,
+                Kind::ProvisionedThroughput,
                 sc,
                 cost,
                 savings,

@@ -75,7 +75,7 @@ pub struct PrefixReplay {
     pub reads_1h: i64,
     pub read_tokens_5m: i64,
     pub read_tokens_1h: i64,
-    pub median_gap_seconds: Option<i64>,
+    pub mean_gap_seconds: Option<i64>,
     /// `None` where a day had no rates (cannot happen for priced rows; kept honest).
     pub prefix_cost_usd: Option<Decimal>,
     /// `None` where the book has no cache-read or cache-write price on some day.
@@ -99,7 +99,7 @@ impl TypedQuery for PrefixReplay {
         let (requests, days, min_tokens) = (c.ints("requests")?, c.ints("days_active")?, c.ints("min_prefix_tokens")?);
         let (tokens, reads_5m, reads_1h) = (c.ints("prefix_tokens")?, c.ints("reads_5m")?, c.ints("reads_1h")?);
         let (read_5m, read_1h, gap) =
-            (c.ints("read_tokens_5m")?, c.ints("read_tokens_1h")?, c.ints("median_gap_seconds")?);
+            (c.ints("read_tokens_5m")?, c.ints("read_tokens_1h")?, c.ints("mean_gap_seconds")?);
         let (prefix_cost, cost_5m, cost_1h) =
             (c.decimals("prefix_cost_usd")?, c.decimals("cost_5m_usd")?, c.decimals("cost_1h_usd")?);
         let (all_read, all_write) = (c.decimals("all_read_cost_usd")?, c.decimals("all_write_cost_usd")?);
@@ -121,7 +121,7 @@ impl TypedQuery for PrefixReplay {
                     reads_1h: reads_1h.req(i)?,
                     read_tokens_5m: read_5m.req(i)?,
                     read_tokens_1h: read_1h.req(i)?,
-                    median_gap_seconds: gap.get(i),
+                    mean_gap_seconds: gap.get(i),
                     prefix_cost_usd: prefix_cost.get(i)?,
                     cost_5m_usd: cost_5m.get(i)?,
                     cost_1h_usd: cost_1h.get(i)?,
