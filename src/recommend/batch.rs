@@ -40,10 +40,10 @@ pub(crate) fn narrowest_window(per_hour: &[i64; 24], share_pct: u32) -> Option<(
         let best = (0..24)
             .map(|start| (start, (0..width).map(|k| per_hour[(start + k) % 24]).sum::<i64>()))
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
-        if let Some((start, sum)) = best {
-            if sum * 100 >= total * i64::from(share_pct) {
-                return Some((start, width));
-            }
+        if let Some((start, sum)) = best
+            && sum * 100 >= total * i64::from(share_pct)
+        {
+            return Some((start, width));
         }
     }
     None
@@ -52,10 +52,11 @@ pub(crate) fn narrowest_window(per_hour: &[i64; 24], share_pct: u32) -> Option<(
 /// Classify a caller's hourly profile; `None` = user-paced (never recommended).
 pub(crate) fn classify(per_hour: &[i64; 24], days: i64, peak_minute: i64, config: &RecommendConfig) -> Option<Pattern> {
     let recurring = days >= i64::from(config.batch_min_days);
-    if let Some((start_hour, hours)) = narrowest_window(per_hour, config.batch_window_share_pct) {
-        if hours <= WINDOW_HOURS && recurring {
-            return Some(Pattern::Window { start_hour, hours });
-        }
+    if let Some((start_hour, hours)) = narrowest_window(per_hour, config.batch_window_share_pct)
+        && hours <= WINDOW_HOURS
+        && recurring
+    {
+        return Some(Pattern::Window { start_hour, hours });
     }
     if recurring && per_hour.iter().filter(|n| **n > 0).count() >= BACKGROUND_HOURS {
         return Some(Pattern::Background);
@@ -87,10 +88,10 @@ pub(crate) fn recommend(rows: &[BatchHour], config: &RecommendConfig, window: &W
         }
         let mut per_hour = [0i64; 24];
         for h in &hours {
-            if let Ok(i) = usize::try_from(h.hour_of_day) {
-                if i < 24 {
-                    per_hour[i] += h.requests;
-                }
+            if let Ok(i) = usize::try_from(h.hour_of_day)
+                && i < 24
+            {
+                per_hour[i] += h.requests;
             }
         }
         let days = hours.iter().map(|h| h.days_active).max().unwrap_or(0);

@@ -18,7 +18,7 @@ pub enum Format {
 
 /// Money for people: `$1,234.56` (negative as `-$3.10`).
 pub fn usd(value: Decimal) -> String {
-    let cents = value.round_dp(2);
+    let cents = value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let text = format!("{:.2}", cents.abs());
     let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
     let mut grouped = String::new();
