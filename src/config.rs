@@ -505,6 +505,24 @@ from = "FinOps <finops@example.com>"
     }
 
     #[test]
+    fn readme_example_parses_and_validates() {
+        // The README's example file, minus the price_book line (its file does not exist here).
+        let readme = include_str!("../README.md");
+        let example: String = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("# bedrock-spend.toml"))
+            .take_while(|l| !l.starts_with("```"))
+            .filter(|l| !l.starts_with("price_book"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(example.contains("[recommend]"), "found the example: {example}");
+        let raw = parse(&example, Path::new("README.toml")).unwrap();
+        let c = Config::validate(raw, None, &Overrides::default(), &no_env, &no_book).unwrap();
+        assert_eq!(c.recommend.min_monthly_savings_usd, rust_decimal::Decimal::from(5));
+        assert_eq!(c.recommend.pt_margin_pct, 10);
+    }
+
+    #[test]
     fn unknown_keys_name_the_key_and_the_file() {
         for text in ["warehous = 1", "[report]\nmetadata_key = [\"team\"]", "[smtp]\npassword = \"x\""] {
             let err = parse(text, Path::new("/etc/bs.toml")).unwrap_err();
