@@ -40,6 +40,7 @@ pub const QUERIES: &[NamedQuery] = queries![
     "recommend_provisioned_prices",
     "recommend_model_traffic",
     "recommend_model_prices",
+    "recommend_cache_weeks",
 ];
 
 /// Look a query up by name.

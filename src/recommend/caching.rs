@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::{Confidence, Error, Kind, Recommendation, Window, build, money, scope};
-use crate::query::rows::recommend::PrefixReplay;
+use crate::query::rows::recommend::{CacheWeek, PrefixReplay};
 
 const MINIMUMS_CSV: &str = include_str!("../../pricing/cache-minimums.csv");
 
@@ -169,6 +169,79 @@ pub(crate) fn recommend(
     out
 }
 
+/// A cache-read share must have been at least this (percent) to count as a regression when it falls.
+const REGRESSION_MIN_SHARE_PCT: i64 = 20;
+
+/// Whether the cache-read share fell sharply from `prev` to `cur`: from at least 20% to half or less.
+pub(crate) fn regressed(prev: &CacheWeek, cur: &CacheWeek) -> bool {
+    prev.input_tokens > 0
+        && cur.input_tokens > 0
+        && prev.cache_read_tokens * 100 >= prev.input_tokens * REGRESSION_MIN_SHARE_PCT
+        // cur_share <= prev_share / 2, cross-multiplied to stay in integers.
+        && i128::from(cur.cache_read_tokens) * i128::from(prev.input_tokens) * 2
+            <= i128::from(prev.cache_read_tokens) * i128::from(cur.input_tokens)
+}
+
+/// Cache regressions: a caller and model whose cache-read share fell sharply from one week to the next (the latest
+/// such fall in the window). The saving is what the later week would have saved at the earlier week's savings per
+/// uncached dollar, minus what it did save; monthly = that weekly shortfall x 30 / 7 while it lasts.
+pub(crate) fn regressions(weeks: &[CacheWeek], min_requests: u32, window: &Window) -> Vec<Recommendation> {
+    // Rows come sorted by caller, model, Region and week: a later regression of the same traffic replaces an
+    // earlier one, so each keeps only its latest.
+    let mut latest: BTreeMap<(&str, &str, &str), Recommendation> = BTreeMap::new();
+    for pair in weeks.windows(2) {
+        let (prev, cur) = (&pair[0], &pair[1]);
+        let same = prev.principal == cur.principal && prev.model == cur.model && prev.region == cur.region;
+        if !same || (cur.week - prev.week).num_days() != 7 || cur.requests < i64::from(min_requests) {
+            continue;
+        }
+        if !regressed(prev, cur) || prev.uncached_cost_usd <= Decimal::ZERO {
+            continue;
+        }
+        let rate = prev.cache_savings_usd / prev.uncached_cost_usd;
+        let shortfall = cur.uncached_cost_usd * rate - cur.cache_savings_usd;
+        if shortfall <= Decimal::ZERO {
+            continue;
+        }
+        let share = |w: &CacheWeek| {
+            (Decimal::from(w.cache_read_tokens) * Decimal::from(100) / Decimal::from(w.input_tokens)).round_dp(1)
+        };
+        let mut evidence = BTreeMap::new();
+        evidence.insert("previous_week".into(), json!(prev.week.to_string()));
+        evidence.insert("week".into(), json!(cur.week.to_string()));
+        evidence.insert("previous_cache_read_share_pct".into(), json!(share(prev).to_string()));
+        evidence.insert("cache_read_share_pct".into(), json!(share(cur).to_string()));
+        evidence.insert("previous_cache_savings_usd".into(), money(prev.cache_savings_usd));
+        evidence.insert("cache_savings_usd".into(), money(cur.cache_savings_usd));
+        evidence.insert("requests".into(), json!(cur.requests));
+        let mut r = build(
+            window,
+            Kind::CacheRegression,
+            scope([("principal", cur.principal.as_str()), ("model", &cur.model), ("region", &cur.region)]),
+            cur.cost_usd,
+            shortfall,
+            Confidence::Medium,
+            format!(
+                "the cache-read share fell from {}% in the week of {} to {}% in the week of {}; the shortfall assumes \
+                 the traffic could cache as before (a changed prompt, a removed cachePoint or a new prefix)",
+                share(prev),
+                prev.week,
+                share(cur),
+                cur.week
+            ),
+            evidence,
+            format!(
+                "Check what changed in {}'s prompts to {} around {}: a cache checkpoint removed, or text before it \
+                 that now varies per request.",
+                cur.principal, cur.model, cur.week
+            ),
+        );
+        r.monthly_savings_usd = (shortfall * Decimal::from(30) / Decimal::from(7)).round_dp(6);
+        latest.insert((&cur.principal, &cur.model, &cur.region), r);
+    }
+    latest.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +254,29 @@ mod tests {
         assert_eq!(m["anthropic.claude-sonnet-4-20250514-v1:0"], 1024);
         assert!(!m.contains_key("anthropic.claude-3-haiku-20240307-v1:0"), "no cache support, no minimum");
         assert_eq!(smallest_minimum().unwrap(), 1000);
+    }
+
+    fn week(read: i64, input: i64) -> CacheWeek {
+        CacheWeek {
+            principal: "p".into(),
+            model: "m".into(),
+            region: "r".into(),
+            week: chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
+            requests: 10,
+            input_tokens: input,
+            cache_read_tokens: read,
+            cost_usd: Decimal::ZERO,
+            uncached_cost_usd: Decimal::ZERO,
+            cache_savings_usd: Decimal::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_regression_is_a_sharp_fall_from_a_real_share() {
+        assert!(regressed(&week(800, 1000), &week(100, 1000)));
+        assert!(regressed(&week(800, 1000), &week(400, 1000)), "exactly half");
+        assert!(!regressed(&week(800, 1000), &week(500, 1000)), "a dip, not a fall");
+        assert!(!regressed(&week(100, 1000), &week(0, 1000)), "10% was never real caching");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::RecommendConfig;
 use crate::query::rows::recommend::{
-    BatchHour, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, TokenPriceRow,
+    BatchHour, CacheWeek, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, TokenPriceRow,
 };
 use crate::query::{Params, Period, Session};
 
@@ -190,15 +190,21 @@ pub async fn recommend(
         .int("min_requests", i64::from(config.cache_min_requests))
         .int("min_prefix_tokens", caching::smallest_minimum()?);
 
-    let batch_rows = session.rows::<BatchHour>(&params).await?;
-    let prefixes = session.rows::<PrefixReplay>(&caching_params).await?;
-    let demand = session.rows::<MinuteDemand>(&params).await?;
-    let pt_prices = session.rows::<ProvisionedPrice>(&Params::new()).await?;
-    let traffic = session.rows::<ModelDayTraffic>(&params).await?;
-    let book = session.rows::<TokenPriceRow>(&Params::new()).await?;
+    // The queries are independent: run them together so a plan's serial phases overlap with the others' work.
+    let none = Params::new();
+    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks) = tokio::try_join!(
+        session.rows::<BatchHour>(&params),
+        session.rows::<PrefixReplay>(&caching_params),
+        session.rows::<MinuteDemand>(&params),
+        session.rows::<ProvisionedPrice>(&none),
+        session.rows::<ModelDayTraffic>(&params),
+        session.rows::<TokenPriceRow>(&none),
+        session.rows::<CacheWeek>(&params),
+    )?;
 
     let mut all = batch::recommend(&batch_rows, config, &window);
     all.extend(caching::recommend(&prefixes, &caching::minimums()?, &window));
+    all.extend(caching::regressions(&weeks, config.cache_min_requests, &window));
     all.extend(throughput::recommend(&demand, &pt_prices, config, &window));
     all.extend(lifecycle::recommend(&traffic, &book, &lifecycle::table()?, config, &window));
     all.extend(reprice::routing(&traffic, &book, &window));

@@ -406,3 +406,34 @@ fn demo_ends_with_the_top_three_recommendations() {
     );
     assert!(!tail.contains("4. ["), "{tail}");
 }
+
+#[test]
+fn cache_regression_flags_a_sharp_fall_in_the_cache_read_share() {
+    let t = TestDir::new();
+    let mut calls = Vec::new();
+    for d in 3..=16u32 {
+        // Week of 11-03 reads 9,000 of 10,000 input tokens from the cache; from 11-10 nothing is read.
+        let read = if d < 10 { 9_000 } else { 0 };
+        let ts = format!("2025-11-{d:02}T10:00:00Z");
+        calls.push(Call { cache_read: read, ..Call::new(ts.clone(), "chat/cached", HAIKU_35, 10_000 - read, 100) });
+        // Control: a caller whose share holds steady.
+        calls.push(Call { cache_read: 5_000, ..Call::new(ts, "chat/steady", HAIKU_35, 5_000, 100) });
+    }
+    write_calls(&t, "regress", &calls);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[t.path("logs")]);
+    let recs = run(&wh, day(2025, 11, 3), day(2025, 11, 17), Decimal::ZERO);
+    let reg = of_kind(&recs, Kind::CacheRegression);
+    assert_eq!(reg.len(), 1, "{reg:#?}");
+    assert_eq!(reg[0].scope["principal"], "chat/cached");
+    let p = |c: &str| price(HAIKU_35, "*", c);
+    let uncached_day = Decimal::from(10_000) * p("input_per_mtok") + Decimal::from(100) * p("output_per_mtok");
+    let cached_day = Decimal::from(1_000) * p("input_per_mtok")
+        + Decimal::from(9_000) * p("cache_read_per_mtok")
+        + Decimal::from(100) * p("output_per_mtok");
+    // Seven days a week each: the earlier week's savings per uncached dollar, applied to the later week.
+    let rate = (uncached_day - cached_day) / uncached_day;
+    let shortfall = Decimal::from(7) * uncached_day * rate;
+    close(reg[0].savings_usd, shortfall, "weekly shortfall");
+    close(reg[0].monthly_savings_usd, shortfall * Decimal::from(30) / Decimal::from(7), "monthly");
+}

@@ -312,3 +312,45 @@ impl TypedQuery for TokenPriceRow {
             .collect()
     }
 }
+
+/// `recommend_cache_weeks`: one caller's prompt-cache use of a model in one week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheWeek {
+    pub principal: String,
+    pub model: String,
+    pub region: String,
+    pub week: NaiveDate,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cost_usd: Decimal,
+    pub uncached_cost_usd: Decimal,
+    pub cache_savings_usd: Decimal,
+}
+
+impl TypedQuery for CacheWeek {
+    const QUERY: &'static str = "recommend_cache_weeks";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (principal, model, region, week) =
+            (c.texts("principal")?, c.texts("model")?, c.texts("region")?, c.dates("week")?);
+        let (requests, input, read) = (c.ints("requests")?, c.ints("input_tokens")?, c.ints("cache_read_tokens")?);
+        let (cost, uncached, savings) =
+            (c.decimals("cost_usd")?, c.decimals("uncached_cost_usd")?, c.decimals("cache_savings_usd")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(CacheWeek {
+                    principal: principal.req(i)?,
+                    model: model.req(i)?,
+                    region: region.req(i)?,
+                    week: week.req(i)?,
+                    requests: requests.req(i)?,
+                    input_tokens: input.req(i)?,
+                    cache_read_tokens: read.req(i)?,
+                    cost_usd: cost.req(i)?,
+                    uncached_cost_usd: uncached.req(i)?,
+                    cache_savings_usd: savings.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
