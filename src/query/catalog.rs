@@ -41,6 +41,7 @@ pub const QUERIES: &[NamedQuery] = queries![
     "recommend_model_traffic",
     "recommend_model_prices",
     "recommend_cache_weeks",
+    "recommend_provisioned_usage",
 ];
 
 /// Look a query up by name.

@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use crate::config::RecommendConfig;
 use crate::query::rows::recommend::{
-    BatchHour, CacheWeek, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, TokenPriceRow,
+    BatchHour, CacheWeek, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, ProvisionedUsage,
+    TokenPriceRow,
 };
 use crate::query::{Params, Period, Session};
 
@@ -192,7 +193,7 @@ pub async fn recommend(
 
     // The queries are independent: run them together so a plan's serial phases overlap with the others' work.
     let none = Params::new();
-    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks) = tokio::try_join!(
+    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks, estate) = tokio::try_join!(
         session.rows::<BatchHour>(&params),
         session.rows::<PrefixReplay>(&caching_params),
         session.rows::<MinuteDemand>(&params),
@@ -200,12 +201,14 @@ pub async fn recommend(
         session.rows::<ModelDayTraffic>(&params),
         session.rows::<TokenPriceRow>(&none),
         session.rows::<CacheWeek>(&params),
+        session.rows::<ProvisionedUsage>(&params),
     )?;
 
     let mut all = batch::recommend(&batch_rows, config, &window);
     all.extend(caching::recommend(&prefixes, &caching::minimums()?, &window));
     all.extend(caching::regressions(&weeks, config.cache_min_requests, &window));
     all.extend(throughput::recommend(&demand, &pt_prices, config, &window));
+    all.extend(throughput::unused(&estate, &pt_prices, &window));
     all.extend(lifecycle::recommend(&traffic, &book, &lifecycle::table()?, config, &window));
     all.extend(reprice::routing(&traffic, &book, &window));
     Ok(rank(all, config.min_monthly_savings_usd))

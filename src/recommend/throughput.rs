@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{Confidence, Kind, Recommendation, Window, build, money, scope};
 use crate::config::RecommendConfig;
-use crate::query::rows::recommend::{MinuteDemand, ProvisionedPrice};
+use crate::query::rows::recommend::{MinuteDemand, ProvisionedPrice, ProvisionedUsage};
 
 /// Hours in the 30-day month savings are normalised to.
 const MONTH_HOURS: i64 = 720;
@@ -191,6 +191,87 @@ pub(crate) fn recommend(
                  tokens a minute in the evidence (this traffic averages {avg_tpm}).",
                 d.model, d.region
             ),
+        ));
+    }
+    out
+}
+
+/// Existing Provisioned Throughput that serves no traffic in the window (none, or fewer units, where the model
+/// unit's capacity is known and the busiest minute needs fewer). The saving is the fee of the idle units over the
+/// window's hours at the book's price for the throughput's model and commitment; with no price, saving 0.
+pub(crate) fn unused(usage: &[ProvisionedUsage], prices: &[ProvisionedPrice], window: &Window) -> Vec<Recommendation> {
+    let hours = window.activity_days.max(1) * 24;
+    let mut out = Vec::new();
+    for u in usage {
+        let (Some(units), Some(model), Some(commitment)) = (u.model_units, &u.model, &u.commitment) else { continue };
+        if units <= 0 || u.status.as_deref() != Some("InService") {
+            continue;
+        }
+        let price = prices
+            .iter()
+            .filter(|p| &p.model == model && &p.commitment == commitment)
+            .find(|p| p.region == u.region)
+            .or_else(|| prices.iter().find(|p| &p.model == model && &p.commitment == commitment && p.region == "*"));
+        let needed = match price.and_then(|p| Some((p.input_tpm_per_mu?, p.output_tpm_per_mu?))) {
+            _ if u.requests == 0 => 0,
+            Some((cap_in, cap_out)) => {
+                units_for(u.peak_minute_input_tokens, cap_in).max(units_for(u.peak_minute_output_tokens, cap_out))
+            }
+            None => continue,
+        };
+        if needed >= units {
+            continue;
+        }
+        let idle = units - needed;
+        let fee = price.map(|p| Decimal::from(units * hours) * p.price_per_mu_hour);
+        let savings = price.map(|p| Decimal::from(idle * hours) * p.price_per_mu_hour).unwrap_or_default();
+        let name = u.name.clone().unwrap_or_else(|| u.arn.clone());
+        let mut evidence = BTreeMap::new();
+        evidence.insert("model_units".into(), json!(units));
+        evidence.insert("units_needed".into(), json!(needed));
+        evidence.insert("requests".into(), json!(u.requests));
+        evidence.insert("active_minutes".into(), json!(u.active_minutes));
+        evidence.insert("peak_minute_input_tokens".into(), json!(u.peak_minute_input_tokens));
+        evidence.insert("peak_minute_output_tokens".into(), json!(u.peak_minute_output_tokens));
+        evidence.insert("commitment".into(), json!(commitment));
+        evidence.insert("commitment_expires_at".into(), json!(u.commitment_expires_at));
+        if let Some(p) = price {
+            evidence.insert("price_per_mu_hour_usd".into(), money(p.price_per_mu_hour));
+        }
+        let (confidence, reason) = match (price, commitment.as_str()) {
+            (None, _) => {
+                (Confidence::Low, "the book has no price for this model and commitment: the fee is unknown".to_string())
+            }
+            (Some(_), "none") => (
+                Confidence::High,
+                format!("{idle} of {units} unit(s) were not needed even by the window's busiest minute"),
+            ),
+            (Some(_), _) => (
+                Confidence::Medium,
+                format!(
+                    "{idle} of {units} unit(s) idle; a commitment is billed to its end, so the saving starts when it expires"
+                ),
+            ),
+        };
+        let action = if needed == 0 {
+            format!(
+                "Delete the Provisioned Throughput {name} ({model}, {units} unit(s)) or let its {commitment} term lapse: it served no requests in the window."
+            )
+        } else {
+            format!(
+                "Reduce the Provisioned Throughput {name} ({model}) from {units} to {needed} unit(s) at its next change or renewal."
+            )
+        };
+        out.push(build(
+            window,
+            Kind::UnusedProvisionedThroughput,
+            scope([("provisioned_throughput", u.arn.as_str()), ("model", model), ("region", &u.region)]),
+            fee.unwrap_or_default(),
+            savings,
+            confidence,
+            reason,
+            evidence,
+            action,
         ));
     }
     out

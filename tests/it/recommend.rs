@@ -437,3 +437,48 @@ fn cache_regression_flags_a_sharp_fall_in_the_cache_read_share() {
     close(reg[0].savings_usd, shortfall, "weekly shortfall");
     close(reg[0].monthly_savings_usd, shortfall * Decimal::from(30) / Decimal::from(7), "monthly");
 }
+
+#[test]
+fn unused_provisioned_throughput_is_priced_from_the_book() {
+    use bedrock_spend::store::estate::{ProvisionedThroughput, write_snapshot};
+    let t = TestDir::new();
+    let arn = |id: &str| format!("arn:aws:bedrock:us-east-1:111122223333:provisioned-model/{id}");
+    let pt = |id: &str, units: i64| ProvisionedThroughput {
+        region: "us-east-1".into(),
+        arn: arn(id),
+        name: id.into(),
+        model_arn: format!("arn:aws:bedrock:us-east-1::foundation-model/{EXPRESS}"),
+        foundation_model_arn: format!("arn:aws:bedrock:us-east-1::foundation-model/{EXPRESS}"),
+        model: Some(EXPRESS.into()),
+        model_units: units,
+        desired_model_units: units,
+        commitment: Some("OneMonth".into()),
+        status: "InService".into(),
+        created_at: None,
+        commitment_expires_at: None,
+    };
+    // "busy" serves traffic that needs its one unit; "idle" serves nothing for two days.
+    let busy = arn("busy");
+    let calls: Vec<Call<'_>> = (1..=2u32)
+        .map(|d| Call::new(format!("2025-11-{d:02}T10:00:00Z"), "app/pt", &busy, 1_500_000, 100_000))
+        .collect();
+    write_calls(&t, "estate", &calls);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[t.path("logs")]);
+    write_snapshot(&wh, "us-east-1", &[pt("busy", 1), pt("idle", 2)], &[], chrono::Utc::now()).unwrap();
+    let recs = run(&wh, day(2025, 11, 1), day(2025, 11, 3), Decimal::ZERO);
+    let unused = of_kind(&recs, Kind::UnusedProvisionedThroughput);
+    assert_eq!(unused.len(), 1, "{unused:#?}");
+    assert_eq!(unused[0].scope["provisioned_throughput"], arn("idle"));
+    // Two idle units for the window's 48 hours at the fixture's 1-month price per model-unit hour.
+    let hourly: Decimal = PT_PRICES
+        .lines()
+        .find(|l| l.starts_with(&format!("{EXPRESS},us-east-1,1-month,")))
+        .unwrap()
+        .split(',')
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    close(unused[0].savings_usd, Decimal::from(2 * 48) * hourly, "idle fee");
+}

@@ -354,3 +354,50 @@ impl TypedQuery for CacheWeek {
             .collect()
     }
 }
+
+/// `recommend_provisioned_usage`: one Provisioned Throughput (or provisioned ARN the logs call) and its traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedUsage {
+    pub region: String,
+    pub arn: String,
+    /// `None` where the estate does not list the ARN.
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub model_units: Option<i64>,
+    pub commitment: Option<String>,
+    pub status: Option<String>,
+    pub commitment_expires_at: Option<String>,
+    pub requests: i64,
+    pub active_minutes: i64,
+    pub peak_minute_input_tokens: i64,
+    pub peak_minute_output_tokens: i64,
+}
+
+impl TypedQuery for ProvisionedUsage {
+    const QUERY: &'static str = "recommend_provisioned_usage";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (region, arn, name, model) = (c.texts("region")?, c.texts("arn")?, c.texts("name")?, c.texts("model")?);
+        let (units, commitment, status) = (c.ints("model_units")?, c.texts("commitment")?, c.texts("status")?);
+        let (expires, requests, minutes) =
+            (c.texts("commitment_expires_at")?, c.ints("requests")?, c.ints("active_minutes")?);
+        let (peak_in, peak_out) = (c.ints("peak_minute_input_tokens")?, c.ints("peak_minute_output_tokens")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(ProvisionedUsage {
+                    region: region.req(i)?,
+                    arn: arn.req(i)?,
+                    name: name.get(i),
+                    model: model.get(i),
+                    model_units: units.get(i),
+                    commitment: commitment.get(i),
+                    status: status.get(i),
+                    commitment_expires_at: expires.get(i),
+                    requests: requests.req(i)?,
+                    active_minutes: minutes.req(i)?,
+                    peak_minute_input_tokens: peak_in.req(i)?,
+                    peak_minute_output_tokens: peak_out.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
