@@ -42,6 +42,7 @@ pub const QUERIES: &[NamedQuery] = queries![
     "recommend_model_prices",
     "recommend_cache_weeks",
     "recommend_provisioned_usage",
+    "recommend_errors_by_region",
 ];
 
 /// Look a query up by name.

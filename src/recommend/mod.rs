@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::RecommendConfig;
 use crate::query::rows::recommend::{
     BatchHour, CacheWeek, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, ProvisionedUsage,
-    TokenPriceRow,
+    RegionErrors, TokenPriceRow,
 };
 use crate::query::{Params, Period, Session};
 
@@ -193,7 +193,7 @@ pub async fn recommend(
 
     // The queries are independent: run them together so a plan's serial phases overlap with the others' work.
     let none = Params::new();
-    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks, estate) = tokio::try_join!(
+    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks, estate, errors) = tokio::try_join!(
         session.rows::<BatchHour>(&params),
         session.rows::<PrefixReplay>(&caching_params),
         session.rows::<MinuteDemand>(&params),
@@ -202,6 +202,7 @@ pub async fn recommend(
         session.rows::<TokenPriceRow>(&none),
         session.rows::<CacheWeek>(&params),
         session.rows::<ProvisionedUsage>(&params),
+        session.rows::<RegionErrors>(&params),
     )?;
 
     let mut all = batch::recommend(&batch_rows, config, &window);
@@ -211,6 +212,7 @@ pub async fn recommend(
     all.extend(throughput::unused(&estate, &pt_prices, &window));
     all.extend(lifecycle::recommend(&traffic, &book, &lifecycle::table()?, config, &window));
     all.extend(reprice::routing(&traffic, &book, &window));
+    all.extend(reprice::reliability(&errors, &window));
     Ok(rank(all, config.min_monthly_savings_usd))
 }
 

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::{Confidence, Kind, Recommendation, Window, build, money, scope};
-use crate::query::rows::recommend::{ModelDayTraffic, TokenPriceRow};
+use crate::query::rows::recommend::{ModelDayTraffic, RegionErrors, TokenPriceRow};
 
 /// The book's row for `model` in `region` and price class `class` on `day`, matched as the cost views match.
 pub(crate) fn find_row<'a>(
@@ -92,6 +92,63 @@ pub(crate) fn routing(traffic: &[ModelDayTraffic], book: &[TokenPriceRow], windo
             format!(
                 "Call {model} through its global. inference profile instead of the in-Region or geographic one, if \
                  your data-residency requirements allow requests from {region} to be processed outside its geography."
+            ),
+        ));
+    }
+    out
+}
+
+/// Failures (throttling and service errors) at least this many and this percent of a model's in-Region requests
+/// in one Region count as concentrated there.
+const MIN_FAILURES: i64 = 10;
+const MIN_FAILURE_PCT: i64 = 5;
+
+/// Rule 4, reliability: throttling or service errors concentrated in one Region on in-Region traffic (no
+/// cross-Region profile yet). Saving 0: it is a reliability move, stated as such.
+pub(crate) fn reliability(errors: &[RegionErrors], window: &Window) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    for e in errors.iter().filter(|e| e.routing == "in-region") {
+        let failures = e.throttled + e.server_errors;
+        if failures < MIN_FAILURES || failures * 100 < e.requests * MIN_FAILURE_PCT {
+            continue;
+        }
+        // Elsewhere: the same model's failure rate in other Regions or through cross-Region profiles.
+        let (other_requests, other_failures) = errors
+            .iter()
+            .filter(|o| o.model == e.model && !(o.region == e.region && o.routing == e.routing))
+            .fold((0, 0), |(r, f), o| (r + o.requests, f + o.throttled + o.server_errors));
+        // Concentrated: elsewhere fails at less than half this Region's rate (or there is no elsewhere).
+        if other_requests > 0 && other_failures * e.requests * 2 >= failures * other_requests {
+            continue;
+        }
+        let mut evidence = BTreeMap::new();
+        evidence.insert("requests".into(), json!(e.requests));
+        evidence.insert("throttled".into(), json!(e.throttled));
+        evidence.insert("server_errors".into(), json!(e.server_errors));
+        evidence.insert(
+            "failure_pct".into(),
+            json!((Decimal::from(failures * 100) / Decimal::from(e.requests)).round_dp(1).to_string()),
+        );
+        evidence.insert("requests_elsewhere".into(), json!(other_requests));
+        evidence.insert("failures_elsewhere".into(), json!(other_failures));
+        out.push(build(
+            window,
+            Kind::Routing,
+            scope([("model", e.model.as_str()), ("region", &e.region), ("routing", "in-region"), ("reason", "reliability")]),
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Confidence::Medium,
+            format!(
+                "{failures} of {} in-Region requests failed with throttling or service errors in {}, more than twice the \
+                 rate elsewhere; a reliability move, no saving claimed (a geographic profile costs the same as \
+                 in-Region)",
+                e.requests, e.region
+            ),
+            evidence,
+            format!(
+                "Call {} through a cross-Region (geographic) inference profile instead of in {} only, so Bedrock can \
+                 route around the throttled Region; check that the profile's Regions meet your data-residency rules.",
+                e.model, e.region
             ),
         ));
     }

@@ -65,6 +65,8 @@ struct Call<'a> {
     output: i64,
     cache_read: i64,
     stop: &'a str,
+    region: &'a str,
+    error: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
@@ -79,6 +81,8 @@ impl<'a> Call<'a> {
             output,
             cache_read: 0,
             stop: "end_turn",
+            region: "us-east-1",
+            error: None,
         }
     }
 }
@@ -93,18 +97,22 @@ fn write_calls(t: &TestDir, name: &str, calls: &[Call<'_>]) -> PathBuf {
             if let Some(system) = c.system {
                 body["system"] = json!([{"text": system}]);
             }
-            json!({
+            let mut record = json!({
                 "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": c.ts,
                 "accountId": "111122223333",
                 "identity": {"arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}")},
-                "region": "us-east-1", "requestId": format!("{name}-{i}"), "operation": c.operation,
+                "region": c.region, "requestId": format!("{name}-{i}"), "operation": c.operation,
                 "modelId": c.model_id,
                 "input": {"inputContentType": "application/json", "inputBodyJson": body, "inputTokenCount": c.input,
                           "cacheReadInputTokenCount": c.cache_read, "cacheWriteInputTokenCount": 0},
                 "output": {"outputContentType": "application/json", "outputTokenCount": c.output,
                            "outputBodyJson": {"stopReason": c.stop, "usage": {"inputTokens": c.input, "outputTokens": c.output}}},
-            })
-            .to_string()
+            });
+            if let Some(code) = c.error {
+                record["errorCode"] = json!(code);
+                record["output"] = json!({"outputContentType": "application/json"});
+            }
+            record.to_string()
         })
         .collect();
     t.write(&format!("logs/{name}.json.gz"), &gzip(lines.join("\n").as_bytes()))
@@ -481,4 +489,25 @@ fn unused_provisioned_throughput_is_priced_from_the_book() {
         .parse()
         .unwrap();
     close(unused[0].savings_usd, Decimal::from(2 * 48) * hourly, "idle fee");
+}
+
+#[test]
+fn throttling_concentrated_in_one_region_is_a_reliability_move() {
+    let t = TestDir::new();
+    let mut calls = Vec::new();
+    for k in 0..40u32 {
+        let ts = format!("2025-11-{:02}T10:{:02}:00Z", 1 + k % 4, k);
+        let error = (k % 4 == 0).then_some("ThrottlingException");
+        calls.push(Call { error, ..Call::new(ts.clone(), "app/east", HAIKU_3, 1_000, 100) });
+        calls.push(Call { region: "us-west-2", ..Call::new(ts, "app/west", HAIKU_3, 1_000, 100) });
+    }
+    write_calls(&t, "errors", &calls);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[t.path("logs")]);
+    let recs = run(&wh, day(2025, 11, 1), day(2025, 11, 5), Decimal::ZERO);
+    let moves: Vec<_> = of_kind(&recs, Kind::Routing).into_iter().filter(|r| r.scope.get("reason").is_some()).collect();
+    assert_eq!(moves.len(), 1, "{moves:#?}");
+    assert_eq!(moves[0].scope["region"], "us-east-1");
+    assert_eq!(moves[0].savings_usd, Decimal::ZERO, "a reliability move claims no saving");
+    assert_eq!(moves[0].evidence["throttled"], 10);
 }

@@ -401,3 +401,34 @@ impl TypedQuery for ProvisionedUsage {
             .collect()
     }
 }
+
+/// `recommend_errors_by_region`: requests and failures of one model, source Region and routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionErrors {
+    pub model: String,
+    pub region: String,
+    pub routing: String,
+    pub requests: i64,
+    pub throttled: i64,
+    pub server_errors: i64,
+}
+
+impl TypedQuery for RegionErrors {
+    const QUERY: &'static str = "recommend_errors_by_region";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (model, region, routing) = (c.texts("model")?, c.texts("region")?, c.texts("routing")?);
+        let (requests, throttled, server) = (c.ints("requests")?, c.ints("throttled")?, c.ints("server_errors")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(RegionErrors {
+                    model: model.req(i)?,
+                    region: region.req(i)?,
+                    routing: routing.req(i)?,
+                    requests: requests.req(i)?,
+                    throttled: throttled.req(i)?,
+                    server_errors: server.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
