@@ -505,7 +505,7 @@ fn throttling_concentrated_in_one_region_is_a_reliability_move() {
     let wh = t.warehouse();
     ingest_paths(&wh, &[t.path("logs")]);
     let recs = run(&wh, day(2025, 11, 1), day(2025, 11, 5), Decimal::ZERO);
-    let moves: Vec<_> = of_kind(&recs, Kind::Routing).into_iter().filter(|r| r.scope.get("reason").is_some()).collect();
+    let moves: Vec<_> = of_kind(&recs, Kind::Routing).into_iter().filter(|r| r.scope.contains_key("reason")).collect();
     assert_eq!(moves.len(), 1, "{moves:#?}");
     assert_eq!(moves[0].scope["region"], "us-east-1");
     assert_eq!(moves[0].savings_usd, Decimal::ZERO, "a reliability move claims no saving");
