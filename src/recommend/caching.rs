@@ -209,8 +209,8 @@ pub(crate) fn regressions(weeks: &[CacheWeek], min_requests: u32, window: &Windo
         let mut evidence = BTreeMap::new();
         evidence.insert("previous_week".into(), json!(prev.week.to_string()));
         evidence.insert("week".into(), json!(cur.week.to_string()));
-        evidence.insert("previous_cache_read_share_pct".into(), json!(share(prev).to_string()));
-        evidence.insert("cache_read_share_pct".into(), json!(share(cur).to_string()));
+        evidence.insert("previous_cache_read_share_pct".into(), money(share(prev)));
+        evidence.insert("cache_read_share_pct".into(), money(share(cur)));
         evidence.insert("previous_cache_savings_usd".into(), money(prev.cache_savings_usd));
         evidence.insert("cache_savings_usd".into(), money(cur.cache_savings_usd));
         evidence.insert("requests".into(), json!(cur.requests));

@@ -151,7 +151,8 @@ pub(crate) fn scope<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String
     pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// Money as a JSON number for evidence (exact decimal text parsed as a number, never computed in f64).
+/// A decimal (money, a share, a rate) as a JSON number for evidence, to six places; the value is computed exactly
+/// and only converted at the edge, as the contract's money fields are.
 pub(crate) fn money(value: Decimal) -> serde_json::Value {
     rust_decimal::serde::float::serialize(&value.round_dp(6), serde_json::value::Serializer)
         .unwrap_or(serde_json::Value::Null)

@@ -127,7 +127,7 @@ pub(crate) fn reliability(errors: &[RegionErrors], window: &Window) -> Vec<Recom
         evidence.insert("server_errors".into(), json!(e.server_errors));
         evidence.insert(
             "failure_pct".into(),
-            json!((Decimal::from(failures * 100) / Decimal::from(e.requests)).round_dp(1).to_string()),
+            money((Decimal::from(failures * 100) / Decimal::from(e.requests)).round_dp(1)),
         );
         evidence.insert("requests_elsewhere".into(), json!(other_requests));
         evidence.insert("failures_elsewhere".into(), json!(other_failures));

@@ -72,7 +72,7 @@ pub(crate) fn recommend(
         evidence.insert("p99_minute_input_tokens".into(), json!(d.p99_minute_input_tokens));
         evidence.insert("p99_minute_output_tokens".into(), json!(d.p99_minute_output_tokens));
         evidence.insert("peak_minute_tokens".into(), json!(d.peak_minute_tokens));
-        evidence.insert("average_tokens_per_minute".into(), json!(avg_tpm.to_string()));
+        evidence.insert("average_tokens_per_minute".into(), money(avg_tpm));
         evidence.insert("on_demand_cost_per_hour_usd".into(), money(od_per_hour));
         evidence.insert("hours_of_day_active".into(), json!(d.hours_of_day));
         evidence.insert(
@@ -106,11 +106,10 @@ pub(crate) fn recommend(
                 "monthly_commitment_cost_usd".into(),
                 money(Decimal::from(units * MONTH_HOURS) * p.price_per_mu_hour),
             );
-            evidence
-                .insert("utilisation_pct".into(), json!((utilisation * Decimal::from(100)).round_dp(1).to_string()));
+            evidence.insert("utilisation_pct".into(), money((utilisation * Decimal::from(100)).round_dp(1)));
             evidence.insert(
                 "break_even_utilisation_pct".into(),
-                json!((utilisation * fee / cost * Decimal::from(100)).round_dp(1).to_string()),
+                money((utilisation * fee / cost * Decimal::from(100)).round_dp(1)),
             );
             out.push(build(
                 window,
@@ -172,7 +171,7 @@ pub(crate) fn recommend(
         let mut break_even = BTreeMap::new();
         for p in &available {
             let tpm = (p.price_per_mu_hour / per_token / Decimal::from(60)).round_dp(0);
-            break_even.insert(p.commitment.clone(), json!(tpm.to_string()));
+            break_even.insert(p.commitment.clone(), money(tpm));
         }
         evidence.insert("break_even_tokens_per_minute_per_mu".into(), json!(break_even));
         out.push(build(
