@@ -65,6 +65,24 @@ pub struct RawRecommend {
     pub min_monthly_savings_usd: Option<DecimalText>,
     /// Days analysed when `--since` is not given, ending with the last day of data [default: 30].
     pub window_days: Option<u32>,
+    /// Batch: a caller's traffic must run on at least this many days to count as a recurring job [default: 5].
+    pub batch_min_days: Option<u32>,
+    /// Batch: the share of a caller's requests (percent) that must fall in one window of at most 6 consecutive
+    /// UTC hours for it to count as a scheduled job [default: 80].
+    pub batch_window_share_pct: Option<u32>,
+    /// Batch: a caller whose streaming or tool-use calls of a model exceed this percent of its calls is
+    /// interactive and never recommended [default: 5].
+    pub batch_max_interactive_pct: Option<u32>,
+    /// Prompt caching: a prefix must be sent without caching at least this many times [default: 5].
+    pub cache_min_requests: Option<u32>,
+    /// Provisioned Throughput: a commitment must cost at least this percent less than on demand [default: 10].
+    pub pt_margin_pct: Option<u32>,
+    /// Provisioned Throughput: the quietest UTC hour of day must carry at least this percent of the busiest
+    /// hour's requests for the traffic to count as round the clock [default: 40].
+    pub pt_min_offpeak_pct: Option<u32>,
+    /// Model lifecycle: warn about models reaching end of life within this many days of the window's end
+    /// [default: 90].
+    pub lifecycle_horizon_days: Option<u32>,
 }
 
 /// `[report]` as written.
@@ -135,11 +153,28 @@ pub struct Config {
 pub struct RecommendConfig {
     pub min_monthly_savings_usd: rust_decimal::Decimal,
     pub window_days: u32,
+    pub batch_min_days: u32,
+    pub batch_window_share_pct: u32,
+    pub batch_max_interactive_pct: u32,
+    pub cache_min_requests: u32,
+    pub pt_margin_pct: u32,
+    pub pt_min_offpeak_pct: u32,
+    pub lifecycle_horizon_days: u32,
 }
 
 impl Default for RecommendConfig {
     fn default() -> Self {
-        RecommendConfig { min_monthly_savings_usd: rust_decimal::Decimal::ONE, window_days: 30 }
+        RecommendConfig {
+            min_monthly_savings_usd: rust_decimal::Decimal::ONE,
+            window_days: 30,
+            batch_min_days: 5,
+            batch_window_share_pct: 80,
+            batch_max_interactive_pct: 5,
+            cache_min_requests: 5,
+            pt_margin_pct: 10,
+            pt_min_offpeak_pct: 40,
+            lifecycle_horizon_days: 90,
+        }
     }
 }
 
@@ -289,7 +324,7 @@ impl Config {
             });
         }
         let mut recommend = RecommendConfig::default();
-        if let Some(v) = raw.recommend.min_monthly_savings_usd {
+        if let Some(v) = raw.recommend.min_monthly_savings_usd.as_ref() {
             let text = v.as_text();
             recommend.min_monthly_savings_usd =
                 text.parse::<rust_decimal::Decimal>().ok().filter(|d| !d.is_sign_negative()).ok_or(Error::Invalid {
@@ -307,6 +342,46 @@ impl Config {
                 });
             }
             recommend.window_days = days;
+        }
+        let r = &raw.recommend;
+        let bounded: [(&'static str, Option<u32>, u32, u32, &mut u32); 7] = [
+            ("recommend.batch_min_days", r.batch_min_days, 1, 3660, &mut recommend.batch_min_days),
+            (
+                "recommend.batch_window_share_pct",
+                r.batch_window_share_pct,
+                1,
+                100,
+                &mut recommend.batch_window_share_pct,
+            ),
+            (
+                "recommend.batch_max_interactive_pct",
+                r.batch_max_interactive_pct,
+                0,
+                100,
+                &mut recommend.batch_max_interactive_pct,
+            ),
+            ("recommend.cache_min_requests", r.cache_min_requests, 2, u32::MAX, &mut recommend.cache_min_requests),
+            ("recommend.pt_margin_pct", r.pt_margin_pct, 0, 99, &mut recommend.pt_margin_pct),
+            ("recommend.pt_min_offpeak_pct", r.pt_min_offpeak_pct, 0, 100, &mut recommend.pt_min_offpeak_pct),
+            (
+                "recommend.lifecycle_horizon_days",
+                r.lifecycle_horizon_days,
+                0,
+                3660,
+                &mut recommend.lifecycle_horizon_days,
+            ),
+        ];
+        for (setting, value, low, high, slot) in bounded {
+            if let Some(v) = value {
+                if v < low || v > high {
+                    return Err(Error::Invalid {
+                        setting,
+                        value: v.to_string(),
+                        reason: "is out of range (see README)",
+                    });
+                }
+                *slot = v;
+            }
         }
         let mut report = ReportConfig::default();
         if let Some(keys) = raw.report.metadata_keys {
@@ -430,6 +505,24 @@ from = "FinOps <finops@example.com>"
     }
 
     #[test]
+    fn readme_example_parses_and_validates() {
+        // The README's example file, minus the price_book line (its file does not exist here).
+        let readme = include_str!("../README.md");
+        let example: String = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("# bedrock-spend.toml"))
+            .take_while(|l| !l.starts_with("```"))
+            .filter(|l| !l.starts_with("price_book"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(example.contains("[recommend]"), "found the example: {example}");
+        let raw = parse(&example, Path::new("README.toml")).unwrap();
+        let c = Config::validate(raw, None, &Overrides::default(), &no_env, &no_book).unwrap();
+        assert_eq!(c.recommend.min_monthly_savings_usd, rust_decimal::Decimal::from(5));
+        assert_eq!(c.recommend.pt_margin_pct, 10);
+    }
+
+    #[test]
     fn unknown_keys_name_the_key_and_the_file() {
         for text in ["warehous = 1", "[report]\nmetadata_key = [\"team\"]", "[smtp]\npassword = \"x\""] {
             let err = parse(text, Path::new("/etc/bs.toml")).unwrap_err();
@@ -467,6 +560,8 @@ from = "FinOps <finops@example.com>"
             ("[smtp]\nhost = \"h\"\nfrom = \"a@b\"\ntls = \"ssl\"", "smtp.tls"),
             ("[smtp]\nhost = \"h\"", "smtp.from"),
             ("[recommend]\nwindow_days = 0", "recommend.window_days"),
+            ("[recommend]\nbatch_window_share_pct = 101", "recommend.batch_window_share_pct"),
+            ("[recommend]\ncache_min_requests = 1", "recommend.cache_min_requests"),
             ("[recommend]\nmin_monthly_savings_usd = -1", "recommend.min_monthly_savings_usd"),
             ("price_book = \"/nonexistent.csv\"", "/nonexistent.csv"),
         ];

@@ -140,6 +140,9 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Find the money: ranked recommendations (batch, prompt caching, throughput commitments, routing, model
+    /// lifecycle) with their evidence, computed from the price book.
+    Recommend(RecommendArgs),
     /// Inspect the price book.
     Pricing {
         #[command(subcommand)]
@@ -179,6 +182,31 @@ pub struct OutputArgs {
     /// Rows a table or Markdown result shows (0: all); other formats always write every row.
     #[arg(long, default_value_t = output::DEFAULT_MAX_ROWS)]
     pub maxrows: usize,
+}
+
+/// Arguments of `recommend`.
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    /// First day analysed (YYYY-MM-DD, inclusive) [default: `[recommend] window_days` days ending with the last
+    /// day of data].
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<NaiveDate>,
+    /// Day after the last one analysed (YYYY-MM-DD, exclusive) [default: the day after the last day of data].
+    #[arg(long, value_parser = parse_date)]
+    pub until: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = crate::recommend::render::Format::Table)]
+    pub format: crate::recommend::render::Format,
+    /// Hide recommendations saving less than this a month (USD) [default: `[recommend] min_monthly_savings_usd`].
+    #[arg(long)]
+    pub min_monthly_savings: Option<crate::query::Decimal>,
+    /// Write to this file instead of stdout (written whole or not at all).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+/// `YYYY-MM-DD`.
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
 /// `key=value`.
@@ -326,6 +354,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Pricing { command } => run_pricing(&settings, command),
+        Command::Recommend(args) => run_recommend(&settings, args),
     }
 }
 
@@ -646,8 +675,75 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
     writeln!(out, "\nUnpriced usage in {month} (spend unknown, not $0):")?;
     drop(out);
     write_statement(unpriced, &OutputArgs { format: PrintFormat::Table, output: None, maxrows: 20 })?;
-    println!("\nNext: bedrock-spend --warehouse {} query --list", warehouse.display());
+    println!(
+        "\nNext: bedrock-spend --warehouse {dir} query --list; bedrock-spend --warehouse {dir} recommend",
+        dir = warehouse.display()
+    );
+    // The demo ends with what to change: the top three over the last 30 days of the samples, every saving shown
+    // (the samples are small, so their savings are cents).
+    let mut config = settings.config.recommend.clone();
+    config.min_monthly_savings_usd = crate::query::Decimal::ZERO;
+    let window = Period::days_ending(latest, config.window_days);
+    let recs = rt.block_on(crate::recommend::recommend(&session, &window, &config))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "\nTop recommendations for {window} (bedrock-spend recommend shows them all):")?;
+    let top: Vec<_> = recs.into_iter().take(3).collect();
+    crate::recommend::render::render(&mut out, &top, crate::recommend::render::Format::Table)?;
     Ok(if summary.all_ingested() { Outcome::Ok } else { Outcome::Partial })
+}
+
+fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
+    let session = settings.session()?;
+    let rt = runtime()?;
+    let mut config = settings.config.recommend.clone();
+    if let Some(min) = args.min_monthly_savings {
+        if min.is_sign_negative() {
+            bail!("--min-monthly-savings {min} is negative");
+        }
+        config.min_monthly_savings_usd = min;
+    }
+    let period = match (args.since, args.until) {
+        (Some(since), Some(until)) => Period::new(since, until)?,
+        (since, until) => {
+            let last = match until {
+                Some(u) => u.pred_opt().unwrap_or(u),
+                None => match rt.block_on(session.extent())?.last_day {
+                    Some(day) => day,
+                    None => {
+                        if !settings.quiet {
+                            eprintln!("bedrock-spend: the warehouse holds no records: nothing to recommend");
+                        }
+                        return Ok(Outcome::Ok);
+                    }
+                },
+            };
+            match since {
+                Some(since) => Period::new(since, last.succ_opt().unwrap_or(last))?,
+                None => Period::days_ending(last, config.window_days),
+            }
+        }
+    };
+    let recs = rt.block_on(crate::recommend::recommend(&session, &period, &config))?;
+    let mut buffer = Vec::new();
+    crate::recommend::render::render(&mut buffer, &recs, args.format)?;
+    match &args.output {
+        Some(path) => {
+            let tmp = path.with_file_name(format!(
+                ".tmp-{}",
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ));
+            let write = std::fs::write(&tmp, &buffer).and_then(|()| std::fs::rename(&tmp, path));
+            if write.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            write.with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => std::io::stdout().lock().write_all(&buffer)?,
+    }
+    if !settings.quiet && args.format == crate::recommend::render::Format::Table {
+        report_unpriced(&session, &period)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.

@@ -34,6 +34,15 @@ pub const QUERIES: &[NamedQuery] = queries![
     "price_book",
     "model_prices",
     "model_provisioned_prices",
+    "recommend_batch",
+    "recommend_prompt_caching",
+    "recommend_throughput",
+    "recommend_provisioned_prices",
+    "recommend_model_traffic",
+    "recommend_model_prices",
+    "recommend_cache_weeks",
+    "recommend_provisioned_usage",
+    "recommend_errors_by_region",
 ];
 
 /// Look a query up by name.

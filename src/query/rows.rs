@@ -10,6 +10,8 @@ use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int64Type};
 use chrono::NaiveDate;
 pub use rust_decimal::Decimal;
 
+pub mod recommend;
+
 /// Why a result could not become typed rows.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

@@ -285,6 +285,7 @@ fn golden_pairs(sql: &str) -> Vec<(String, String)> {
         ("month", "2025-12"),
         ("key", "team"),
         ("min_requests", "5"),
+        ("min_prefix_tokens", "1000"),
         ("model", "amazon.titan-text-express-v1"),
     ];
     bedrock_spend::query::catalog::parameters(sql)

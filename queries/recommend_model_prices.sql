@@ -1,0 +1,10 @@
+-- Every per-token price row in the book, USD per token, for the recommender to re-price traffic on another row
+-- (a successor model, the global profile).
+-- Parameters: none.
+-- Columns: model, region (a Region or *), routing (global, regional or *), effective_from, effective_to (inclusive
+--   and exclusive, NULL = open), input_per_token, output_per_token, cache_read_per_token,
+--   cache_write_per_token, cache_write_1h_per_token (NULL = not offered).
+SELECT model, region, routing, effective_from, effective_to, input_per_token, output_per_token, cache_read_per_token,
+  cache_write_per_token, cache_write_1h_per_token
+FROM prices
+ORDER BY model, region, routing, valid_from
