@@ -31,9 +31,14 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
     {
         let interrupts = interrupts.clone();
         let watcher = tokio::runtime::Builder::new_current_thread().enable_all().build().context("watching Ctrl-C")?;
+        // Registered here, before the first prompt, so a Ctrl-C can never find the default handler (which kills).
+        let mut sigint = {
+            let _entered = watcher.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("watching Ctrl-C")?
+        };
         std::thread::spawn(move || {
             watcher.block_on(async move {
-                while tokio::signal::ctrl_c().await.is_ok() {
+                while sigint.recv().await.is_some() {
                     interrupts.notify_waiters();
                 }
             })
