@@ -34,6 +34,9 @@ pub const QUERIES: &[NamedQuery] = queries![
     "price_book",
     "model_prices",
     "model_provisioned_prices",
+    "spend_by_day_and_model",
+    "coverage_by_day",
+    "price_sources",
 ];
 
 /// Look a query up by name.

@@ -7,4 +7,5 @@ mod ingest;
 mod pricing;
 mod query;
 mod readers;
+mod report;
 mod util;
