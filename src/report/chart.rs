@@ -18,7 +18,7 @@ use super::model::Daily;
 /// Okabe-Ito colours, most distinct first; the last is for `other`.
 pub const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D1F", "#999999"];
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 700.0;
 const PLOT_HEIGHT: f64 = 240.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 12.0;

@@ -466,6 +466,7 @@ fn sum_known(values: impl Iterator<Item = Option<Decimal>>) -> Option<Decimal> {
 fn day_span(first: Option<NaiveDate>, last: Option<NaiveDate>) -> String {
     match (first, last) {
         (Some(a), Some(b)) if a == b => a.format("%b %-d").to_string(),
+        (Some(a), Some(b)) if a.month() == b.month() => format!("{}–{}", a.format("%b %-d"), b.day()),
         (Some(a), Some(b)) => format!("{}–{}", a.format("%b %-d"), b.format("%b %-d")),
         _ => "-".to_string(),
     }
