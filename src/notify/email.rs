@@ -215,11 +215,11 @@ pub fn send(config: &SmtpConfig, password: Option<&str>, message: &Message) -> R
         // failure of this step is a TLS failure.
         conn.starttls(&params, &hello).map_err(|source| Error::Tls { host: host.clone(), port, source })?;
     }
-    if let Some((username, credentials)) = credentials {
-        if let Err(source) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials) {
-            conn.abort();
-            return Err(Error::Auth { username, source });
-        }
+    if let Some((username, credentials)) = credentials
+        && let Err(source) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+    {
+        conn.abort();
+        return Err(Error::Auth { username, source });
     }
     let envelope = message.envelope();
     let sender = envelope.from().map(ToString::to_string).unwrap_or_default();
