@@ -22,6 +22,7 @@
 //! tls = "starttls"                                # starttls | tls (implicit) | none (a local relay)
 //! username = "finops-bot"                         # the password only from BEDROCK_SPEND_SMTP_PASSWORD
 //! from = "FinOps <finops@example.com>"
+//! ca_file = "/etc/ssl/private-ca.pem"             # an extra CA to trust (a private relay); system roots stay
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -104,6 +105,8 @@ pub struct RawSmtp {
     pub username: Option<String>,
     /// The sender, `Name <address>` or a bare address.
     pub from: Option<String>,
+    /// A PEM file of extra CA certificates to trust besides the system roots (a private relay's CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A decimal written as a TOML number or string, kept as text so it is parsed exactly.
@@ -206,6 +209,8 @@ pub struct SmtpConfig {
     pub tls: SmtpTls,
     pub username: Option<String>,
     pub from: String,
+    /// Extra CA certificates (PEM) trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Values given on the command line (flags win over everything).
@@ -230,6 +235,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("BEDROCK_SPEND_SMTP_TLS", "smtp.tls"),
     ("BEDROCK_SPEND_SMTP_USERNAME", "smtp.username"),
     ("BEDROCK_SPEND_SMTP_FROM", "smtp.from"),
+    ("BEDROCK_SPEND_SMTP_CA_FILE", "smtp.ca_file"),
 ];
 
 /// Errors reading or validating the configuration; each names the file or the setting.
@@ -430,7 +436,8 @@ fn smtp_config(raw: RawSmtp, env: &dyn Fn(&str) -> Option<String>) -> Result<Opt
         value: String::new(),
         reason: "is required when smtp.host is set",
     })?;
-    Ok(Some(SmtpConfig { host, port, tls, username, from }))
+    let ca_file = env("BEDROCK_SPEND_SMTP_CA_FILE").map(PathBuf::from).or(raw.ca_file);
+    Ok(Some(SmtpConfig { host, port, tls, username, from, ca_file }))
 }
 
 /// `1048576`, `512K`, `512M`, `8G`, `1T` (powers of 1024; a trailing `B` or `iB` is allowed).
@@ -477,6 +484,7 @@ port = 587
 tls = "starttls"
 username = "finops-bot"
 from = "FinOps <finops@example.com>"
+ca_file = "/etc/ssl/private-ca.pem"
 "#;
 
     #[test]

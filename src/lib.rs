@@ -25,9 +25,11 @@ pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod model_id;
+pub mod notify;
 pub mod pricing;
 pub mod query;
 pub mod recommend;
+pub mod report;
 pub mod store;
 
 pub use error::Error;

@@ -1,5 +1,6 @@
 //! The `bedrock-spend` binary: parse arguments, run, turn the result into an exit code.
-//! 0 = everything done, 1 = finished but some records or objects failed, 2 = fatal error.
+//! 0 = everything done, 1 = finished but some records or objects failed, 2 = fatal error, 3 = an email was not
+//! delivered (the report itself was built).
 
 use std::process::ExitCode;
 
@@ -14,6 +15,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("bedrock-spend: {err:#}");
+            if err.chain().any(|e| e.downcast_ref::<bedrock_spend::notify::Error>().is_some()) {
+                return ExitCode::from(bedrock_spend::notify::Error::EXIT_CODE);
+            }
             ExitCode::from(2)
         }
     }

@@ -20,6 +20,7 @@ use crate::ingest::sources::local::{self, LocalListing};
 use crate::ingest::{self, IngestOptions, IngestSummary};
 use crate::query::rows::{ModelSpend, MonthSummary};
 use crate::query::{Params, Period, RunOptions, Session, SessionOptions, Statement};
+use crate::report::{MonthlyReport, ReportFormat};
 use crate::store::warehouse::Warehouse;
 use output::PrintFormat;
 use std::io::Write;
@@ -143,6 +144,9 @@ pub enum Command {
     /// Find the money: ranked recommendations (batch, prompt caching, throughput commitments, routing, model
     /// lifecycle) with their evidence, computed from the price book.
     Recommend(RecommendArgs),
+    /// The monthly FinOps report: spend, change, models, callers, caching, unpriced usage, coverage and prices,
+    /// as HTML, Markdown, JSON or CSV; optionally emailed (exit 3 when the email was not delivered).
+    Report(ReportArgs),
     /// Inspect the price book.
     Pricing {
         #[command(subcommand)]
@@ -207,6 +211,30 @@ pub struct RecommendArgs {
 /// `YYYY-MM-DD`.
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+}
+
+/// Arguments of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The month: YYYY-MM, or `last` (the previous calendar month, UTC).
+    #[arg(long, default_value = "last")]
+    pub month: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// Write the report to this file (whole or not at all) instead of stdout; with --email-to and no -o, nothing
+    /// is written besides the email.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Email the report (HTML body, plain-text alternative, CSV attached) to these addresses, comma-separated.
+    /// SMTP settings come from [smtp] or BEDROCK_SPEND_SMTP_*; the password only from BEDROCK_SPEND_SMTP_PASSWORD.
+    #[arg(long, value_delimiter = ',')]
+    pub email_to: Vec<String>,
+    /// With --email-to: write the message as a .eml file instead of sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the .eml file [default: bedrock-spend-report-YYYY-MM.eml].
+    #[arg(long)]
+    pub eml: Option<PathBuf>,
 }
 
 /// `key=value`.
@@ -355,6 +383,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Pricing { command } => run_pricing(&settings, command),
         Command::Recommend(args) => run_recommend(&settings, args),
+        Command::Report(args) => run_report(&settings, args),
     }
 }
 
@@ -800,4 +829,136 @@ fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
     output::print_rejects(&mut out, &rejects, raw)?;
     Ok(Outcome::Ok)
+}
+
+/// Records rejected at ingest in the whole warehouse. One small function, so the reader behind it (the rejects
+/// files) can change without touching the report.
+pub fn count_rejects(warehouse: &Path) -> Result<u64> {
+    let mut count = 0;
+    for row in Warehouse::open_read_only(warehouse).read_rejects()? {
+        count += row?.count();
+    }
+    Ok(count)
+}
+
+/// `last` (the calendar month before `now`, UTC) or `YYYY-MM`.
+pub fn parse_report_month(text: &str, now: DateTime<Utc>) -> Result<Period> {
+    if text.trim().eq_ignore_ascii_case("last") {
+        return Ok(Period::last_month(now));
+    }
+    Ok(Period::parse_month(text)?)
+}
+
+/// Build the month's report from the warehouse.
+pub fn build_report(settings: &Settings, session: &Session, period: &Period) -> Result<MonthlyReport> {
+    let config = &settings.config;
+    let options = crate::report::GatherOptions {
+        metadata_keys: &config.report.metadata_keys,
+        recommend: &config.recommend,
+        rejected_records: count_rejects(&settings.warehouse)?,
+        price_book: config.pricing.book.origin.clone(),
+        discount_pct: config.pricing.discount.as_text().to_string(),
+    };
+    let inputs = runtime()?.block_on(crate::report::gather(session, period, &options))?;
+    Ok(MonthlyReport::build(inputs))
+}
+
+/// A rendered report in memory.
+fn render_to_vec(report: &MonthlyReport, format: ReportFormat) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    crate::report::render(report, format, &mut out)?;
+    Ok(out)
+}
+
+/// Write `bytes` to `path` whole or not at all (beside it, then renamed).
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        // A device or pipe (/dev/null, /dev/stdout) is written in place.
+        return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
+    }
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
+    let period = parse_report_month(&args.month, Utc::now())?;
+    if args.dry_run && args.email_to.is_empty() {
+        bail!("--dry-run needs --email-to (it writes the email as a .eml file instead of sending it)");
+    }
+    // Check the recipients and the SMTP settings before the (possibly long) queries, so a typo fails fast.
+    let recipients = if args.email_to.is_empty() {
+        None
+    } else {
+        let to = crate::notify::parse_recipients(&args.email_to)?;
+        if !args.dry_run && settings.config.smtp.is_none() {
+            bail!(
+                "--email-to needs an SMTP server: set [smtp] host and from in the config, or BEDROCK_SPEND_SMTP_HOST"
+            );
+        }
+        Some(to)
+    };
+    let session = settings.session()?;
+    let report = build_report(settings, &session, &period)?;
+    let rendered = render_to_vec(&report, args.format)?;
+    match (&args.output, &recipients) {
+        (Some(path), _) => write_whole(path, &rendered)?,
+        (None, None) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&rendered)?;
+            out.flush()?;
+        }
+        (None, Some(_)) => {}
+    }
+    if let Some(to) = recipients {
+        let email = report_email(&report)?;
+        let month = report.month.clone();
+        let eml = args.eml.clone().unwrap_or_else(|| PathBuf::from(format!("bedrock-spend-report-{month}.eml")));
+        let from = settings.config.smtp.as_ref().map_or("bedrock-spend@localhost", |s| s.from.as_str());
+        let password = std::env::var("BEDROCK_SPEND_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
+        let delivery = match (&settings.config.smtp, args.dry_run) {
+            (_, true) => crate::notify::Delivery::Eml { path: &eml, from },
+            (Some(config), false) => crate::notify::Delivery::Smtp { config, password: password.as_deref() },
+            (None, false) => bail!("--email-to needs an SMTP server"),
+        };
+        let warning = crate::notify::deliver(&delivery, &to, &email)?;
+        if let Some(w) = warning {
+            eprintln!("bedrock-spend: warning: {:#}", anyhow::Error::from(w));
+        }
+        if !settings.quiet {
+            let names = to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            if args.dry_run {
+                eprintln!("wrote the email to {names} as {}", eml.display());
+            } else {
+                eprintln!("emailed the {month} report to {names}");
+            }
+        }
+    }
+    if report.totals.unpriced_requests > 0 && !settings.quiet {
+        eprintln!(
+            "note: {} request(s) with {} token(s) in {} have no price; the report calls them out (spend unknown, not $0)",
+            report.totals.unpriced_requests, report.totals.unpriced_tokens, report.month
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The report as an email: HTML body, the Markdown as the plain-text alternative, the CSV attached.
+pub fn report_email(report: &MonthlyReport) -> Result<crate::notify::Email> {
+    let text = String::from_utf8(render_to_vec(report, ReportFormat::Markdown)?).context("the report's text")?;
+    let html = String::from_utf8(render_to_vec(report, ReportFormat::Html)?).context("the report's HTML")?;
+    Ok(crate::notify::Email {
+        subject: crate::report::subject(report),
+        text,
+        html,
+        attachments: vec![crate::notify::Attachment {
+            filename: format!("bedrock-spend-{}.csv", report.month),
+            content_type: "text/csv; charset=utf-8".to_string(),
+            body: render_to_vec(report, ReportFormat::Csv)?,
+        }],
+    })
 }

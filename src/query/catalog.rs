@@ -43,6 +43,9 @@ pub const QUERIES: &[NamedQuery] = queries![
     "recommend_cache_weeks",
     "recommend_provisioned_usage",
     "recommend_errors_by_region",
+    "spend_by_day_and_model",
+    "coverage_by_day",
+    "price_sources",
 ];
 
 /// Look a query up by name.

@@ -338,6 +338,198 @@ impl TypedQuery for ModelSpend {
     }
 }
 
+/// `spend_by_day_and_model`: one model's spend on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayModelSpend {
+    pub day: NaiveDate,
+    /// The normalized model, or `(routing)` where the id names no base model.
+    pub model: String,
+    pub requests: i64,
+    /// `None` when nothing that day and model was priced.
+    pub cost_usd: Option<Decimal>,
+    pub unpriced_requests: i64,
+}
+
+impl TypedQuery for DayModelSpend {
+    const QUERY: &'static str = "spend_by_day_and_model";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (day, model, requests) = (c.dates("day")?, c.texts("model")?, c.ints("requests")?);
+        let (cost, unpriced) = (c.decimals("cost_usd")?, c.ints("unpriced_requests")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(DayModelSpend {
+                    day: day.req(i)?,
+                    model: model.req(i)?,
+                    requests: requests.req(i)?,
+                    cost_usd: cost.get(i)?,
+                    unpriced_requests: unpriced.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `spend_by_principal`: one caller's spend in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalSpend {
+    /// The IAM role/session or user, `(unknown)` when the log names none.
+    pub principal: String,
+    pub account_id: Option<String>,
+    pub requests: i64,
+    /// Distinct models used.
+    pub models: i64,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_usd: Option<Decimal>,
+    pub unpriced_requests: i64,
+}
+
+impl TypedQuery for PrincipalSpend {
+    const QUERY: &'static str = "spend_by_principal";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (principal, account, requests) = (c.texts("principal")?, c.texts("account_id")?, c.ints("requests")?);
+        let (models, input, output) = (c.ints("models")?, c.ints("input_tokens")?, c.ints("output_tokens")?);
+        let (cost, unpriced) = (c.decimals("cost_usd")?, c.ints("unpriced_requests")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(PrincipalSpend {
+                    principal: principal.req(i)?,
+                    account_id: account.get(i),
+                    requests: requests.req(i)?,
+                    models: models.req(i)?,
+                    input_tokens: input.get(i),
+                    output_tokens: output.get(i),
+                    cost_usd: cost.get(i)?,
+                    unpriced_requests: unpriced.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `spend_by_metadata`: the spend of one value of a request-metadata key in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataSpend {
+    /// The key's value, `(not set)` for requests without the key.
+    pub value: String,
+    pub requests: i64,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_usd: Option<Decimal>,
+    pub unpriced_requests: i64,
+}
+
+impl TypedQuery for MetadataSpend {
+    const QUERY: &'static str = "spend_by_metadata";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (value, requests) = (c.texts("value")?, c.ints("requests")?);
+        let (input, output) = (c.ints("input_tokens")?, c.ints("output_tokens")?);
+        let (cost, unpriced) = (c.decimals("cost_usd")?, c.ints("unpriced_requests")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(MetadataSpend {
+                    value: value.req(i)?,
+                    requests: requests.req(i)?,
+                    input_tokens: input.get(i),
+                    output_tokens: output.get(i),
+                    cost_usd: cost.get(i)?,
+                    unpriced_requests: unpriced.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `unpriced_usage`: usage with no price, grouped by why (its spend is unknown, never $0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpricedUsage {
+    /// no price | unresolved model | no token counts | no output price.
+    pub price_status: String,
+    /// A sample raw model id of the group.
+    pub model_id: Option<String>,
+    pub model: Option<String>,
+    pub region: Option<String>,
+    pub routing: Option<String>,
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
+    pub requests: i64,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+}
+
+impl TypedQuery for UnpricedUsage {
+    const QUERY: &'static str = "unpriced_usage";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (status, model_id, model) = (c.texts("price_status")?, c.texts("model_id")?, c.texts("model")?);
+        let (region, routing) = (c.texts("region")?, c.texts("routing")?);
+        let (first, last, requests) = (c.dates("first_day")?, c.dates("last_day")?, c.ints("requests")?);
+        let (input, output) = (c.ints("input_tokens")?, c.ints("output_tokens")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(UnpricedUsage {
+                    price_status: status.req(i)?,
+                    model_id: model_id.get(i),
+                    model: model.get(i),
+                    region: region.get(i),
+                    routing: routing.get(i),
+                    first_day: first.get(i),
+                    last_day: last.get(i),
+                    requests: requests.req(i)?,
+                    input_tokens: input.get(i),
+                    output_tokens: output.get(i),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `coverage_by_day`: requests logged on one day in one Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayRegionCoverage {
+    pub day: NaiveDate,
+    pub region: String,
+    pub requests: i64,
+}
+
+impl TypedQuery for DayRegionCoverage {
+    const QUERY: &'static str = "coverage_by_day";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (day, region, requests) = (c.dates("day")?, c.texts("region")?, c.ints("requests")?);
+        (0..c.len())
+            .map(|i| Ok(DayRegionCoverage { day: day.req(i)?, region: region.req(i)?, requests: requests.req(i)? }))
+            .collect()
+    }
+}
+
+/// `price_sources`: one price-book source that priced usage in a period.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PriceSource {
+    pub source: String,
+    pub as_of: String,
+    /// Distinct models it priced.
+    pub models: i64,
+    /// Requests priced with it.
+    pub requests: i64,
+}
+
+impl TypedQuery for PriceSource {
+    const QUERY: &'static str = "price_sources";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (source, as_of, models, requests) =
+            (c.texts("source")?, c.texts("as_of")?, c.ints("models")?, c.ints("requests")?);
+        (0..c.len())
+            .map(|i| {
+                Ok(PriceSource {
+                    source: source.req(i)?,
+                    as_of: as_of.req(i)?,
+                    models: models.req(i)?,
+                    requests: requests.req(i)?,
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

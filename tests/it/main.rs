@@ -8,4 +8,5 @@ mod pricing;
 mod query;
 mod readers;
 mod recommend;
+mod report;
 mod util;
