@@ -777,18 +777,7 @@ fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
 fn usd(value: Option<crate::query::Decimal>) -> String {
-    let Some(v) = value else { return "unknown".to_string() };
-    let cents = v.round_dp(2);
-    let text = format!("{:.2}", cents.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}${grouped}.{frac}", if v.is_sign_negative() && !cents.is_zero() { "-" } else { "" })
+    value.map_or_else(|| "unknown".to_string(), crate::recommend::render::usd)
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
