@@ -489,29 +489,20 @@ fn query_and_pricing_commands() {
 /// The interactive shell on a real pseudo-terminal (`script`): a multi-line statement, `\d`, `\q`.
 #[test]
 fn interactive_shell_runs_statements() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let t = TestDir::new();
     bedrock_spend::store::warehouse::Warehouse::open_for_write(&t.warehouse()).unwrap();
-    let command = format!("{BIN} --warehouse {} sql", t.warehouse().display());
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", t.path("home"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
-    let mut stdin = child.stdin.take().unwrap();
-    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
-    pause(3000);
-    for (line, wait) in [("SELECT 40 + 2", 300), ("  AS answer;", 3000), ("\\d", 2000), ("\\q", 1000)] {
-        stdin.write_all(format!("{line}\r").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        pause(wait);
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("│     42 │"), "{text}");
-    assert!(text.contains("invocation_costs") && text.contains("provisioned_prices"), "{text}");
+    let mut shell = PtyShell::start(&t.warehouse(), &t.path("home"));
+    shell.wait_for("bedrock-spend> ", 1);
+    shell.send(b"SELECT 40 + 2\r");
+    shell.wait_for("-> ", 1);
+    shell.send(b"  AS answer;\r");
+    shell.wait_for("│     42 │", 1);
+    shell.wait_for("bedrock-spend> ", 2);
+    shell.send(b"\\d\r");
+    shell.wait_for("provisioned_prices", 1);
+    shell.wait_for("bedrock-spend> ", 3);
+    shell.send(b"\\q\r");
+    let (status, text) = shell.finish();
+    assert!(status.success(), "the shell ended with {status}: {text}");
+    assert!(text.contains("invocation_costs"), "{text}");
 }

@@ -191,73 +191,26 @@ fn runaway_queries_hit_the_memory_limit() {
 /// the test instead of breaking it; a shell that does not cancel fails the test within two minutes and is killed.
 #[test]
 fn shell_ctrl_c_cancels_the_statement_not_the_shell() {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
     let t = TestDir::new();
     let wh = sample_warehouse(&t);
     let home = t.path("home");
     std::fs::create_dir_all(&home).unwrap();
-    let command = format!("{BIN} --warehouse {} sql", wh.display());
-    let child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", &home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
-    /// Kills the shell's session when the test ends early, so a shell stuck in a statement does not outlive it.
-    struct Session(std::process::Child);
-    impl Drop for Session {
-        fn drop(&mut self) {
-            let _ = Command::new("pkill").args(["-KILL", "-s", &self.0.id().to_string()]).status();
-            let _ = self.0.kill();
-        }
-    }
-    let mut child = Session(child);
-    let mut stdin = child.0.stdin.take().unwrap();
-    let mut stdout = child.0.stdout.take().unwrap();
-    let seen = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let wait_for = |text: &str, occurrences: usize| {
-        let start = Instant::now();
-        while seen.lock().unwrap().matches(text).count() < occurrences {
-            assert!(start.elapsed() < Duration::from_secs(120), "waited for {text:?}: {}", seen.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    let mut send = |bytes: &[u8]| {
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    };
-    wait_for("bedrock-spend> ", 1);
+    let mut shell = PtyShell::start(&wh, &home);
+    shell.wait_for("bedrock-spend> ", 1);
     // Hours of work: a triple self-join of 2,500 rows is 15 billion rows, each one computed (a bare count(*)
     // would be answered from statistics).
-    send(b"SELECT sum(length(a.source || b.source || c.source)) FROM invocations a, invocations b, invocations c;\r");
-    wait_for("invocations c;", 1);
-    std::thread::sleep(Duration::from_millis(2000));
-    send(b"\x03");
-    wait_for("cancelled", 1);
-    wait_for("bedrock-spend> ", 2);
-    send(b"SELECT 40 + 2 AS answer;\r");
-    wait_for("│     42 │", 1);
-    wait_for("bedrock-spend> ", 3);
-    send(b"\x04");
-    drop(stdin);
-    let status = child.0.wait().unwrap();
-    reader.join().unwrap();
-    assert!(status.success(), "the shell ended with {status}: {}", seen.lock().unwrap());
+    shell.send(b"SELECT sum(length(a.source || b.source || c.source)) FROM invocations a, invocations b, invocations c;\r");
+    shell.wait_for("invocations c;", 1);
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    shell.send(b"\x03");
+    shell.wait_for("cancelled", 1);
+    shell.wait_for("bedrock-spend> ", 2);
+    shell.send(b"SELECT 40 + 2 AS answer;\r");
+    shell.wait_for("│     42 │", 1);
+    shell.wait_for("bedrock-spend> ", 3);
+    shell.send(b"\x04");
+    let (status, seen) = shell.finish();
+    assert!(status.success(), "the shell ended with {status}: {seen}");
     let history = std::fs::read_to_string(home.join(".bedrock_spend_history")).unwrap_or_default();
     assert!(history.contains("SELECT 40 + 2 AS answer;"), "history: {history:?}");
 }

@@ -191,3 +191,87 @@ pub fn run_cli_measured(args: &[&str]) -> (Output, u64) {
     let output = Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() };
     (output, peak_kb)
 }
+
+/// `bedrock-spend sql` on a real pseudo-terminal (util-linux `script`). Each step waits for what the shell printed,
+/// so a slow machine delays a test instead of breaking it; a shell that never prints what is awaited fails the test
+/// within two minutes, and its whole session is killed when the test ends.
+pub struct PtyShell {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PtyShell {
+    pub fn start(warehouse: &Path, home: &Path) -> Self {
+        use std::io::Read;
+        // `exec`: script(1) runs the command through $SHELL (/bin/sh when SHELL is unset, as in CI), and dash does not
+        // exec a lone command; an intermediate sh would share the terminal's process group and die of a Ctrl-C.
+        let command = format!("exec {BIN} --warehouse {} sql", warehouse.display());
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("HOME", home)
+            .env("SHELL", "/bin/sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        PtyShell { child, stdin, seen, reader: Some(reader) }
+    }
+
+    /// Wait until `text` has been printed `occurrences` times in all.
+    pub fn wait_for(&self, text: &str, occurrences: usize) {
+        let start = std::time::Instant::now();
+        while self.seen.lock().unwrap().matches(text).count() < occurrences {
+            assert!(start.elapsed() < std::time::Duration::from_secs(120), "waited for {text:?}: {}", self.seen());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Type `bytes` (a line ends with `\r`, as a terminal sends Enter).
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the shell's input is open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Everything the shell printed so far.
+    pub fn seen(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Close the input, wait for the shell to end, and return its status with all it printed.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status, self.seen())
+    }
+}
+
+impl Drop for PtyShell {
+    fn drop(&mut self) {
+        // Kill script's child (the shell, thanks to `exec`) first, so a shell stuck in a statement does not outlive
+        // the test.
+        let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+    }
+}
