@@ -288,32 +288,47 @@ pub async fn gather(session: &Session, period: &Period, options: &GatherOptions<
     let month = period.month_label().ok_or(Error::NotAMonth { since: period.since(), until: period.until() })?;
     let params = Params::new().period(period);
     let q = |section: &'static str| move |source: crate::query::Error| Error::Query { section, source };
-    let summary = session.rows::<MonthSummary>(&params).await.map_err(q("totals"))?.into_iter().next();
-    let summary = summary.unwrap_or_else(|| empty_summary(&month));
-    let previous = match period.previous_month() {
-        Some(prev) => {
-            let rows = session.rows::<MonthSummary>(&Params::new().period(&prev)).await.map_err(q("previous month"))?;
-            rows.into_iter().next().filter(|s| s.requests > 0)
+    let previous_params = period.previous_month().map(|prev| Params::new().period(&prev));
+    let previous = async {
+        match &previous_params {
+            Some(p) => {
+                session.rows::<MonthSummary>(p).await.map(|rows| rows.into_iter().next().filter(|s| s.requests > 0))
+            }
+            None => Ok(None),
         }
-        None => None,
     };
-    let mut metadata = Vec::new();
-    for key in options.metadata_keys {
-        let rows = session.rows::<MetadataSpend>(&params.clone().text("key", key.clone())).await;
-        metadata.push((key.clone(), rows.map_err(q("metadata"))?));
-    }
+    let metadata = futures::future::try_join_all(options.metadata_keys.iter().map(|key| {
+        let params = params.clone().text("key", key.clone());
+        async move { session.rows::<MetadataSpend>(&params).await.map(|rows| (key.clone(), rows)) }
+    }));
+    // The sections are independent queries over the same files: run them together, so one query's serial phases
+    // (planning, a final merge) overlap with the others' scans instead of adding up.
+    let (summary, previous, metadata, models, daily, principals, unpriced, coverage, price_sources, recommendations) =
+        tokio::try_join!(
+            async { session.rows::<MonthSummary>(&params).await.map_err(q("totals")) },
+            async { previous.await.map_err(q("previous month")) },
+            async { metadata.await.map_err(q("metadata")) },
+            async { session.rows(&params).await.map_err(q("models")) },
+            async { session.rows(&params).await.map_err(q("daily")) },
+            async { session.rows(&params).await.map_err(q("principals")) },
+            async { session.rows(&params).await.map_err(q("unpriced")) },
+            async { session.rows(&params).await.map_err(q("coverage")) },
+            async { session.rows(&params).await.map_err(q("prices")) },
+            async { crate::recommend::recommend(session, period, options.recommend).await.map_err(Error::from) },
+        )?;
+    let summary = summary.into_iter().next().unwrap_or_else(|| empty_summary(&month));
     Ok(ReportInputs {
         period: *period,
         summary,
         previous,
-        models: session.rows(&params).await.map_err(q("models"))?,
-        daily: session.rows(&params).await.map_err(q("daily"))?,
-        principals: session.rows(&params).await.map_err(q("principals"))?,
+        models,
+        daily,
+        principals,
         metadata,
-        unpriced: session.rows(&params).await.map_err(q("unpriced"))?,
-        coverage: session.rows(&params).await.map_err(q("coverage"))?,
-        price_sources: session.rows(&params).await.map_err(q("prices"))?,
-        recommendations: crate::recommend::recommend(session, period, options.recommend).await?,
+        unpriced,
+        coverage,
+        price_sources,
+        recommendations,
         min_monthly_savings_usd: options.recommend.min_monthly_savings_usd,
         rejected_records: options.rejected_records,
         price_book: options.price_book.clone(),

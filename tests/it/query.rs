@@ -3,7 +3,7 @@
 //! shell's Ctrl-C.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use bedrock_spend::pricing::Pricing;
 use bedrock_spend::query::rows::{ModelSpend, MonthSummary, WarehouseExtent};
@@ -199,7 +199,9 @@ fn shell_ctrl_c_cancels_the_statement_not_the_shell() {
     shell.wait_for("bedrock-spend> ", 1);
     // Hours of work: a triple self-join of 2,500 rows is 15 billion rows, each one computed (a bare count(*)
     // would be answered from statistics).
-    shell.send(b"SELECT sum(length(a.source || b.source || c.source)) FROM invocations a, invocations b, invocations c;\r");
+    shell.send(
+        b"SELECT sum(length(a.source || b.source || c.source)) FROM invocations a, invocations b, invocations c;\r",
+    );
     shell.wait_for("invocations c;", 1);
     std::thread::sleep(std::time::Duration::from_millis(2000));
     shell.send(b"\x03");
