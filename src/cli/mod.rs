@@ -559,9 +559,13 @@ fn run_sync(settings: &Settings, args: &SyncArgs) -> Result<Outcome> {
     use crate::pricing::sync::{self, alias::AliasTable, book, fetch};
     let read = |path: &Path| std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
     let configured = &settings.config.pricing.book.origin;
-    let book_path = args.book.clone().or_else(|| {
-        (configured.as_str() != crate::pricing::BUNDLED_ORIGIN).then(|| PathBuf::from(configured))
-    });
+    let book_path = args
+        .book
+        .clone()
+        .or_else(|| (configured.as_str() != crate::pricing::BUNDLED_ORIGIN).then(|| PathBuf::from(configured)));
+    if args.write && book_path.is_none() {
+        bail!("--write needs --book PATH (or --price-book): the bundled book is compiled into the binary");
+    }
     let (current_text, current_origin) = match &book_path {
         Some(path) if !path.exists() => (String::new(), path.display().to_string()),
         Some(path) => (read(path)?, path.display().to_string()),
@@ -582,11 +586,14 @@ fn run_sync(settings: &Settings, args: &SyncArgs) -> Result<Outcome> {
     };
     let source = match &args.offer_dir {
         Some(dir) => fetch::OfferSource::Dir(dir.clone()),
-        None => fetch::OfferSource::http(&args.endpoint, fetch::HttpOptions {
-            timeout: std::time::Duration::from_secs(args.timeout_secs.max(1)),
-            retries: args.retries,
-            ..fetch::HttpOptions::default()
-        })?,
+        None => fetch::OfferSource::http(
+            &args.endpoint,
+            fetch::HttpOptions {
+                timeout: std::time::Duration::from_secs(args.timeout_secs.max(1)),
+                retries: args.retries,
+                ..fetch::HttpOptions::default()
+            },
+        )?,
     };
     let offers = runtime()?.block_on(fetch::fetch_offers(&source, &args.regions))?;
     let carry_over = if args.regions.is_empty() {
@@ -597,8 +604,8 @@ fn run_sync(settings: &Settings, args: &SyncArgs) -> Result<Outcome> {
     let synced = sync::build(&offers, &aliases, &hand_kept, &carry_over)?;
     let dates: Vec<&str> = synced.report.publication_dates.iter().map(String::as_str).collect();
     let comment = format!(
-        "Written by `bedrock-spend pricing sync` from the AWS Price List (offers {}; published {}) and the hand-kept\n\
-         rows. Edit pricing/hand-kept-prices.csv and pricing/price-list-aliases.csv, not this file.",
+        "Written by `bedrock-spend pricing sync` from the AWS Price List (offers {}; published {})\n\
+         and the hand-kept rows. Edit pricing/hand-kept-prices.csv and pricing/price-list-aliases.csv, not this file.",
         crate::pricing::sync::offer::OFFER_CODES.join(", "),
         dates.join(", ")
     );

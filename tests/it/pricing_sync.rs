@@ -178,7 +178,9 @@ fn sync_writes_the_book_the_offers_say_and_lists_what_it_cannot_price() {
     }
     let (_, source, as_of) = &written[&expected[1].0];
     assert!(
-        source.contains("AmazonBedrock") && source.contains("NOVA2LITEUSE1IN") && source.contains("2026-11-20T18:47:12Z"),
+        source.contains("AmazonBedrock")
+            && source.contains("NOVA2LITEUSE1IN")
+            && source.contains("2026-11-20T18:47:12Z"),
         "{source}"
     );
     assert_eq!(as_of, "2026-11-20");
@@ -194,7 +196,9 @@ fn sync_writes_the_book_the_offers_say_and_lists_what_it_cannot_price() {
     assert!(stdout.contains("1 SKU(s) skipped: not priced per token"), "{stdout}");
     assert!(stdout.contains("48 SKU(s) priced"), "{stdout}");
     assert!(
-        stdout.contains("overrides the Price List row openai.gpt-oss-120b-1:0 us-east-1 *: input 0.15 -> 0.16, output 0.6 -> 0.64"),
+        stdout.contains(
+            "overrides the Price List row openai.gpt-oss-120b-1:0 us-east-1 *: input 0.15 -> 0.16, output 0.6 -> 0.64"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("not written: openai.gpt-oss-120b-1:0 us-east-1 * tier priority"), "{stdout}");
@@ -207,15 +211,18 @@ fn sync_writes_the_book_the_offers_say_and_lists_what_it_cannot_price() {
     assert!(stdout.contains("0 added, 0 changed, 0 removed"), "{stdout}");
 
     // A changed price and a removed row show in the diff (old -> new), exit 1, and without --write nothing moves.
-    let edited = std::fs::read_to_string(&book).unwrap().replace(",0.396,3.3,", ",0.39,3.3,").replace(
-        "mistral.pixtral-large-2502-v1:0,us-east-1",
-        "mistral.pixtral-large-2502-v1:0,eu-west-1",
-    );
+    let edited = std::fs::read_to_string(&book)
+        .unwrap()
+        .replace(",0.396,3.3,", ",0.39,3.3,")
+        .replace("mistral.pixtral-large-2502-v1:0,us-east-1", "mistral.pixtral-large-2502-v1:0,eu-west-1");
     std::fs::write(&book, &edited).unwrap();
     let out = sync(&args);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("changed  amazon.nova-2-lite-v1:0 ap-northeast-1 regional: input 0.39 -> 0.396"), "{stdout}");
+    assert!(
+        stdout.contains("changed  amazon.nova-2-lite-v1:0 ap-northeast-1 regional: input 0.39 -> 0.396"),
+        "{stdout}"
+    );
     assert!(stdout.contains("removed  mistral.pixtral-large-2502-v1:0 eu-west-1 *"), "{stdout}");
     assert!(stdout.contains("added    mistral.pixtral-large-2502-v1:0 us-east-1 *"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&book).unwrap(), edited, "no --write, no change");
@@ -223,7 +230,8 @@ fn sync_writes_the_book_the_offers_say_and_lists_what_it_cannot_price() {
     // Saved files give the same book as the endpoint.
     let offline = t.path("offline.csv");
     let dir = checkout_path("tests/data/price-list");
-    let out = sync(&["--offer-dir", dir.to_str().unwrap(), "--book", offline.to_str().unwrap(), "--hand-kept", h, "--write"]);
+    let out =
+        sync(&["--offer-dir", dir.to_str().unwrap(), "--book", offline.to_str().unwrap(), "--hand-kept", h, "--write"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
     std::fs::write(&book, std::fs::read_to_string(&offline).unwrap()).unwrap();
     let out = sync(&args);
@@ -339,7 +347,10 @@ fn failures_leave_the_book_untouched() {
     let out = sync(&["--endpoint", &server.endpoint, "--book", b, "--write", "--timeout-secs", "1", "--retries", "0"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("timed out fetching") && stderr.contains("/AmazonBedrock/current/region_index.json"), "{stderr}");
+    assert!(
+        stderr.contains("timed out fetching") && stderr.contains("/AmazonBedrock/current/region_index.json"),
+        "{stderr}"
+    );
     assert!(started.elapsed() < Duration::from_secs(8), "the timeout applies: {:?}", started.elapsed());
     untouched("timeout");
 
@@ -350,7 +361,8 @@ fn failures_leave_the_book_untouched() {
     );
     let aliases = t.write("aliases.csv", aliases.as_bytes());
     let dir = checkout_path("tests/data/price-list");
-    let out = sync(&["--offer-dir", dir.to_str().unwrap(), "--aliases", aliases.to_str().unwrap(), "--book", b, "--write"]);
+    let out =
+        sync(&["--offer-dir", dir.to_str().unwrap(), "--aliases", aliases.to_str().unwrap(), "--book", b, "--write"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

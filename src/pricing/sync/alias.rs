@@ -89,9 +89,10 @@ impl AliasTable {
     /// `Ok(None)`: no alias (the sync lists the SKU). Two matching rows: an error naming both.
     pub fn find(&self, offer_code: &str, sku: &str, attributes: &Attributes) -> Result<Option<&Alias>, Error> {
         let names = [attributes.model.as_deref(), attributes.servicename.as_deref()];
-        let mut found = self.aliases.iter().filter(|a| {
-            (a.offer_code == offer_code || a.offer_code == "*") && names.contains(&Some(a.name.as_str()))
-        });
+        let mut found = self
+            .aliases
+            .iter()
+            .filter(|a| (a.offer_code == offer_code || a.offer_code == "*") && names.contains(&Some(a.name.as_str())));
         let first = found.next();
         if let (Some(a), Some(b)) = (first, found.next()) {
             return Err(Error::AmbiguousAlias {
@@ -130,7 +131,10 @@ mod tests {
         let table = AliasTable::parse(text, "t.csv").unwrap();
         let claude = Attributes { servicename: Some("Claude X (Amazon Bedrock Edition)".into()), ..Default::default() };
         let found = table.find("AmazonBedrockFoundationModels", "SKU1", &claude).unwrap().unwrap();
-        assert_eq!((found.model.as_str(), found.region_uniform, found.long_context_above), ("anthropic.x", true, Some(200000)));
+        assert_eq!(
+            (found.model.as_str(), found.region_uniform, found.long_context_above),
+            ("anthropic.x", true, Some(200000))
+        );
         assert!(table.find("AmazonBedrock", "SKU1", &claude).unwrap().is_none(), "offer code must match");
         let lower = Attributes { servicename: Some("claude x (amazon bedrock edition)".into()), ..Default::default() };
         assert!(table.find("AmazonBedrockFoundationModels", "SKU1", &lower).unwrap().is_none(), "exact match only");

@@ -170,7 +170,8 @@ pub fn read_book(text: &str, origin: &str) -> Result<Vec<(u64, BookRow)>, Error>
         for (i, text) in texts.iter().enumerate() {
             if !text.is_empty() {
                 prices[i] = Some(
-                    parse_price(text).ok_or_else(|| invalid(line, format!("{} {text:?} is not a price", PRICE_COLUMNS[i])))?,
+                    parse_price(text)
+                        .ok_or_else(|| invalid(line, format!("{} {text:?} is not a price", PRICE_COLUMNS[i])))?,
                 );
             }
         }
@@ -217,19 +218,14 @@ pub fn write_book(rows: &[BookRow], comment: &str) -> Result<String, Error> {
         let _ = writeln!(out, "# {line}");
     }
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::Book { origin: "the synced book".to_string(), line: 0, reason: e.to_string() };
+    let csv_error =
+        |e: csv::Error| Error::Book { origin: "the synced book".to_string(), line: 0, reason: e.to_string() };
     writer.write_record(COLUMNS).map_err(csv_error)?;
     for r in rows {
         let prices = r.prices.map(|p| p.map_or(String::new(), |d| d.normalize().to_string()));
         let mut record: Vec<&str> = vec![&r.model, &r.region, &r.routing, &r.effective_from, &r.effective_to];
         record.extend(prices.iter().map(String::as_str));
-        record.extend([
-            r.source.as_str(),
-            &r.as_of,
-            &r.confidence,
-            &r.tier,
-            &r.long_context_above,
-        ]);
+        record.extend([r.source.as_str(), &r.as_of, &r.confidence, &r.tier, &r.long_context_above]);
         writer.write_record(&record).map_err(csv_error)?;
     }
     let bytes = writer.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
@@ -262,7 +258,8 @@ impl Diff {
                 Some(_) => {}
             }
         }
-        diff.removed = old_by_key.iter().filter(|(k, _)| !new_by_key.contains_key(*k)).map(|(_, r)| (*r).clone()).collect();
+        diff.removed =
+            old_by_key.iter().filter(|(k, _)| !new_by_key.contains_key(*k)).map(|(_, r)| (*r).clone()).collect();
         diff
     }
 
@@ -289,7 +286,11 @@ impl Diff {
             self.added.len(),
             self.changed.len(),
             self.removed.len(),
-            if self.restated > 0 { format!(", {} with only source or date restated", self.restated) } else { String::new() }
+            if self.restated > 0 {
+                format!(", {} with only source or date restated", self.restated)
+            } else {
+                String::new()
+            }
         );
         out
     }

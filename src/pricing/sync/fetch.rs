@@ -35,7 +35,11 @@ impl Default for HttpOptions {
 /// Where offer files come from.
 #[derive(Debug)]
 pub enum OfferSource {
-    Http { client: reqwest::Client, endpoint: String, options: HttpOptions },
+    Http {
+        client: reqwest::Client,
+        endpoint: String,
+        options: HttpOptions,
+    },
     /// A folder holding `offers/v1.0/aws/<Code>/...` as the endpoint serves them.
     Dir(PathBuf),
 }
@@ -67,7 +71,9 @@ impl OfferSource {
             OfferSource::Dir(dir) => {
                 let file = dir.join(path.trim_start_matches('/'));
                 let location = file.display().to_string();
-                let bytes = tokio::fs::read(&file).await.map_err(|source| Error::ReadFile { path: location.clone(), source })?;
+                let bytes = tokio::fs::read(&file)
+                    .await
+                    .map_err(|source| Error::ReadFile { path: location.clone(), source })?;
                 Ok((location, bytes))
             }
             OfferSource::Http { client, endpoint, options } => {
@@ -132,8 +138,8 @@ pub async fn fetch_offers(source: &OfferSource, regions: &[String]) -> Result<Ve
     let mut indexed: BTreeSet<String> = BTreeSet::new();
     for code in offer::OFFER_CODES {
         let (location, bytes) = source.get(&offer::region_index_path(code)).await?;
-        let index: RegionIndex = serde_json::from_slice(&bytes)
-            .map_err(|source| Error::Parse { location, what: "region index", source })?;
+        let index: RegionIndex =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Parse { location, what: "region index", source })?;
         for (region, entry) in index.regions {
             indexed.insert(region.clone());
             if regions.is_empty() || regions.contains(&region) {
@@ -147,8 +153,11 @@ pub async fn fetch_offers(source: &OfferSource, regions: &[String]) -> Result<Ve
     let mut files: Vec<OfferFile> = futures::stream::iter(wanted)
         .map(|(code, region, path)| async move {
             let (location, bytes) = source.get(&path).await?;
-            let offer: Offer = serde_json::from_slice(&bytes)
-                .map_err(|source| Error::Parse { location: location.clone(), what: "offer file", source })?;
+            let offer: Offer = serde_json::from_slice(&bytes).map_err(|source| Error::Parse {
+                location: location.clone(),
+                what: "offer file",
+                source,
+            })?;
             if offer.offer_code != code {
                 return Err(Error::WrongOffer { location, found: offer.offer_code, expected: code });
             }

@@ -52,8 +52,8 @@ pub enum Error {
     Book { origin: String, line: u64, reason: String },
     #[error("SKU {sku} of {offer_code} matches two aliases in {origin}: {first} and {second}")]
     AmbiguousAlias { origin: String, offer_code: String, sku: String, first: String, second: String },
-    #[error("{model} in {region}: SKUs {first} and {second} both price {column} ({routing}), differently")]
-    ConflictingSkus { model: String, region: String, routing: String, column: &'static str, first: String, second: String },
+    #[error("{model} in {place}: SKUs {first} and {second} both price {column}, differently")]
+    ConflictingSkus { model: String, place: String, column: &'static str, first: String, second: String },
     #[error("the synced book would not load")]
     Invalid(#[source] crate::pricing::Error),
 }
@@ -135,7 +135,8 @@ struct Draft {
     publication_date: String,
 }
 
-/// (model, region, tier, long_context_above).
+/// (model, region, tier, long_context_above) while SKUs are gathered; (model, routing, tier, long_context_above)
+/// while Regions are folded.
 type GroupKey = (String, String, String, String);
 
 /// The book column of a token SKU, or `None` when the book has none (batch cache rates).
@@ -258,8 +259,7 @@ pub fn build(
                 Some(cell) => {
                     return Err(Error::ConflictingSkus {
                         model: alias.model.clone(),
-                        region,
-                        routing: format!("{:?}", token.routing).to_ascii_lowercase(),
+                        place: format!("{region} ({:?} routing)", token.routing).to_ascii_lowercase(),
                         column: book::PRICE_COLUMNS[col],
                         first: format!("{} ({})", cell.skus.join("+"), cell.price),
                         second: format!("{sku} ({price})"),
@@ -300,7 +300,7 @@ pub fn build(
 
     // Fold region-uniform models into one region `*` row where every commercial Region agrees.
     let mut rows: Vec<BookRow> = Vec::new();
-    let mut by_class: BTreeMap<(String, String, String, String), Vec<(String, Draft)>> = BTreeMap::new();
+    let mut by_class: BTreeMap<GroupKey, Vec<(String, Draft)>> = BTreeMap::new();
     for (model, region, routing, tier, long, draft) in drafts {
         by_class.entry((model, routing, tier, long)).or_default().push((region, draft));
     }
@@ -316,7 +316,13 @@ pub fn build(
                 "AWS Price List {} {} SKU {}{note}",
                 draft.offer_code,
                 draft.publication_date,
-                draft.cells.iter().flatten().flat_map(|c| c.skus.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+                draft
+                    .cells
+                    .iter()
+                    .flatten()
+                    .flat_map(|c| c.skus.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
             as_of: draft.publication_date.chars().take(10).collect(),
             confidence: "A".to_string(),
@@ -332,8 +338,7 @@ pub fn build(
             rows.extend(regions.iter().map(|(region, draft)| row(region, draft, "")));
             continue;
         }
-        let (rep_region, rep) =
-            commercial.iter().find(|(r, _)| r == "us-east-1").copied().unwrap_or(commercial[0]);
+        let (rep_region, rep) = commercial.iter().find(|(r, _)| r == "us-east-1").copied().unwrap_or(commercial[0]);
         let note = format!(" ({rep_region}; the same in all {} commercial Regions synced)", commercial.len());
         rows.push(row("*", rep, &note));
         // A non-commercial Region (GovCloud) keeps its own row where it differs.

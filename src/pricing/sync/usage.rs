@@ -98,7 +98,8 @@ fn unknown(usage_type: &str, reason: impl Into<String>) -> UnknownSku {
 
 /// Where the token class starts in an `AmazonBedrock` kebab-case usage type (the model's name before it may
 /// itself contain hyphens: `gpt-oss-120b`, `Mistral-Large-3-675b-Instruct`).
-const KEBAB_MARKERS: [&str; 4] = ["-input-token", "-output-token", "-cache-read-input-token", "-cache-write-input-token"];
+const KEBAB_MARKERS: [&str; 4] =
+    ["-input-token", "-output-token", "-cache-read-input-token", "-cache-write-input-token"];
 
 /// Words that name the token class or fill the name out.
 const CLASS_WORDS: [&str; 11] =
@@ -148,7 +149,8 @@ pub fn classify(usage_type: &str, attributes: &Attributes) -> Result<SkuClass, U
     if !has("token") && !has("tokens") {
         return Ok(SkuClass::NotTokens);
     }
-    if let Some(word) = words.iter().find(|w| !CLASS_WORDS.contains(&w.as_str()) && !QUALIFIER_WORDS.contains(&w.as_str()))
+    if let Some(word) =
+        words.iter().find(|w| !CLASS_WORDS.contains(&w.as_str()) && !QUALIFIER_WORDS.contains(&w.as_str()))
     {
         return Err(unknown(usage_type, format!("has the word {word:?}, which no known token SKU uses")));
     }
@@ -291,7 +293,10 @@ mod tests {
             ("USE1-MP:USE1_input_tokens_global_standard-Units", token(Input, Global, Standard, false, false)),
             ("USE1-MP:USE1_output_tokens_global_standard-Units", token(Output, Global, Standard, false, false)),
             ("USW2-MP:USW2_cache_write_tokens_standard-Units", token(CacheWrite5m, Regional, Standard, false, false)),
-            ("USW2-MP:USW2_cache_write_tokens_1h_standard-Units", token(CacheWrite1h, Regional, Standard, false, false)),
+            (
+                "USW2-MP:USW2_cache_write_tokens_1h_standard-Units",
+                token(CacheWrite1h, Regional, Standard, false, false),
+            ),
             (
                 "USE1-MP:USE1_cache_write_tokens_1h_global_standard-Units",
                 token(CacheWrite1h, Global, Standard, false, false),
@@ -351,9 +356,10 @@ mod tests {
 
     #[test]
     fn splits_camel_and_snake_case() {
-        assert_eq!(split_words("CacheWrite1hInputTokenCount_Global"), [
-            "cache", "write", "1h", "input", "token", "count", "global"
-        ]);
+        assert_eq!(
+            split_words("CacheWrite1hInputTokenCount_Global"),
+            ["cache", "write", "1h", "input", "token", "count", "global"]
+        );
         assert_eq!(split_words("Reserved_1Month_InputTPM_Geo"), ["reserved", "1", "month", "input", "tpm", "geo"]);
         assert_eq!(split_words("input_tokens_long_ctx_standard"), ["input", "tokens", "long", "ctx", "standard"]);
     }
