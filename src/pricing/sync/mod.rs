@@ -434,3 +434,116 @@ impl SyncReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FM: &str = offer::FOUNDATION_MODELS;
+
+    /// An offer file with `(sku, usagetype, servicename, USD per 1M tokens)` SKUs.
+    fn file<S: AsRef<str>>(region: &str, skus: &[(S, S, &str, &str)]) -> OfferFile {
+        let mut products = serde_json::Map::new();
+        let mut terms = serde_json::Map::new();
+        for (sku, usage, name, usd) in skus {
+            let (sku, usage) = (sku.as_ref(), usage.as_ref());
+            products.insert(
+                sku.to_string(),
+                serde_json::json!({"sku": sku, "attributes": {"usagetype": usage, "servicename": name, "regionCode": region}}),
+            );
+            terms.insert(
+                sku.to_string(),
+                serde_json::json!({format!("{sku}.T"): {"effectiveDate": "2026-11-01T00:00:00Z", "priceDimensions":
+                    {format!("{sku}.T.R"): {"unit": "1M tokens", "description": "", "pricePerUnit": {"USD": usd}}}}}),
+            );
+        }
+        let json = serde_json::json!({"offerCode": FM, "version": "v", "publicationDate": "2026-11-18T09:00:00Z",
+            "products": products, "terms": {"OnDemand": terms}});
+        OfferFile {
+            offer_code: FM.to_string(),
+            region: region.to_string(),
+            location: format!("{region}/index.json"),
+            offer: serde_json::from_value(json).unwrap(),
+        }
+    }
+
+    fn aliases() -> AliasTable {
+        AliasTable::parse(
+            "offer_code,name,model,region_uniform,long_context_above\n\
+             AmazonBedrockFoundationModels,Claude U,anthropic.u,yes,\n\
+             AmazonBedrockFoundationModels,Other P,other.p,,\n",
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn prices(rows: &[BookRow], model: &str, region: &str) -> Option<(Option<Decimal>, Option<Decimal>)> {
+        rows.iter().find(|r| r.model == model && r.region == region).map(|r| (r.prices[0], r.prices[1]))
+    }
+
+    #[test]
+    fn folds_uniform_models_keeps_govcloud_and_region_specific_rows() {
+        let d = |s: &str| Some(s.parse::<Decimal>().unwrap());
+        let regions = [
+            ("us-east-1", "USE1", "1", "0.5"),
+            ("eu-west-2", "EUW2", "1", "0.6"),
+            ("us-gov-west-1", "UGW1", "1.2", "0.6"),
+        ];
+        let offers: Vec<OfferFile> = regions
+            .iter()
+            .map(|(region, p, claude_input, other_input)| {
+                let skus = [
+                    (format!("{p}IN"), format!("{p}-MP:{p}_InputTokenCount-Units"), "Claude U", *claude_input),
+                    (format!("{p}OUT"), format!("{p}-MP:{p}_OutputTokenCount-Units"), "Claude U", "5"),
+                    // A Region-specific provider: different prices per Region, never folded.
+                    (format!("{p}P"), format!("{p}-MP:{p}_InputTokenCount-Units"), "Other P", *other_input),
+                ];
+                file(region, &skus)
+            })
+            .collect();
+        let synced = build(&offers, &aliases(), &[], &[]).unwrap();
+        let rows = &synced.rows;
+        assert_eq!(prices(rows, "anthropic.u", "*"), Some((d("1"), d("5"))), "commercial Regions agree: one * row");
+        assert_eq!(prices(rows, "anthropic.u", "us-gov-west-1"), Some((d("1.2"), d("5"))), "GovCloud differs: own row");
+        assert_eq!(prices(rows, "anthropic.u", "us-east-1"), None);
+        assert_eq!(prices(rows, "other.p", "us-east-1"), Some((d("0.5"), None)));
+        assert_eq!(prices(rows, "other.p", "eu-west-2"), Some((d("0.6"), None)));
+        assert!(rows.iter().all(|r| r.routing == "*"), "no global SKU: one price for every routing");
+        assert!(rows[0].source.contains("the same in all 2 commercial Regions"), "{}", rows[0].source);
+
+        // Commercial Regions that disagree: one row per Region.
+        let offers = vec![
+            file("us-east-1", &[("A", "USE1-MP:USE1_InputTokenCount-Units", "Claude U", "1")]),
+            file("eu-west-2", &[("B", "EUW2-MP:EUW2_InputTokenCount-Units", "Claude U", "1.1")]),
+        ];
+        let rows = build(&offers, &aliases(), &[], &[]).unwrap().rows;
+        assert_eq!(rows.iter().map(|r| r.region.as_str()).collect::<Vec<_>>(), ["eu-west-2", "us-east-1"]);
+    }
+
+    #[test]
+    fn conflicts_and_missing_thresholds_are_not_guessed() {
+        let offers = vec![file(
+            "us-east-1",
+            &[
+                ("A", "USE1-MP:USE1_InputTokenCount-Units", "Claude U", "1"),
+                ("B", "USE1-MP:USE1_input_tokens_standard-Units", "Claude U", "2"),
+            ],
+        )];
+        let err = build(&offers, &aliases(), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("SKUs A (1) and B (2) both price input_per_mtok"), "{err}");
+        // Two SKUs agreeing on a price are one cell naming both.
+        let offers = vec![file(
+            "us-east-1",
+            &[
+                ("A", "USE1-MP:USE1_InputTokenCount-Units", "Claude U", "1"),
+                ("B", "USE1-MP:USE1_input_tokens_standard-Units", "Claude U", "1.0"),
+                ("C", "USE1-MP:USE1_input_tokens_long_ctx_standard-Units", "Claude U", "2"),
+            ],
+        )];
+        let synced = build(&offers, &aliases(), &[], &[]).unwrap();
+        assert_eq!(synced.rows.len(), 1);
+        assert!(synced.rows[0].source.contains("SKU A B"), "{}", synced.rows[0].source);
+        assert_eq!(synced.report.unknown.len(), 1, "a long-context SKU without a threshold is listed");
+        assert!(synced.report.unknown[0].reason.contains("long_context_above"));
+    }
+}
