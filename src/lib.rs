@@ -15,8 +15,8 @@
 //! Beside the pipeline: [`model_id`] (the model-id normalizer that ingest, query and discovery share), [`aws`]
 //! (SDK set-up and clients, and [`aws::discover`], the one place that asks the Bedrock control plane anything),
 //! [`generate`] (realistic synthetic logs for the demo, tests and benchmarks), [`config`], [`error`], and [`cli`]
-//! (the command line). Only `ingest::sources`, `ingest::plan`, `aws`, `store` file writes, `cli` and `main` touch
-//! the network, the filesystem or the clock.
+//! (the command line). Only `ingest::sources`, `ingest::plan`, `aws`, `pricing::sync::fetch`, `store` file writes,
+//! `cli` and `main` touch the network, the filesystem or the clock.
 
 pub mod aws;
 pub mod cli;

@@ -173,6 +173,46 @@ pub enum PricingCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Rebuild the book from the AWS Price List (both Bedrock offer codes) plus the hand-kept rows, and print how
+    /// it differs from the current book. Exit 0 when the prices are the same, 1 when they changed, 2 on an error
+    /// (the book is then untouched).
+    Sync(SyncArgs),
+}
+
+/// Arguments of `pricing sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Sync only this Region (repeatable) [default: every Region of the region index]. Rows of other Regions
+    /// in the current book are kept as they are.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Read saved offer files from this folder instead of the network, laid out as the endpoint serves them
+    /// (offers/v1.0/aws/<OfferCode>/current/region_index.json and the paths it names).
+    #[arg(long, value_name = "DIR")]
+    pub offer_dir: Option<PathBuf>,
+    /// Replace the book with the synced one (a temporary file renamed over it).
+    #[arg(long)]
+    pub write: bool,
+    /// The book to compare with and to write [default: --price-book when set, else the bundled book, which can
+    /// only be compared with]. A missing file counts as an empty book.
+    #[arg(long, value_name = "PATH")]
+    pub book: Option<PathBuf>,
+    /// The Price List endpoint.
+    #[arg(long, value_name = "URL", default_value = crate::pricing::sync::fetch::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// The alias table from Price List product names to model ids [default: the bundled
+    /// pricing/price-list-aliases.csv].
+    #[arg(long, value_name = "PATH")]
+    pub aliases: Option<PathBuf>,
+    /// The hand-kept rows merged over the Price List's [default: the bundled pricing/hand-kept-prices.csv].
+    #[arg(long, value_name = "PATH")]
+    pub hand_kept: Option<PathBuf>,
+    /// Seconds one HTTP attempt may take, from connecting to the last byte.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    /// HTTP attempts after the first, on timeouts, connection errors, 5xx and 429 (waiting 0.5 s, 1 s, 2 s ...).
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
 }
 
 /// Where and how results are written.
@@ -471,14 +511,18 @@ fn report_unpriced(session: &Session, period: &Period) -> Result<()> {
 
 fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome> {
     let rt = runtime()?;
-    let session = settings.session()?;
+    // Every subcommand but sync reads the warehouse.
+    let session = || settings.session();
     match command {
+        PricingCommand::Sync(args) => run_sync(settings, args),
         PricingCommand::List { output: out_args } => {
+            let session = session()?;
             let statement = rt.block_on(session.named("price_book", &Params::new()))?;
             write_statement(statement, out_args)?;
             Ok(Outcome::Ok)
         }
         PricingCommand::Show { model, output: out_args } => {
+            let session = session()?;
             let base = crate::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
             let params = Params::new().text("model", base.clone());
             let statement = rt.block_on(session.named("model_prices", &params))?;
@@ -494,6 +538,7 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
             Ok(Outcome::Ok)
         }
         PricingCommand::Check { output: out_args } => {
+            let session = session()?;
             let params = Params::new().period(&Period::all());
             let statement = rt.block_on(session.named("unpriced_usage", &params))?;
             let unpriced = rt.block_on(session.unpriced(&Period::all()))?;
@@ -507,6 +552,94 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
             Ok(Outcome::Partial)
         }
     }
+}
+
+/// `pricing sync`: fetch, build, validate with the book loader, print the diff, and write only when asked.
+fn run_sync(settings: &Settings, args: &SyncArgs) -> Result<Outcome> {
+    use crate::pricing::sync::{self, alias::AliasTable, book, fetch};
+    let read = |path: &Path| std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
+    let configured = &settings.config.pricing.book.origin;
+    let book_path = args
+        .book
+        .clone()
+        .or_else(|| (configured.as_str() != crate::pricing::BUNDLED_ORIGIN).then(|| PathBuf::from(configured)));
+    if args.write && book_path.is_none() {
+        bail!("--write needs --book PATH (or --price-book): the bundled book is compiled into the binary");
+    }
+    let (current_text, current_origin) = match &book_path {
+        Some(path) if !path.exists() => (String::new(), path.display().to_string()),
+        Some(path) => (read(path)?, path.display().to_string()),
+        None => (crate::pricing::BUNDLED_PRICES.to_string(), crate::pricing::BUNDLED_ORIGIN.to_string()),
+    };
+    let current: Vec<book::BookRow> = if current_text.trim().is_empty() {
+        Vec::new()
+    } else {
+        book::read_book(&current_text, &current_origin)?.into_iter().map(|(_, r)| r).collect()
+    };
+    let aliases = match &args.aliases {
+        Some(path) => AliasTable::parse(&read(path)?, &path.display().to_string())?,
+        None => AliasTable::parse(sync::alias::BUNDLED_ALIASES, "bundled pricing/price-list-aliases.csv")?,
+    };
+    let hand_kept = match &args.hand_kept {
+        Some(path) => book::read_book(&read(path)?, &path.display().to_string())?,
+        None => book::read_book(sync::BUNDLED_HAND_KEPT, "bundled pricing/hand-kept-prices.csv")?,
+    };
+    let source = match &args.offer_dir {
+        Some(dir) => fetch::OfferSource::Dir(dir.clone()),
+        None => fetch::OfferSource::http(
+            &args.endpoint,
+            fetch::HttpOptions {
+                timeout: std::time::Duration::from_secs(args.timeout_secs.max(1)),
+                retries: args.retries,
+                ..fetch::HttpOptions::default()
+            },
+        )?,
+    };
+    let offers = runtime()?.block_on(fetch::fetch_offers(&source, &args.regions))?;
+    let carry_over = if args.regions.is_empty() {
+        Vec::new()
+    } else {
+        sync::rows_outside(&current, &offers.iter().map(|o| o.region.clone()).collect())
+    };
+    let synced = sync::build(&offers, &aliases, &hand_kept, &carry_over)?;
+    let dates: Vec<&str> = synced.report.publication_dates.iter().map(String::as_str).collect();
+    let comment = format!(
+        "Written by `bedrock-spend pricing sync` from the AWS Price List (offers {}; published {})\n\
+         and the hand-kept rows. Edit pricing/hand-kept-prices.csv and pricing/price-list-aliases.csv, not this file.",
+        crate::pricing::sync::offer::OFFER_CODES.join(", "),
+        dates.join(", ")
+    );
+    let text = book::write_book(&synced.rows, &comment)?;
+    // The loader the queries use must accept what is written.
+    crate::pricing::parse_price_book(&text, "the synced book").map_err(sync::Error::Invalid)?;
+    let diff = book::Diff::between(&current, &synced.rows);
+    let mut out = std::io::stdout().lock();
+    if !settings.quiet {
+        write!(out, "{}", synced.report.render())?;
+    }
+    writeln!(out, "compared with {current_origin}:")?;
+    write!(out, "{}", diff.render())?;
+    if args.write {
+        let Some(path) = &book_path else {
+            bail!("--write needs --book PATH (or --price-book): the bundled book is compiled into the binary");
+        };
+        write_atomically(path, text.as_bytes())?;
+        writeln!(out, "wrote {} ({} rows)", path.display(), synced.rows.len())?;
+    }
+    Ok(if diff.prices_changed() { Outcome::Partial } else { Outcome::Ok })
+}
+
+/// Write a file whole or not at all: a temporary file beside it, renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// The one async runtime of the process: queries block on it from the main thread, and ingest workers block on

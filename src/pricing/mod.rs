@@ -5,6 +5,11 @@
 //! Prices stay exact: a price is parsed from its decimal text into an integer count of 1e-10 dollars per
 //! million tokens, never through `f64`. The same integer read at scale 16 is the exact price per token, which
 //! is what the cost SQL multiplies token counts by.
+//!
+//! [`sync`] rebuilds the book from the AWS Price List (`pricing sync`); its `fetch` is the one part of this module
+//! that does I/O.
+
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,6 +83,12 @@ struct RawPriceRow {
     batch_output_per_mtok: String,
     source: String,
     as_of: String,
+    /// Blank (standard), `flex` or `priority`; absent in books written before `pricing sync`.
+    #[serde(default)]
+    tier: String,
+    /// Blank, or the input-token count above which the row's rates apply to the whole request.
+    #[serde(default)]
+    long_context_above: String,
 }
 
 /// Prices of one row, in 1e-10 USD per million tokens; `None` = not offered.
@@ -109,6 +120,17 @@ pub struct PriceRow {
     pub rates: Rates,
     pub source: String,
     pub as_of: String,
+    /// Blank (standard), `flex` or `priority`.
+    pub tier: String,
+    /// Long-context rates: they apply to a request whose input exceeds this many tokens.
+    pub long_context_above: Option<u64>,
+}
+
+impl PriceRow {
+    /// A standard-tier, standard-context row: the only kind the cost queries price with so far.
+    pub fn is_standard(&self) -> bool {
+        self.tier.is_empty() && self.long_context_above.is_none()
+    }
 }
 
 /// A validated price book.
@@ -186,6 +208,16 @@ pub fn parse_price_book(text: &str, origin: &str) -> Result<PriceBook, Error> {
             batch_input: parse_price(origin, line, "batch_input_per_mtok", &raw.batch_input_per_mtok)?,
             batch_output: parse_price(origin, line, "batch_output_per_mtok", &raw.batch_output_per_mtok)?,
         };
+        let tier = raw.tier.trim().to_ascii_lowercase();
+        if !matches!(tier.as_str(), "" | "flex" | "priority") {
+            return Err(invalid(origin, line, "tier", &raw.tier, "must be blank (standard), flex or priority"));
+        }
+        let long_context_above = match raw.long_context_above.trim() {
+            "" => None,
+            n => Some(n.parse::<u64>().map_err(|_| {
+                invalid(origin, line, "long_context_above", &raw.long_context_above, "is not a whole number of tokens")
+            })?),
+        };
         if rates.input.is_none() {
             return Err(invalid(origin, line, "input_per_mtok", "", "is required (the fallback for unpriced classes)"));
         }
@@ -199,19 +231,23 @@ pub fn parse_price_book(text: &str, origin: &str) -> Result<PriceBook, Error> {
             rates,
             source: raw.source,
             as_of: raw.as_of,
+            tier,
+            long_context_above,
         });
     }
     check_overlaps(origin, &rows)?;
     Ok(PriceBook { origin: origin.to_string(), rows })
 }
 
-/// Two rows for the same model, Region and routing may not cover the same day: the match must be unique.
+/// Two rows for the same model, Region, routing, tier and context threshold may not cover the same day: the match
+/// must be unique.
 fn check_overlaps(origin: &str, rows: &[PriceRow]) -> Result<(), Error> {
-    let mut by_key: BTreeMap<(&str, &str, &str), Vec<&PriceRow>> = BTreeMap::new();
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str, Option<u64>);
+    let mut by_key: BTreeMap<Key, Vec<&PriceRow>> = BTreeMap::new();
     for r in rows {
-        by_key.entry((&r.model, &r.region, &r.routing)).or_default().push(r);
+        by_key.entry((&r.model, &r.region, &r.routing, &r.tier, r.long_context_above)).or_default().push(r);
     }
-    for ((model, region, routing), mut group) in by_key {
+    for ((model, region, routing, _, _), mut group) in by_key {
         group.sort_by_key(|r| r.effective_from);
         for pair in group.windows(2) {
             let (a, b) = (pair[0], pair[1]);
@@ -252,9 +288,12 @@ fn decimal(values: Vec<Option<i128>>, precision: u8, scale: i8, table: &'static 
 
 impl PriceBook {
     /// The `prices` table: the sheet's columns, prices per million tokens (scale 10) and per token (scale 16),
-    /// plus `row_id` and `valid_from`/`valid_to` (open ends filled) for the matching joins.
+    /// plus `row_id` and `valid_from`/`valid_to` (open ends filled) for the matching joins. Only standard-tier,
+    /// standard-context rows: the cost queries do not yet choose a tier or a long-context rate, and a second row
+    /// for the same key would count a request twice.
     pub fn to_record_batch(&self) -> Result<RecordBatch, Error> {
-        let rows = &self.rows;
+        let rows: Vec<&PriceRow> = self.rows.iter().filter(|r| r.is_standard()).collect();
+        let rows = &rows;
         let strings = |f: &dyn Fn(&PriceRow) -> &str| -> ArrayRef {
             Arc::new(StringArray::from(rows.iter().map(|r| f(r).to_string()).collect::<Vec<_>>()))
         };

@@ -5,6 +5,7 @@ mod aws;
 mod bench;
 mod ingest;
 mod pricing;
+mod pricing_sync;
 mod query;
 mod readers;
 mod recommend;
