@@ -215,10 +215,27 @@ fn read_sheet<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Resul
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| record_line(text, p));
         rows.push((line, record.deserialize(Some(&headers)).map_err(csv_error)?));
     }
     Ok(rows)
+}
+
+/// The line a record is on. The reader's position is where it started reading the record, which is before any
+/// comment or blank lines it skipped on the way: step over those.
+fn record_line(text: &str, position: &csv::Position) -> u64 {
+    let (mut line, mut byte) = (position.line(), position.byte() as usize);
+    while let Some(rest) = text.get(byte..) {
+        let skipped = rest.starts_with('#') || rest.starts_with('\n') || rest.starts_with("\r\n");
+        match rest.find('\n') {
+            Some(end) if skipped => {
+                byte += end + 1;
+                line += 1;
+            }
+            _ => break,
+        }
+    }
+    line
 }
 
 /// Parse and validate a price sheet.
@@ -889,6 +906,13 @@ mod tests {
             "{HEADER},notes\nm,*,*,,2025-02-01,1,1,,,,,,s,d,x\nm,*,*,2025-02-01,,2,2,,,,,,s,d,y\nm,us-east-1,*,,,3,3,,,,,,s,d,z\n"
         );
         assert_eq!(parse_price_book(&ok, "extra columns").unwrap().rows.len(), 3);
+    }
+
+    #[test]
+    fn lines_are_counted_past_comments_between_rows() {
+        let text = format!("# top\n{HEADER}\nm,*,*,,2025-01-01,1,1,,,,,,s,d\n# a note\n\n# another\nm,*,*,2025-01-01,,2,2,,,,,,s,d\n");
+        let lines: Vec<u64> = parse_price_book(&text, "commented").unwrap().rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 7]);
     }
 
     #[test]
