@@ -2,9 +2,9 @@
 -- of the cost rules: `invocation_costs` applies this view's per-token rates to single requests.
 --
 -- Grain: one row per (day, region, model_id, service_tier, long_context_floor, has_token_counts,
--- has_output_tokens). `model`, `provider`, `routing` and
--- `inference_profile` are functions of `model_id`: `bedrock_model(model_id)` (ingest's normalizer as a SQL
--- function) gives them once per group, as the current version normalizes the id. Costs are
+-- has_output_tokens). `model`, `provider`, `routing` and `inference_profile` are functions of `model_id`:
+-- `bedrock_model(model_id)` (ingest's normalizer as a SQL function) gives them once per group, as the current
+-- version normalizes the id. Costs are
 -- exact decimals, linear in the token counts, with no rounding per request: pricing a group's token sums gives
 -- exactly the sum of its requests' costs, over hundreds of groups instead of millions of rows. Summary queries
 -- (month, model, day, cache, unpriced) read this view; queries that group by request attributes (caller,
@@ -38,10 +38,9 @@
 --   (output costs nothing); requests with output tokens are unpriced with status `no output price`, never
 --   priced at NULL. `has_output_tokens` is part of the grain so that each request takes its own status.
 -- price_status: priced | no per-token charge (provisioned, custom, imported, reserved tier: cost lives in the
---   capacity analysis)
---   | unresolved model (the id names no base model, e.g. an application profile) | no price (the book does
---   not cover model, Region and day) | no token counts (e.g. a guardrail block logged without counts)
---   | no output price (output tokens on a row without an output price).
+--   capacity analysis) | unresolved model (the id names no base model, e.g. an application profile) | no price
+--   (the book does not cover model, Region, tier, context band and day) | no token counts (e.g. a guardrail block
+--   logged without counts) | no output price (output tokens on a row without an output price).
 -- `model` is resolved through the estate tables where the log names no base model (application profiles,
 -- provisioned models), once `ingest auto` has read them.
 -- Columns: day, region, model_id, model, provider, routing, inference_profile, inference_profile_name,

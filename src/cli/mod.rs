@@ -505,10 +505,13 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
                 crate::pricing::BUNDLED_LIFECYCLE,
                 "bundled pricing/model-lifecycle.csv",
             )?;
-            let retired =
-                crate::pricing::past_end_of_life(days.iter().map(|d| (d.model.as_str(), d.day, d.requests)), &lifecycle);
+            let retired = crate::pricing::past_end_of_life(
+                days.iter().map(|d| (d.model.as_str(), d.day, d.requests)),
+                &lifecycle,
+            );
             for r in &retired {
-                let successor = r.successor.as_deref().map(|s| format!("; suggested successor {s}")).unwrap_or_default();
+                let successor =
+                    r.successor.as_deref().map(|s| format!("; suggested successor {s}")).unwrap_or_default();
                 eprintln!(
                     "warning: {} request(s) on {} from {} to {}, on or after its end of life ({}){successor}",
                     r.requests, r.model, r.first_day, r.last_day, r.end_of_life

@@ -830,13 +830,20 @@ mod tests {
             assert_eq!(regions, us, "{model}: the US Regions, nothing else");
             for r in rows {
                 assert_eq!((r.rates.input, r.rates.output), (p(input), p(output)), "{model} {}", r.region);
-                assert_eq!((r.rates.batch_input, r.rates.batch_output), batch.map_or((None, None), |(i, o)| (p(i), p(o))));
+                assert_eq!(
+                    (r.rates.batch_input, r.rates.batch_output),
+                    batch.map_or((None, None), |(i, o)| (p(i), p(o)))
+                );
             }
         }
         let nova: Vec<&PriceRow> = book.rows.iter().filter(|r| r.model == "amazon.nova-2-lite-v1:0").collect();
         assert_eq!(nova.len(), 6, "global and regional in each US Region");
         for r in nova {
-            let want = if r.routing == "global" { [p("0.30"), p("2.50"), p("0.075")] } else { [p("0.33"), p("2.75"), p("0.0825")] };
+            let want = if r.routing == "global" {
+                [p("0.30"), p("2.50"), p("0.075")]
+            } else {
+                [p("0.33"), p("2.75"), p("0.0825")]
+            };
             assert_eq!([r.rates.input, r.rates.output, r.rates.cache_read], want, "Nova 2 Lite {}", r.routing);
         }
         for model in ["anthropic.claude-opus-4-6-v1", "anthropic.claude-opus-4-7", "anthropic.claude-opus-4-8"] {
@@ -910,7 +917,9 @@ mod tests {
 
     #[test]
     fn lines_are_counted_past_comments_between_rows() {
-        let text = format!("# top\n{HEADER}\nm,*,*,,2025-01-01,1,1,,,,,,s,d\n# a note\n\n# another\nm,*,*,2025-01-01,,2,2,,,,,,s,d\n");
+        let text = format!(
+            "# top\n{HEADER}\nm,*,*,,2025-01-01,1,1,,,,,,s,d\n# a note\n\n# another\nm,*,*,2025-01-01,,2,2,,,,,,s,d\n"
+        );
         let lines: Vec<u64> = parse_price_book(&text, "commented").unwrap().rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, [3, 7]);
     }

@@ -232,10 +232,28 @@ fn costs_match_an_independent_decimal_computation() {
         request("lc-above-input-only", sonnet_us, "eu-west-1", [420_000, 0, 0, 1_234], none.clone()),
         request("lc-global-below", sonnet_global, "us-east-1", [199_999, 0, 0, 10], none.clone()),
         request("lc-global-above", sonnet_global, "us-east-1", [150_000, 60_000, 0, 10], none.clone()),
-        request("lc-no-threshold", "anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", [300_000, 0, 0, 5], none.clone()),
+        request(
+            "lc-no-threshold",
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "us-east-1",
+            [300_000, 0, 0, 5],
+            none.clone(),
+        ),
         request("govcloud", "anthropic.claude-3-haiku-20240307-v1:0", "us-gov-west-1", [1_000, 0, 0, 5], none.clone()),
-        request("tier-priority", "amazon.nova-lite-v1:0", "us-east-1", [7_000, 100, 0, 333], json!({"serviceTier": "priority"})),
-        request("tier-flex", "amazon.nova-lite-v1:0", "us-east-1", [7_000, 0, 0, 333], json!({"serviceTier": {"type": "flex"}})),
+        request(
+            "tier-priority",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 100, 0, 333],
+            json!({"serviceTier": "priority"}),
+        ),
+        request(
+            "tier-flex",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": {"type": "flex"}}),
+        ),
         request(
             "tier-default",
             "amazon.nova-lite-v1:0",
@@ -243,7 +261,13 @@ fn costs_match_an_independent_decimal_computation() {
             [7_000, 0, 0, 333],
             json!({"serviceTier": "priority", "resolvedServiceTier": "default"}),
         ),
-        request("tier-reserved", "amazon.nova-lite-v1:0", "us-east-1", [7_000, 0, 0, 333], json!({"serviceTier": "reserved"})),
+        request(
+            "tier-reserved",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": "reserved"}),
+        ),
     ];
     t.write("logs/long-context.json.gz", &gzip(lines.join("\n").as_bytes()));
     let wh = t.warehouse();
@@ -314,7 +338,10 @@ fn costs_match_an_independent_decimal_computation() {
         "SELECT DISTINCT price_row FROM invocation_costs WHERE routing = 'global' AND price_status = 'priced'",
     );
     assert!(!global_rows.is_empty() && global_rows.iter().all(|r| r["price_row"] != 7), "global never takes line 7");
-    assert!(used.contains(&17) && used.contains(&18), "the long-context and priority rows price their requests: {used:?}");
+    assert!(
+        used.contains(&17) && used.contains(&18),
+        "the long-context and priority rows price their requests: {used:?}"
+    );
     let flags = query_with(
         &wh,
         &prices,
@@ -334,7 +361,10 @@ fn costs_match_an_independent_decimal_computation() {
     assert_eq!(flag("tier-default")["price_row"], json!(9), "default is Standard");
     assert_eq!(flag("tier-flex")["price_status"], json!("no price"), "no flex row: unknown, not Standard");
     assert_eq!(flag("tier-reserved")["price_status"], json!("no per-token charge"));
-    assert_eq!((flag("lc-at")["tier_assumed"].clone(), flag("tier-default")["tier_assumed"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (flag("lc-at")["tier_assumed"].clone(), flag("tier-default")["tier_assumed"].clone()),
+        (json!(true), json!(false))
+    );
     // Money sums exactly: the SQL total equals the sum of the per-request costs.
     let total = query_with(&wh, &prices, "SELECT CAST(sum(cost_usd) AS VARCHAR) AS t FROM invocation_costs");
     let sql_total: Decimal = total[0]["t"].as_str().unwrap().parse().unwrap();
@@ -627,8 +657,11 @@ fn real_samples_are_priced_and_old_warehouse_files_stay_readable() {
     assert_eq!((s.ingested, s.rejected), (5, 0));
     // Files as a version before `service_tier` wrote them.
     let mut rewritten = 0;
-    for path in files_under(&wh.join("invocations")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+    for path in
+        files_under(&wh.join("invocations")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+    {
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
         let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
         let keep: Vec<usize> =
             (0..batches[0].num_columns()).filter(|&i| batches[0].schema().field(i).name() != "service_tier").collect();
@@ -653,7 +686,8 @@ fn real_samples_are_priced_and_old_warehouse_files_stay_readable() {
     // Titan Text Lite 0.30 / 0.40 before the 2024 cut; Llama 2 Chat 13B 0.75 / 1.00 (us-west-2 = us-east-1).
     let million = Decimal::from(1_000_000);
     let want = |input: i64, p_in: &str, output: i64, p_out: &str| {
-        (Decimal::from(input) * p_in.parse::<Decimal>().unwrap() + Decimal::from(output) * p_out.parse::<Decimal>().unwrap())
+        (Decimal::from(input) * p_in.parse::<Decimal>().unwrap()
+            + Decimal::from(output) * p_out.parse::<Decimal>().unwrap())
             / million
     };
     let expected = [
@@ -678,12 +712,16 @@ fn real_samples_are_priced_and_old_warehouse_files_stay_readable() {
     assert_eq!(listing.lines().skip(1).filter(|l| !l.starts_with("no token counts,")).count(), 0, "{listing}");
 
     // A new file of the same day with the column, then compaction merges both generations into today's schema.
-    let new = record("tier-new", "2025-08-15T18:00:00Z", 10, 20).replace("\"requestId\"", "\"serviceTier\":\"flex\",\"requestId\"");
+    let new = record("tier-new", "2025-08-15T18:00:00Z", 10, 20)
+        .replace("\"requestId\"", "\"serviceTier\":\"flex\",\"requestId\"");
     t.write("more/new.json", new.as_bytes());
     assert_eq!(ingest_paths(&wh, &[t.path("more")]).ingested, 1);
     let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "compact"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let tiers = query(&wh, "SELECT request_id, service_tier FROM invocations WHERE day = DATE '2025-08-15' ORDER BY request_id");
+    let tiers = query(
+        &wh,
+        "SELECT request_id, service_tier FROM invocations WHERE day = DATE '2025-08-15' ORDER BY request_id",
+    );
     let tiers: Vec<(String, Option<String>)> = tiers
         .iter()
         .map(|r| (r["request_id"].as_str().unwrap().to_string(), r["service_tier"].as_str().map(String::from)))

@@ -782,7 +782,10 @@ mod tests {
         let base = r#""requestId":"r","timestamp":"2026-11-02T10:00:00Z","modelId":"openai.gpt-oss-120b-1:0""#;
         assert_eq!(tier_of(&format!("{{{base}}}")), None, "no tier: unknown, never a guess");
         assert_eq!(tier_of(&format!(r#"{{{base},"serviceTier":"flex"}}"#)).as_deref(), Some("flex"));
-        assert_eq!(tier_of(&format!(r#"{{{base},"serviceTier":{{"type":"priority","x":1}}}}"#)).as_deref(), Some("priority"));
+        assert_eq!(
+            tier_of(&format!(r#"{{{base},"serviceTier":{{"type":"priority","x":1}}}}"#)).as_deref(),
+            Some("priority")
+        );
         assert_eq!(tier_of(&format!(r#"{{{base},"serviceTier":null}}"#)), None);
         let resolved = format!(r#"{{{base},"serviceTier":{{"type":"priority"}},"resolvedServiceTier":"default"}}"#);
         assert_eq!(tier_of(&resolved).as_deref(), Some("default"), "the tier that served the request wins");
