@@ -47,18 +47,11 @@ pub enum Error {
     Csv { origin: String, source: csv::Error },
     #[error("{origin} line {line}: {column} {value:?} {reason}")]
     Invalid { origin: String, line: u64, column: &'static str, value: String, reason: &'static str },
-    #[error(
-        "{origin}: lines {first} and {second} both price {model} in {region} for routing {routing}, tier {tier}, \
-         context {context} on overlapping dates"
-    )]
+    #[error("{origin}: lines {first} and {second} both price {key} on overlapping dates")]
     Overlap {
         origin: String,
-        model: String,
-        region: String,
-        routing: String,
-        tier: String,
-        /// `standard` or `above N`.
-        context: String,
+        /// Model, Region, routing, tier and context, as words.
+        key: String,
         first: u64,
         second: u64,
     },
@@ -314,13 +307,13 @@ fn check_overlaps(origin: &str, rows: &[PriceRow]) -> Result<(), Error> {
                 _ => false,
             };
             if !a_ends_before_b {
+                let context = context.map_or("standard".to_string(), |n| format!("above {n}"));
                 return Err(Error::Overlap {
                     origin: origin.to_string(),
-                    model: model.to_string(),
-                    region: region.to_string(),
-                    routing: routing.to_string(),
-                    tier: tier.as_str().to_string(),
-                    context: context.map_or("standard".to_string(), |n| format!("above {n}")),
+                    key: format!(
+                        "{model} in {region} for routing {routing}, tier {}, context {context}",
+                        tier.as_str()
+                    ),
                     first: a.line,
                     second: b.line,
                 });

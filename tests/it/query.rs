@@ -3,7 +3,7 @@
 //! shell's Ctrl-C.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use bedrock_spend::pricing::Pricing;
 use bedrock_spend::query::rows::{ModelSpend, MonthSummary, WarehouseExtent};
