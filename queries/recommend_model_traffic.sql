@@ -1,5 +1,6 @@
--- Priced on-demand traffic per model, Region, price class and day, with its tokens by class: what the
--- recommender re-prices at another price row (a successor model, the global profile).
+-- Priced on-demand Standard-tier, standard-context traffic per model, Region, price class and day, with its tokens
+-- by class: what the recommender re-prices at another price row (a successor model, the global profile).
+-- Flex/priority and long-context traffic is left out: the rows it would be re-priced at are not comparable.
 -- Parameters: $since (date, inclusive), $until (date, exclusive).
 -- Columns: model, region, price_class (global | regional), day, requests, input_tokens (uncached),
 --   cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, cost_usd (after discount),
@@ -17,5 +18,6 @@ SELECT
 FROM usage_costs
 WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND price_status = 'priced'
   AND model IS NOT NULL AND routing NOT IN ('provisioned', 'custom', 'imported')
+  AND price_tier = 'standard' AND NOT long_context
 GROUP BY model, region, price_class, day
 ORDER BY model, region, price_class, day

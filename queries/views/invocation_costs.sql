@@ -1,9 +1,12 @@
 -- View invocation_costs: every invocations column plus what the request cost, for queries that group by request
 -- attributes (caller, metadata, hour). The rules live in `usage_costs`: each request takes the rates and
--- price status of its group there (same day, region, model_id, whether it logged token counts and whether it
--- has output tokens), and its costs are its own token counts at those rates through the same token_costs
--- function, so the requests of a group sum exactly to the group's costs.
--- Columns added: inference_profile_name, inference_profile_tags (cost-allocation tags), price_class, priced,
+-- price status of its group there (same day, region, model_id, service tier, long-context floor, whether it
+-- logged token counts and whether it has output tokens), and its costs are its own token counts at those rates
+-- through the same token_costs function, so the requests of a group sum exactly to the group's costs. A request
+-- over a model's long-context threshold is priced, whole, at the long-context row (see `usage_costs`).
+-- Columns added: inference_profile_name, inference_profile_tags (cost-allocation tags), price_tier,
+--   tier_assumed (no tier in the record: Standard assumed), long_context (priced at long-context rates),
+--   price_class, priced,
 --   price_status, price_source, price_row, input_cost_usd, output_cost_usd, cache_read_cost_usd,
 --   cache_write_cost_usd, list_cost_usd (before discount), cost_usd (after the discount in price_settings),
 --   uncached_cost_usd (same tokens with no caching: all input at the input price, after discount),
@@ -14,12 +17,16 @@ WITH requests AS (
   SELECT i.*,
     i.input_tokens IS NOT NULL OR i.output_tokens IS NOT NULL OR i.cache_read_tokens IS NOT NULL
       OR i.cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(i.output_tokens, 0) > 0 AS has_output_tokens
+    coalesce(i.output_tokens, 0) > 0 AS has_output_tokens,
+    long_context_floor(
+      coalesce(i.input_tokens, 0) + coalesce(i.cache_read_tokens, 0) + coalesce(i.cache_write_tokens, 0)
+    ) AS long_context_floor
   FROM invocations i
 ),
 costed AS (
   SELECT r.*,
-    g.model AS resolved_model, g.inference_profile_name, g.inference_profile_tags, g.price_class, g.priced,
+    g.model AS resolved_model, g.inference_profile_name, g.inference_profile_tags, g.price_tier, g.tier_assumed,
+    g.long_context, g.price_class, g.priced,
     g.price_status, g.price_source, g.price_row,
     token_costs(
       coalesce(r.input_tokens, 0), coalesce(r.cache_read_tokens, 0),
@@ -32,6 +39,8 @@ costed AS (
   JOIN requests r ON (g.day IS NOT DISTINCT FROM r.day) AND (g.region IS NOT DISTINCT FROM r.region)
     AND (g.model_id IS NOT DISTINCT FROM r.model_id) AND (g.has_token_counts IS NOT DISTINCT FROM r.has_token_counts)
     AND (g.has_output_tokens IS NOT DISTINCT FROM r.has_output_tokens)
+    AND (g.service_tier IS NOT DISTINCT FROM r.service_tier)
+    AND (g.long_context_floor IS NOT DISTINCT FROM r.long_context_floor)
 )
 SELECT
   c.request_id, c.timestamp, c.day, c.account_id, c.region, c.inference_region, c.operation, c.model_id,
@@ -41,8 +50,12 @@ SELECT
   c.stop_reason, c.latency_ms, c.first_byte_latency_ms, c.guardrail_intervened, c.error_code, c.input_bytes,
   c.output_bytes, c.input_body_s3_path, c.output_body_s3_path, c.response_model, c.performance_latency,
   c.schema_version, c.system_hash, c.system_tokens_est, c.prefix_hash, c.prefix_tokens_est, c.source,
+  c.service_tier,
   c.inference_profile_name,
   c.inference_profile_tags,
+  c.price_tier,
+  c.tier_assumed,
+  c.long_context,
   c.price_class,
   c.priced,
   c.price_status,

@@ -168,7 +168,8 @@ pub enum PricingCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// The models, Regions and days in the warehouse that the book does not price. Exit 1 if any.
+    /// The models, Regions and days in the warehouse that the book does not price, and traffic on models past
+    /// their end of life (a warning on stderr). Exit 1 if any.
     Check {
         #[command(flatten)]
         output: OutputArgs,
@@ -542,11 +543,30 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
             let params = Params::new().period(&Period::all());
             let statement = rt.block_on(session.named("unpriced_usage", &params))?;
             let unpriced = rt.block_on(session.unpriced(&Period::all()))?;
+            // Traffic on retired models: the book stops pricing a model on its end-of-life day, so this traffic
+            // is also in the unpriced listing; the warning says why, and what to move to.
+            let days = rt.block_on(session.rows::<crate::query::rows::ModelDay>(&Params::new()))?;
+            let lifecycle = crate::pricing::parse_lifecycle(
+                crate::pricing::BUNDLED_LIFECYCLE,
+                "bundled pricing/model-lifecycle.csv",
+            )?;
+            let retired = crate::pricing::past_end_of_life(
+                days.iter().map(|d| (d.model.as_str(), d.day, d.requests)),
+                &lifecycle,
+            );
+            for r in &retired {
+                let successor =
+                    r.successor.as_deref().map(|s| format!("; suggested successor {s}")).unwrap_or_default();
+                eprintln!(
+                    "warning: {} request(s) on {} from {} to {}, on or after its end of life ({}){successor}",
+                    r.requests, r.model, r.first_day, r.last_day, r.end_of_life
+                );
+            }
             if unpriced.requests == 0 {
                 if !settings.quiet {
                     println!("the price book ({}) covers every request in the warehouse", session.price_origin());
                 }
-                return Ok(Outcome::Ok);
+                return Ok(if retired.is_empty() { Outcome::Ok } else { Outcome::Partial });
             }
             write_statement(statement, out_args)?;
             Ok(Outcome::Partial)

@@ -46,6 +46,7 @@ pub const QUERIES: &[NamedQuery] = queries![
     "spend_by_day_and_model",
     "coverage_by_day",
     "price_sources",
+    "model_days",
 ];
 
 /// Look a query up by name.

@@ -1,6 +1,7 @@
 //! Builds the DataFusion session behind [`super::Session`]: the warehouse as `invocations`, the estate tables,
-//! the price book as `prices`, `provisioned_prices` and `price_settings`, the SQL functions, and the views in
-//! `queries/views/` (`usage_costs`, then `invocation_costs`, which reads it).
+//! the price book as `prices`, `provisioned_prices` and `price_settings`, the SQL functions (`long_context_floor`
+//! built from the book's thresholds), and the views in `queries/views/` (`usage_costs`, then `invocation_costs`,
+//! which reads it).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,8 +47,12 @@ pub async fn register_all(ctx: &SessionContext, warehouse_root: &Path, pricing: 
     Ok(())
 }
 
-/// Register `prices`, `provisioned_prices` and `price_settings` from the parsed book.
+/// Register `prices`, `provisioned_prices` and `price_settings` from the parsed book, and the function that bands
+/// requests by the book's long-context thresholds.
 fn register_prices(ctx: &SessionContext, pricing: &Pricing) -> Result<(), Error> {
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(super::long_context::LongContextFloor::new(
+        pricing.book.long_context_thresholds(),
+    )));
     let tables = [
         ("prices", pricing.book.to_record_batch()?),
         ("provisioned_prices", pricing.provisioned.clone()),

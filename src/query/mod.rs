@@ -7,6 +7,7 @@
 pub mod catalog;
 mod context;
 pub mod functions;
+pub mod long_context;
 pub mod period;
 pub mod rows;
 mod session;

@@ -230,6 +230,24 @@ impl TypedQuery for WarehouseExtent {
     }
 }
 
+/// `model_days`: one model's requests on one day, priced or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDay {
+    pub model: String,
+    pub day: NaiveDate,
+    pub requests: i64,
+}
+
+impl TypedQuery for ModelDay {
+    const QUERY: &'static str = "model_days";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (model, day, requests) = (c.texts("model")?, c.dates("day")?, c.ints("requests")?);
+        (0..c.len())
+            .map(|i| Ok(ModelDay { model: model.req(i)?, day: day.req(i)?, requests: requests.req(i)? }))
+            .collect()
+    }
+}
+
 /// `unpriced_totals`: requests and tokens in a period with no price (their spend is unknown, not $0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UnpricedTotals {

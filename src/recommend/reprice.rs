@@ -12,7 +12,8 @@ use serde_json::json;
 use super::{Confidence, Kind, Recommendation, Window, build, money, scope};
 use crate::query::rows::recommend::{ModelDayTraffic, RegionErrors, TokenPriceRow};
 
-/// The book's row for `model` in `region` and price class `class` on `day`, matched as the cost views match.
+/// The book's row for `model` in `region` and price class `class` on `day`, matched as the cost views match
+/// (`book` holds Standard-tier, standard-context rows only; region `*` never prices GovCloud).
 pub(crate) fn find_row<'a>(
     book: &'a [TokenPriceRow],
     model: &str,
@@ -23,9 +24,11 @@ pub(crate) fn find_row<'a>(
     let live = |r: &&TokenPriceRow| {
         r.model == model && r.effective_from.is_none_or(|f| day >= f) && r.effective_to.is_none_or(|t| day < t)
     };
-    [(region, class), (region, "*"), ("*", class), ("*", "*")]
-        .into_iter()
-        .find_map(|(reg, cls)| book.iter().filter(live).find(|r| r.region == reg && r.routing == cls))
+    let any_region: &[(&str, &str)] = if region.starts_with("us-gov-") { &[] } else { &[("*", class), ("*", "*")] };
+    [(region, class), (region, "*")]
+        .iter()
+        .chain(any_region)
+        .find_map(|(reg, cls)| book.iter().filter(live).find(|r| r.region == *reg && r.routing == *cls))
 }
 
 /// What `t`'s tokens cost at `row` after `t`'s discount; `None` where the row lacks a price the tokens need.

@@ -52,6 +52,7 @@ pub struct InvocationBatchBuilder {
     prefix_hash: StringBuilder,
     prefix_tokens_est: Int64Builder,
     source: StringBuilder,
+    service_tier: StringBuilder,
     rows: usize,
 }
 
@@ -103,6 +104,7 @@ impl InvocationBatchBuilder {
             prefix_hash: StringBuilder::new(),
             prefix_tokens_est: Int64Builder::new(),
             source: StringBuilder::new(),
+            service_tier: StringBuilder::new(),
             rows: 0,
         }
     }
@@ -169,6 +171,7 @@ impl InvocationBatchBuilder {
         self.prefix_hash.append_option(row.fingerprint.prefix_hash.as_ref().map(HexHash::as_str));
         self.prefix_tokens_est.append_option(row.fingerprint.prefix_tokens_est);
         self.source.append_value(source);
+        self.service_tier.append_option(row.service_tier.as_deref());
         self.rows += 1;
     }
 
@@ -213,6 +216,7 @@ impl InvocationBatchBuilder {
             renew_strings(&mut self.prefix_hash),
             renew_primitive(&mut self.prefix_tokens_est),
             renew_strings(&mut self.source),
+            renew_strings(&mut self.service_tier),
         ];
         self.rows = 0;
         RecordBatch::try_new(FILE_SCHEMA.clone(), columns)
@@ -332,6 +336,7 @@ pub(crate) fn batch_of_lines(text: &str) -> RecordBatch {
             performance_latency: None,
             schema_version: None,
             fingerprint: PromptFingerprint::default(),
+            service_tier: owned(&v["serviceTier"]),
         };
         builder.append(&row, "mem");
     }

@@ -66,6 +66,9 @@ pub struct Invocation<'a> {
     pub performance_latency: Option<Cow<'a, str>>,
     pub schema_version: Option<Cow<'a, str>>,
     pub fingerprint: PromptFingerprint,
+    /// The service tier the record names (`default`, `flex`, `priority`, `reserved`), as written; `None` where it
+    /// names none, and cost then assumes Standard.
+    pub service_tier: Option<Cow<'a, str>>,
 }
 
 /// `requestMetadata` entries, sorted by key, each key once (the last one written wins, as in a map); borrowed

@@ -72,6 +72,10 @@ pub static FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("prefix_hash", Utf8, true),
         Field::new("prefix_tokens_est", Int64, true),
         Field::new("source", Utf8, false),
+        // Added 2026-12: the service tier a record names (`serviceTier`), NULL where it names none (every log
+        // seen so far). Files written before it lack the column; readers fill it with NULL (see
+        // `warehouse::read_parquet` and the listing table's schema adapter).
+        Field::new("service_tier", Utf8, true),
     ]))
 });
 

@@ -982,7 +982,34 @@ pub fn read_parquet(path: &Path, columns: Option<&[usize]>) -> Result<Vec<Record
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|source| Error::ReadParquet { path: path.to_path_buf(), source })?;
-    reader.map(|b| b.map_err(|source| Error::Arrow { during: "reading a warehouse file", source })).collect()
+    let batches = reader.map(|b| b.map_err(|source| Error::Arrow { during: "reading a warehouse file", source }));
+    match columns {
+        Some(_) => batches.collect(),
+        None => batches.map(|b| b.and_then(|b| to_file_schema(&b))).collect(),
+    }
+}
+
+/// A whole batch of a warehouse file in today's [`FILE_SCHEMA`]: columns matched by name, and the nullable
+/// columns added since the file was written (e.g. `service_tier`) filled with NULL, so compaction can merge old
+/// and new files of a day into one schema.
+pub fn to_file_schema(batch: &RecordBatch) -> Result<RecordBatch> {
+    if batch.schema().fields() == FILE_SCHEMA.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = FILE_SCHEMA
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => Ok(column.clone()),
+            None if field.is_nullable() => Ok(arrow::array::new_null_array(field.data_type(), batch.num_rows())),
+            None => Err(Error::Arrow {
+                during: "reading a warehouse file",
+                source: arrow::error::ArrowError::SchemaError(format!("required column {} is missing", field.name())),
+            }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(FILE_SCHEMA.clone(), columns)
+        .map_err(|source| Error::Arrow { during: "reading a warehouse file", source })
 }
 
 /// Keep the given rows (strictly ascending) of a batch; without a copy when they are one contiguous run, as

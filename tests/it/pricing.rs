@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bedrock_spend::pricing::{Discount, Pricing};
 use bedrock_spend::query::Params;
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::*;
 
@@ -23,6 +23,9 @@ struct Row {
     from: Option<String>,
     to: Option<String>,
     prices: [Option<Decimal>; 7],
+    /// `standard` for a blank cell.
+    tier: String,
+    long_context_above: Option<i64>,
 }
 
 fn fixture_rows() -> Vec<Row> {
@@ -38,6 +41,8 @@ fn fixture_rows() -> Vec<Row> {
             from: opt(f[3]),
             to: opt(f[4]),
             prices: [dec(f[5]), dec(f[6]), dec(f[7]), dec(f[8]), dec(f[9]), dec(f[10]), dec(f[11])],
+            tier: f.get(14).filter(|t| !t.is_empty()).unwrap_or(&"standard").to_string(),
+            long_context_above: f.get(15).filter(|t| !t.is_empty()).map(|n| n.parse().unwrap()),
         });
     }
     out
@@ -102,7 +107,14 @@ fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<De
                 .as_array()
                 .map(|d| d.iter().filter(|x| x["ttl"] == "1h").filter_map(|x| x["inputTokens"].as_i64()).sum())
                 .unwrap_or(0);
-            if !charged && model.is_none() && !r["modelId"].as_str().unwrap().contains("application") {
+            // The tier the record names (the resolved one first); none: Standard assumed.
+            let tier_of = |v: &Value| v.as_str().or_else(|| v["type"].as_str()).map(str::to_ascii_lowercase);
+            let tier = match tier_of(&r["resolvedServiceTier"]).or_else(|| tier_of(&r["serviceTier"])).as_deref() {
+                None | Some("default") | Some("standard") => "standard".to_string(),
+                Some(other) => other.to_string(),
+            };
+            let reserved = tier == "reserved";
+            if (!charged && model.is_none() && !r["modelId"].as_str().unwrap().contains("application")) || reserved {
                 out.insert(id, Some(Decimal::ZERO));
                 continue;
             }
@@ -119,8 +131,24 @@ fn expected_costs(logs: &Path, multiplier: Decimal) -> HashMap<String, Option<De
                     && row.from.as_deref().is_none_or(|f| day >= f)
                     && row.to.as_deref().is_none_or(|t| day < t)
             };
-            let candidates: Vec<&Row> = rows.iter().filter(in_period).collect();
-            let pick = [(region, class), (region, "*"), ("*", class), ("*", "*")]
+            // Long context: the whole request is priced at the model's largest threshold its total input exceeds
+            // (over all of the model's rows in force); no row at that threshold for the request's scope: unpriced.
+            let total_input = input.unwrap_or(0) + read.unwrap_or(0) + write.unwrap_or(0);
+            let candidates: Vec<&Row> = rows
+                .iter()
+                .filter(in_period)
+                .filter(|row| row.long_context_above.is_none_or(|n| total_input > n))
+                .collect();
+            let band = candidates.iter().filter_map(|row| row.long_context_above).max();
+            let candidates: Vec<&Row> =
+                candidates.into_iter().filter(|row| row.long_context_above == band && row.tier == tier).collect();
+            // Region `*` is every commercial Region: never GovCloud.
+            let ladder: &[(&str, &str)] = if region.starts_with("us-gov-") {
+                &[(region, class), (region, "*")]
+            } else {
+                &[(region, class), (region, "*"), ("*", class), ("*", "*")]
+            };
+            let pick = ladder
                 .iter()
                 .find_map(|(rg, rt)| candidates.iter().find(|row| row.region == *rg && row.routing == *rt));
             let Some(row) = pick else {
@@ -177,20 +205,95 @@ fn costs_match_an_independent_decimal_computation() {
     };
     let lines = [embed("embed-zero", 120, Some(0)), embed("embed-none", 80, None), embed("embed-out", 40, Some(7))];
     t.write("logs/embeddings.json.gz", &gzip(lines.join("\n").as_bytes()));
+    // Long context and service tiers: requests just below, at and above Sonnet 4's 200000-token threshold (total
+    // input = input + cache read + cache write), a global request above it (the fixture has no global long-context
+    // row: unpriced), a model without a threshold, GovCloud (region `*` does not cover it), and named tiers.
+    let request = |id: &str, model: &str, region: &str, [input, read, write, output]: [i64; 4], extra: Value| {
+        let mut r = serde_json::json!({
+            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2025-11-12T08:00:00Z",
+            "accountId": "111122223333", "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/app/long"},
+            "region": region, "requestId": id, "operation": "Converse", "modelId": model,
+            "input": {"inputContentType": "application/json", "inputTokenCount": input,
+                      "cacheReadInputTokenCount": read, "cacheWriteInputTokenCount": write},
+            "output": {"outputContentType": "application/json", "outputTokenCount": output},
+        });
+        if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
+            r.extend(extra.clone());
+        }
+        r.to_string()
+    };
+    let (sonnet_us, sonnet_global) =
+        ("us.anthropic.claude-sonnet-4-20250514-v1:0", "global.anthropic.claude-sonnet-4-20250514-v1:0");
+    let none = Value::Null;
+    let lines = [
+        request("lc-below", sonnet_us, "us-east-1", [150_000, 49_999, 0, 900], none.clone()),
+        request("lc-at", sonnet_us, "us-east-1", [100_000, 50_000, 50_000, 900], none.clone()),
+        request("lc-above", sonnet_us, "us-east-1", [100_000, 50_000, 50_001, 900], none.clone()),
+        request("lc-above-input-only", sonnet_us, "eu-west-1", [420_000, 0, 0, 1_234], none.clone()),
+        request("lc-global-below", sonnet_global, "us-east-1", [199_999, 0, 0, 10], none.clone()),
+        request("lc-global-above", sonnet_global, "us-east-1", [150_000, 60_000, 0, 10], none.clone()),
+        request(
+            "lc-no-threshold",
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "us-east-1",
+            [300_000, 0, 0, 5],
+            none.clone(),
+        ),
+        request("govcloud", "anthropic.claude-3-haiku-20240307-v1:0", "us-gov-west-1", [1_000, 0, 0, 5], none.clone()),
+        request(
+            "tier-priority",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 100, 0, 333],
+            json!({"serviceTier": "priority"}),
+        ),
+        request(
+            "tier-flex",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": {"type": "flex"}}),
+        ),
+        request(
+            "tier-default",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": "priority", "resolvedServiceTier": "default"}),
+        ),
+        request(
+            "tier-reserved",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": "reserved"}),
+        ),
+    ];
+    t.write("logs/long-context.json.gz", &gzip(lines.join("\n").as_bytes()));
     let wh = t.warehouse();
     ingest_paths(&wh, std::slice::from_ref(&logs));
     let prices = Pricing::parse(FIXTURE_PRICES, "fixture", Discount::parse("12.5").unwrap()).unwrap();
     let multiplier: Decimal = "0.875".parse().unwrap();
     let expected = expected_costs(&logs, multiplier);
-    assert_eq!(expected.len(), 6003);
+    assert_eq!(expected.len(), 6015);
     assert!(expected["embed-zero"].is_some() && expected["embed-none"].is_some() && expected["embed-out"].is_none());
+    // The long-context cases, worked out by hand from the fixture (tokens x USD per million / 10^6, list price):
+    // at the threshold, standard regional rates: 100000 x 3.00 + 50000 x 0.30 + 50000 x 3.75 + 900 x 15.00
+    // = 0.3 + 0.015 + 0.1875 + 0.0135 = 0.516; one token above, the long-context row for every class:
+    // 100000 x 6.00 + 50000 x 0.60 + 50001 x 7.50 + 900 x 22.50 = 0.6 + 0.03 + 0.3750075 + 0.02025 = 1.0252575.
+    assert_eq!(expected["lc-at"], Some("0.516".parse::<Decimal>().unwrap() * multiplier));
+    assert_eq!(expected["lc-above"], Some("1.0252575".parse::<Decimal>().unwrap() * multiplier));
+    for unpriced in ["lc-global-above", "govcloud", "tier-flex"] {
+        assert_eq!(expected[unpriced], None, "{unpriced} has no price");
+    }
+    assert_eq!(expected["tier-reserved"], Some(Decimal::ZERO), "reserved capacity has no per-token charge");
 
     let rows = query_with(
         &wh,
         &prices,
         "SELECT request_id, CAST(cost_usd AS VARCHAR) AS cost, price_status FROM invocation_costs",
     );
-    assert_eq!(rows.len(), 6003);
+    assert_eq!(rows.len(), 6015);
     let tolerance: Decimal = "0.000001".parse().unwrap();
     let (mut got_total, mut want_total) = (Decimal::ZERO, Decimal::ZERO);
     let mut statuses: HashMap<String, usize> = HashMap::new();
@@ -223,13 +326,45 @@ fn costs_match_an_independent_decimal_computation() {
         "SELECT price_row, count(*) AS n FROM invocation_costs WHERE price_status = 'priced' GROUP BY 1 ORDER BY 1",
     );
     let used: Vec<i64> = by_row.iter().map(|r| r["price_row"].as_i64().unwrap()).collect();
-    // Lines in the fixture: 4/5 Sonnet v2 before/after the change, 6 Sonnet 4 global (not 7, regional),
+    // Lines in the fixture: 4/5 Sonnet v2 before/after the change, 6 Sonnet 4 global (global requests never take 7),
     // 9 the us-east-1 Nova override (not 8, its `*` row), 11 a routing-specific row.
     for line in [4, 5, 6, 9, 11] {
         assert!(used.contains(&line), "price row on line {line} never matched: {used:?}");
     }
     assert!(!used.contains(&8), "the * nova row loses to the us-east-1 override");
-    assert!(!used.contains(&7), "global requests never take the regional row");
+    let global_rows = query_with(
+        &wh,
+        &prices,
+        "SELECT DISTINCT price_row FROM invocation_costs WHERE routing = 'global' AND price_status = 'priced'",
+    );
+    assert!(!global_rows.is_empty() && global_rows.iter().all(|r| r["price_row"] != 7), "global never takes line 7");
+    assert!(
+        used.contains(&17) && used.contains(&18),
+        "the long-context and priority rows price their requests: {used:?}"
+    );
+    let flags = query_with(
+        &wh,
+        &prices,
+        "SELECT request_id, long_context, tier_assumed, price_tier, price_status, price_row FROM invocation_costs \
+         WHERE request_id LIKE 'lc-%' OR request_id LIKE 'tier-%' OR request_id = 'govcloud' ORDER BY request_id",
+    );
+    let flag = |id: &str| flags.iter().find(|r| r["request_id"] == id).unwrap_or_else(|| panic!("{id} in {flags:?}"));
+    for (id, long_context) in [("lc-below", false), ("lc-at", false), ("lc-above", true), ("lc-global-above", true)] {
+        assert_eq!(flag(id)["long_context"], json!(long_context), "{id}");
+    }
+    assert_eq!(flag("lc-above")["price_row"], json!(17));
+    assert_eq!(flag("lc-above-input-only")["price_row"], json!(17), "Region * prices eu-west-1 too");
+    assert_eq!(flag("lc-global-above")["price_status"], json!("no price"));
+    assert_eq!(flag("lc-no-threshold")["price_row"], json!(10), "a model without a threshold keeps its rates");
+    assert_eq!(flag("govcloud")["price_status"], json!("no price"), "region * is not GovCloud");
+    assert_eq!(flag("tier-priority")["price_row"], json!(18), "the tier's row, even over a Region-specific row");
+    assert_eq!(flag("tier-default")["price_row"], json!(9), "default is Standard");
+    assert_eq!(flag("tier-flex")["price_status"], json!("no price"), "no flex row: unknown, not Standard");
+    assert_eq!(flag("tier-reserved")["price_status"], json!("no per-token charge"));
+    assert_eq!(
+        (flag("lc-at")["tier_assumed"].clone(), flag("tier-default")["tier_assumed"].clone()),
+        (json!(true), json!(false))
+    );
     // Money sums exactly: the SQL total equals the sum of the per-request costs.
     let total = query_with(&wh, &prices, "SELECT CAST(sum(cost_usd) AS VARCHAR) AS t FROM invocation_costs");
     let sql_total: Decimal = total[0]["t"].as_str().unwrap().parse().unwrap();
@@ -505,4 +640,93 @@ fn interactive_shell_runs_statements() {
     let (status, text) = shell.finish();
     assert!(status.success(), "the shell ended with {status}: {text}");
     assert!(text.contains("invocation_costs"), "{text}");
+}
+
+/// The five real log records: every one with token counts is priced by the bundled book, at costs worked out here
+/// from the reference's prices; `pricing check` lists only the guardrail block (no token counts).
+/// And warehouses written before `service_tier` existed stay readable and compactable: the files are rewritten
+/// without the column, queried, then merged with a new file that has it.
+#[test]
+fn real_samples_are_priced_and_old_warehouse_files_stay_readable() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let t = TestDir::new();
+    let wh = t.warehouse();
+    let s = ingest_paths(&wh, &[checkout_path("tests/data/real")]);
+    assert_eq!((s.ingested, s.rejected), (5, 0));
+    // Files as a version before `service_tier` wrote them.
+    let mut rewritten = 0;
+    for path in
+        files_under(&wh.join("invocations")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+    {
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+        let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+        let keep: Vec<usize> =
+            (0..batches[0].num_columns()).filter(|&i| batches[0].schema().field(i).name() != "service_tier").collect();
+        assert_eq!(keep.len() + 1, batches[0].num_columns(), "{} has the column", path.display());
+        let old_schema = std::sync::Arc::new(batches[0].schema().project(&keep).unwrap());
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), old_schema, None).unwrap();
+        for b in &batches {
+            writer.write(&b.project(&keep).unwrap()).unwrap();
+        }
+        writer.close().unwrap();
+        rewritten += 1;
+    }
+    assert!(rewritten >= 3, "one file per day");
+
+    let costs = query(
+        &wh,
+        "SELECT request_id, service_tier, tier_assumed, price_status, CAST(list_cost_usd AS VARCHAR) AS cost \
+         FROM invocation_costs ORDER BY request_id",
+    );
+    assert_eq!(costs.len(), 5);
+    // USD per million tokens from the reference: Sonnet 4 3.00 / 15.00 (one price in every commercial Region);
+    // Titan Text Lite 0.30 / 0.40 before the 2024 cut; Llama 2 Chat 13B 0.75 / 1.00 (us-west-2 = us-east-1).
+    let million = Decimal::from(1_000_000);
+    let want = |input: i64, p_in: &str, output: i64, p_out: &str| {
+        (Decimal::from(input) * p_in.parse::<Decimal>().unwrap()
+            + Decimal::from(output) * p_out.parse::<Decimal>().unwrap())
+            / million
+    };
+    let expected = [
+        ("02eb4735-770d-4a21-9113-c53db06d31b0", Some(want(219, "3.00", 87, "15.00"))),
+        ("27451c8c-bb7e-43c0-9c9e-3d964e3a6c6e", Some(want(20, "0.30", 354, "0.40"))),
+        ("7329a13d-94f6-4723-a75b-9cd8c5690664", Some(want(4, "0.75", 160, "1.00"))),
+        ("a0dc0578-f33c-4a44-b739-107d672d5662", Some(want(219, "3.00", 112, "15.00"))),
+    ];
+    for (id, cost) in expected {
+        let row = costs.iter().find(|r| r["request_id"] == id).unwrap_or_else(|| panic!("{id} in {costs:?}"));
+        let got: Option<Decimal> = row["cost"].as_str().map(|c| c.parse().unwrap());
+        assert_eq!(got, cost, "{id}: {row}");
+        assert_eq!(row["price_status"], "priced");
+        assert!(row.get("service_tier").is_none_or(Value::is_null), "old files read the new column as NULL");
+        assert_eq!(row["tier_assumed"], true, "no tier in the log: Standard assumed");
+    }
+    let unpriced = query(&wh, "SELECT price_status, requests FROM usage_costs WHERE NOT priced");
+    assert_eq!(unpriced.len(), 1, "{unpriced:?}");
+    assert_eq!(unpriced[0]["price_status"], "no token counts", "only the guardrail block, which has no counts");
+    let check = run_cli(&["--warehouse", wh.to_str().unwrap(), "pricing", "check", "--format", "csv"]);
+    let listing = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(listing.lines().skip(1).filter(|l| !l.starts_with("no token counts,")).count(), 0, "{listing}");
+
+    // A new file of the same day with the column, then compaction merges both generations into today's schema.
+    let new = record("tier-new", "2025-08-15T18:00:00Z", 10, 20)
+        .replace("\"requestId\"", "\"serviceTier\":\"flex\",\"requestId\"");
+    t.write("more/new.json", new.as_bytes());
+    assert_eq!(ingest_paths(&wh, &[t.path("more")]).ingested, 1);
+    let out = run_cli(&["--warehouse", wh.to_str().unwrap(), "compact"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let tiers = query(
+        &wh,
+        "SELECT request_id, service_tier FROM invocations WHERE day = DATE '2025-08-15' ORDER BY request_id",
+    );
+    let tiers: Vec<(String, Option<String>)> = tiers
+        .iter()
+        .map(|r| (r["request_id"].as_str().unwrap().to_string(), r["service_tier"].as_str().map(String::from)))
+        .collect();
+    assert_eq!(tiers.len(), 3, "{tiers:?}");
+    assert!(tiers.contains(&("tier-new".to_string(), Some("flex".to_string()))), "{tiers:?}");
+    assert_eq!(tiers.iter().filter(|(_, t)| t.is_none()).count(), 2, "{tiers:?}");
 }

@@ -72,10 +72,13 @@ fn report_totals_equal_month_summary() {
     assert_eq!(Some(dec(&totals["cost_usd"])), summary.cost_usd);
     assert_eq!(Some(dec(&totals["list_cost_usd"])), summary.list_cost_usd);
     assert_eq!(Some(dec(&totals["cache_savings_usd"])), summary.cache_savings_usd);
-    // Independently: tests/data/golden/month_summary.csv says 1293 requests, $5.374688, 79 unpriced.
+    // Independently: tests/data/golden/month_summary.csv says 1293 requests, $5.431039, 47 unpriced. (It said
+    // $5.374688 and 79 before the book priced Claude in every commercial Region and the three US Regions alike:
+    // December's 32 Claude 3.7 Sonnet eu-west-1 and Titan Text Express us-west-2 requests add $0.0563512, worked out
+    // from the raw records at 3/15/0.30/3.75 and 0.20/0.60 per million.)
     assert_eq!(summary.requests, 1293);
-    assert_eq!(summary.cost_usd, Some("5.374688".parse().unwrap()));
-    assert_eq!(json["unpriced"]["requests"].as_i64(), Some(79));
+    assert_eq!(summary.cost_usd, Some("5.431039".parse().unwrap()));
+    assert_eq!(json["unpriced"]["requests"].as_i64(), Some(47));
     // Models: one line per SQL row with the SQL row's spend, and their known spend adds up to the total (each
     // line is rounded to $0.000001 by its query, so the sum may differ by half of that per line).
     let lines = json["models"].as_array().unwrap();
@@ -101,10 +104,10 @@ fn report_totals_equal_month_summary() {
     assert_eq!(groups, summary.unpriced_requests);
     // The Markdown shows the same total, formatted for people.
     let md = String::from_utf8(render(&wh, "markdown")).unwrap();
-    assert!(md.contains("**Total spend: $5.37** over 1,293 requests"), "{md}");
+    assert!(md.contains("**Total spend: $5.43** over 1,293 requests"), "{md}");
     // And the CSV carries the exact figure.
     let csv = String::from_utf8(render(&wh, "csv")).unwrap();
-    assert!(csv.contains("totals,2025-12,cost_usd,5.374688\n"), "{csv}");
+    assert!(csv.contains("totals,2025-12,cost_usd,5.431039\n"), "{csv}");
     assert!(csv.contains("totals,2025-12,requests,1293\n"), "{csv}");
 }
 
@@ -271,12 +274,12 @@ print(json.dumps(out))
 /// The saved message is the report: subject with month and total, both alternatives, the CSV attached, totals
 /// equal to `month_summary`.
 fn check_report_message(msg: &Value, summary: &MonthSummary) {
-    assert_eq!(msg["subject"], "Amazon Bedrock spend, December 2025: $5.37 (+79 unpriced requests)");
+    assert_eq!(msg["subject"], "Amazon Bedrock spend, December 2025: $5.43 (+47 unpriced requests)");
     assert_eq!(msg["content_type"], "multipart/mixed");
     let text = msg["text"].as_str().unwrap();
-    assert!(text.contains("**Total spend: $5.37** over 1,293 requests"), "{text}");
+    assert!(text.contains("**Total spend: $5.43** over 1,293 requests"), "{text}");
     let html = msg["html"].as_str().unwrap();
-    assert!(html.contains("<svg") && html.contains("$5.37") && html.contains("Unpriced usage"), "html part");
+    assert!(html.contains("<svg") && html.contains("$5.43") && html.contains("Unpriced usage"), "html part");
     let attachments = msg["attachments"].as_array().unwrap();
     assert_eq!(attachments.len(), 1);
     assert_eq!(attachments[0]["filename"], "bedrock-spend-2025-12.csv");

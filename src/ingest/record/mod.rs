@@ -46,6 +46,12 @@ pub struct WireRecord<'a> {
     pub error_code: Option<Cow<'a, str>>,
     /// `performanceConfig.latency` (latency-optimized inference); seen only in third-party schemas.
     pub performance_latency: Option<Cow<'a, str>>,
+    /// `serviceTier`: the tier requested (a string, or an object with `type`, as the runtime API writes it).
+    /// Whether logs carry it is UNCONFIRMED; read wherever a record has it at the top level.
+    pub service_tier: Option<Cow<'a, str>>,
+    /// `resolvedServiceTier`: the tier that served the request, where a record names it; wins over
+    /// `serviceTier` (a request can be served on another tier than it asked for).
+    pub resolved_service_tier: Option<Cow<'a, str>>,
     pub input: WireInput<'a>,
     pub output: WireOutput<'a>,
 }
@@ -179,6 +185,14 @@ impl<'a> WireRecord<'a> {
                         _ => skip(c),
                     })?;
                 }
+                b"serviceTier" => {
+                    seen.first(15, "serviceTier")?;
+                    r.service_tier = tier(text, "serviceTier", c)?;
+                }
+                b"resolvedServiceTier" => {
+                    seen.first(16, "resolvedServiceTier")?;
+                    r.resolved_service_tier = tier(text, "resolvedServiceTier", c)?;
+                }
                 b"input" => {
                     seen.first(13, "input")?;
                     let (input, mut seen) = (&mut r.input, Seen::default());
@@ -246,6 +260,24 @@ impl<'a> WireRecord<'a> {
         cursor.end()?;
         Ok(record)
     }
+}
+
+/// A service tier: a string (`"flex"`), or an object whose `type` is one (`{"type": "flex"}`, the runtime API's
+/// `ServiceTier`); other keys of the object are skipped.
+fn tier<'a>(text: &'a str, field: &'static str, cursor: &mut Cursor<'a>) -> Result<Option<Cow<'a, str>>, WireError> {
+    if cursor.peek() != Some(b'{') {
+        return string(text, field, cursor.value_and_escapes()?);
+    }
+    let (mut found, mut seen) = (None, Seen::default());
+    cursor.object(|key, c| match key {
+        b"type" => {
+            seen.first(0, field)?;
+            found = string(text, field, c.value_and_escapes()?)?;
+            Ok(())
+        }
+        _ => skip(c),
+    })?;
+    Ok(found)
 }
 
 /// Validate and drop a value the record does not use.
@@ -522,6 +554,7 @@ impl<'a> WireRecord<'a> {
             performance_latency: self.performance_latency,
             schema_version: self.schema_version,
             fingerprint,
+            service_tier: self.resolved_service_tier.or(self.service_tier),
         })
     }
 }
@@ -739,6 +772,27 @@ fn scalar_to_string(value: serde_json::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_tier_is_kept_where_a_record_names_one() {
+        let tier_of = |text: &str| {
+            let row = WireRecord::parse(text).unwrap().into_invocation().unwrap();
+            row.service_tier.map(|t| t.into_owned())
+        };
+        let base = r#""requestId":"r","timestamp":"2026-11-02T10:00:00Z","modelId":"openai.gpt-oss-120b-1:0""#;
+        assert_eq!(tier_of(&format!("{{{base}}}")), None, "no tier: unknown, never a guess");
+        assert_eq!(tier_of(&format!(r#"{{{base},"serviceTier":"flex"}}"#)).as_deref(), Some("flex"));
+        assert_eq!(
+            tier_of(&format!(r#"{{{base},"serviceTier":{{"type":"priority","x":1}}}}"#)).as_deref(),
+            Some("priority")
+        );
+        assert_eq!(tier_of(&format!(r#"{{{base},"serviceTier":null}}"#)), None);
+        let resolved = format!(r#"{{{base},"serviceTier":{{"type":"priority"}},"resolvedServiceTier":"default"}}"#);
+        assert_eq!(tier_of(&resolved).as_deref(), Some("default"), "the tier that served the request wins");
+        for bad in [r#""serviceTier":5"#, r#""serviceTier":{"type":[1]}"#, r#""serviceTier":"a","serviceTier":"b""#] {
+            assert!(WireRecord::parse(&format!("{{{base},{bad}}}")).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn timestamps() {
