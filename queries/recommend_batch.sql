@@ -5,24 +5,19 @@
 -- One row per caller, model, Region, metadata values and hour of day with any priced traffic; the candidate
 --   columns are 0 (costs NULL) where none of it is a candidate.
 -- Columns: principal, model, region, metadata_1, metadata_2, metadata_3 (the values of the first, second and third
---   key; '' where the request does not carry the key or fewer keys are given), hour_of_day (UTC), requests (candidates), days_active (distinct days with requests in
---   that hour), input_tokens, output_tokens, cost_usd, batch_cost_usd (over the rows below), streaming_requests
+--   key; '' where the request does not carry the key or fewer keys are given), hour_of_day (UTC), requests
+--   (candidates), days_active (distinct days with requests in that hour), input_tokens, output_tokens, cost_usd, batch_cost_usd (over the rows below), streaming_requests
 --   (the caller's streaming calls of that model in that hour, never counted as candidates), tool_use_requests
 --   (non-streaming calls that stopped for tool use, not candidates either), unknown_stop_requests (candidates
 --   whose log carries no stop reason: tool use cannot be ruled out), peak_minute_requests (the caller's busiest
 --   minute in that hour of day).
 -- Candidate rows: priced, non-streaming, not stopped for tool use, on a model, Region and day with a batch price.
+-- The metadata slots are computed inside each aggregation and grouped by position: an unused slot folds to the
+-- constant '' when the statement is planned, and a constant grouping key is dropped by the optimizer, so without
+-- keys the map is never read and the grouping costs nothing more.
 WITH requests AS (
   SELECT
-    coalesce(principal, '(unknown caller)') AS principal, model, region,
-    -- An unused slot folds to the constant '' when the statement is planned, so the map is only read when a key
-    -- is given.
-    CASE WHEN split_part($metadata_keys, ',', 1) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 1)], '') END AS metadata_1,
-    CASE WHEN split_part($metadata_keys, ',', 2) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 2)], '') END AS metadata_2,
-    CASE WHEN split_part($metadata_keys, ',', 3) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
+    coalesce(principal, '(unknown caller)') AS principal, model, region, request_metadata,
     CAST(date_part('hour', timestamp) AS BIGINT) AS hour_of_day,
     date_trunc('minute', timestamp) AS minute,
     day,
@@ -40,20 +35,41 @@ candidates AS (
 minutes AS (
   SELECT principal, model, region, metadata_1, metadata_2, metadata_3, hour_of_day, max(n) AS peak_minute_requests
   FROM (
-    SELECT principal, model, region, metadata_1, metadata_2, metadata_3, hour_of_day, minute, count(*) AS n
+    SELECT principal, model, region,
+      CASE WHEN split_part($metadata_keys, ',', 1) = '' THEN ''
+        ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 1)], '') END AS metadata_1,
+      CASE WHEN split_part($metadata_keys, ',', 2) = '' THEN ''
+        ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 2)], '') END AS metadata_2,
+      CASE WHEN split_part($metadata_keys, ',', 3) = '' THEN ''
+        ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
+      hour_of_day, minute, count(*) AS n
     FROM candidates GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   )
   GROUP BY 1, 2, 3, 4, 5, 6, 7
 ),
 interactive AS (
-  SELECT principal, model, region, metadata_1, metadata_2, metadata_3, hour_of_day,
+  SELECT principal, model, region,
+    CASE WHEN split_part($metadata_keys, ',', 1) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 1)], '') END AS metadata_1,
+    CASE WHEN split_part($metadata_keys, ',', 2) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 2)], '') END AS metadata_2,
+    CASE WHEN split_part($metadata_keys, ',', 3) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
+    hour_of_day,
     sum(CASE WHEN streaming THEN 1 ELSE 0 END) AS streaming_requests,
     sum(CASE WHEN NOT streaming AND tool_use IS TRUE THEN 1 ELSE 0 END) AS tool_use_requests
   FROM requests
   GROUP BY 1, 2, 3, 4, 5, 6, 7
 ),
 grouped AS (
-  SELECT principal, model, region, metadata_1, metadata_2, metadata_3, hour_of_day,
+  SELECT principal, model, region,
+    CASE WHEN split_part($metadata_keys, ',', 1) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 1)], '') END AS metadata_1,
+    CASE WHEN split_part($metadata_keys, ',', 2) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 2)], '') END AS metadata_2,
+    CASE WHEN split_part($metadata_keys, ',', 3) = '' THEN ''
+      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
+    hour_of_day,
     count(*) AS requests,
     count(DISTINCT day) AS days_active,
     sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) AS input_tokens,

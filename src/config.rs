@@ -429,15 +429,21 @@ impl Config {
         for (model, capacity) in raw.recommend.provisioned_capacity.iter().flatten() {
             let (setting, value) = ("recommend.provisioned_capacity", model.clone());
             let Some(base) = crate::model_id::normalize(model).model else {
-                return Err(Error::Invalid { setting, value, reason: "is not a model id (e.g. amazon.nova-lite-v1:0)" });
+                return Err(Error::Invalid {
+                    setting,
+                    value,
+                    reason: "is not a model id (e.g. amazon.nova-lite-v1:0)",
+                });
             };
             if capacity.input_tpm_per_mu <= 0 || capacity.output_tpm_per_mu <= 0 {
-                return Err(Error::Invalid { setting, value, reason: "needs positive input_tpm_per_mu and output_tpm_per_mu" });
+                return Err(Error::Invalid {
+                    setting,
+                    value,
+                    reason: "needs positive input_tpm_per_mu and output_tpm_per_mu",
+                });
             }
-            let capacity = Capacity {
-                input_tpm_per_mu: capacity.input_tpm_per_mu,
-                output_tpm_per_mu: capacity.output_tpm_per_mu,
-            };
+            let capacity =
+                Capacity { input_tpm_per_mu: capacity.input_tpm_per_mu, output_tpm_per_mu: capacity.output_tpm_per_mu };
             if recommend.provisioned_capacity.insert(base, capacity).is_some() {
                 return Err(Error::Invalid { setting, value, reason: "names a model given twice (under two ids)" });
             }
@@ -647,7 +653,10 @@ ca_file = "/etc/ssl/private-ca.pem"
             ("[recommend]\nbatch_window_share_pct = 101", "recommend.batch_window_share_pct"),
             ("[recommend]\ncache_min_requests = 1", "recommend.cache_min_requests"),
             ("[recommend]\nmin_monthly_savings_usd = -1", "recommend.min_monthly_savings_usd"),
-            ("[recommend]\nbatch_group_by_metadata = [\"a\", \"b\", \"c\", \"d\"]", "recommend.batch_group_by_metadata"),
+            (
+                "[recommend]\nbatch_group_by_metadata = [\"a\", \"b\", \"c\", \"d\"]",
+                "recommend.batch_group_by_metadata",
+            ),
             ("[recommend]\nbatch_group_by_metadata = [\"team\", \"team\"]", "recommend.batch_group_by_metadata"),
             (
                 "[recommend.provisioned_capacity.nonsense]\ninput_tpm_per_mu = 1\noutput_tpm_per_mu = 1",

@@ -803,8 +803,11 @@ pub fn recommend_email(
     use crate::recommend::render;
     let last = period.until().pred_opt().unwrap_or(period.until());
     let window = format!("{} to {last}", period.since());
-    let context =
-        render::EmailContext { window: &window, unpriced_requests: unpriced.requests, unpriced_tokens: unpriced.tokens };
+    let context = render::EmailContext {
+        window: &window,
+        unpriced_requests: unpriced.requests,
+        unpriced_tokens: unpriced.tokens,
+    };
     let mut text = Vec::new();
     render::render_email_text(&mut text, recs, &context)?;
     let mut html = Vec::new();

@@ -71,11 +71,7 @@ pub fn subject(recs: &[Recommendation], context: &EmailContext<'_>) -> String {
 }
 
 /// The email's plain-text part, in Markdown: the ranked table, then each recommendation's action and why.
-pub fn render_email_text<W: Write>(
-    out: &mut W,
-    recs: &[Recommendation],
-    context: &EmailContext<'_>,
-) -> io::Result<()> {
+pub fn render_email_text<W: Write>(out: &mut W, recs: &[Recommendation], context: &EmailContext<'_>) -> io::Result<()> {
     writeln!(out, "# {}\n\n{}\n", context.title(), context.intro(recs))?;
     if let Some(note) = context.unpriced() {
         writeln!(out, "**Unpriced usage:** {note}\n")?;
@@ -85,12 +81,7 @@ pub fn render_email_text<W: Write>(
         writeln!(out, "\n## {}. {}: {} a month\n", i + 1, kind_text(r), usd(r.monthly_savings_usd))?;
         writeln!(out, "- Action: {}", r.action)?;
         writeln!(out, "- Scope: {}", scope_text(r))?;
-        writeln!(
-            out,
-            "- Saves {} over the window, on {} of spend today",
-            usd(r.savings_usd),
-            usd(r.current_cost_usd)
-        )?;
+        writeln!(out, "- Saves {} over the window, on {} of spend today", usd(r.savings_usd), usd(r.current_cost_usd))?;
         writeln!(out, "- Confidence {}: {}", confidence_text(r), r.confidence_reason)?;
     }
     writeln!(out, "\n{}", context.footer())
@@ -142,10 +133,7 @@ pub fn render_email_html<W: Write>(
         recs => rows,
         footer => context.footer(),
     };
-    let html = env
-        .get_template("recommendations.html")
-        .and_then(|t| t.render(view))
-        .map_err(RenderError::Template)?;
+    let html = env.get_template("recommendations.html").and_then(|t| t.render(view)).map_err(RenderError::Template)?;
     out.write_all(html.as_bytes())?;
     Ok(())
 }
@@ -326,7 +314,10 @@ mod tests {
         render_email_html(&mut html, &recs, &context).unwrap();
         let html = String::from_utf8(html).unwrap();
         assert!(html.contains("$1,234.50") && html.contains("Move it &lt;now&gt; &amp; save."), "{html}");
-        assert!(html.contains("principal=etl/&lt;nightly&gt;") || html.contains("principal=etl&#x2f;&lt;nightly&gt;"), "{html}");
+        assert!(
+            html.contains("principal=etl/&lt;nightly&gt;") || html.contains("principal=etl&#x2f;&lt;nightly&gt;"),
+            "{html}"
+        );
         assert!(html.contains("3 request(s) with 900 token(s)"));
     }
 }

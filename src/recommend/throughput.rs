@@ -339,7 +339,10 @@ mod tests {
         };
         let capacities: BTreeMap<String, Capacity> =
             [("m1".to_string(), Capacity { input_tpm_per_mu: 7, output_tpm_per_mu: 3 })].into();
-        let out = with_capacities(vec![row("m1", None), row("m1", Some(100)), row("m2", Some(100)), row("m3", None)], &capacities);
+        let out = with_capacities(
+            vec![row("m1", None), row("m1", Some(100)), row("m2", Some(100)), row("m3", None)],
+            &capacities,
+        );
         let caps: Vec<_> = out.iter().map(|p| (p.model.as_str(), p.input_tpm_per_mu, p.output_tpm_per_mu)).collect();
         assert_eq!(
             caps,

@@ -549,7 +549,8 @@ fn batch_groups_by_request_metadata_keys_from_the_config() {
         for k in 0..4i64 {
             let ts = format!("2025-11-{d:02}T01:{:02}:00Z", k * 11);
             let input = 3_000 + k * 100 + i64::from(d);
-            calls.push(Call { metadata: Some(("team", "nightly")), ..Call::new(ts, "svc/shared", HAIKU_3, input, 400) });
+            calls
+                .push(Call { metadata: Some(("team", "nightly")), ..Call::new(ts, "svc/shared", HAIKU_3, input, 400) });
         }
         for k in 0..5i64 {
             let chat = Call {
@@ -628,7 +629,8 @@ fn provisioned_capacity_from_the_config_sizes_and_prices_a_commitment() {
         * (Decimal::from(input) * price(TITAN_LITE, "*", "input_per_mtok")
             + Decimal::from(output) * price(TITAN_LITE, "*", "output_per_mtok"));
     let hours = Decimal::from(48);
-    let pt = |recs: &[Value]| recs.iter().filter(|r| r["kind"] == "provisioned-throughput").cloned().collect::<Vec<_>>();
+    let pt =
+        |recs: &[Value]| recs.iter().filter(|r| r["kind"] == "provisioned-throughput").cloned().collect::<Vec<_>>();
 
     // Without a capacity: the demand one unit must serve for each commitment to break even, and no saving.
     let plain = pt(&cli_json(&t, &wh, None, "2025-11-01", "2025-11-03"));
@@ -677,7 +679,7 @@ fn usd_text(v: &Value) -> String {
     let digits: Vec<char> = int.chars().collect();
     let mut grouped = String::new();
     for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(*c);
