@@ -84,6 +84,22 @@ pub struct RawRecommend {
     /// Model lifecycle: warn about models reaching end of life within this many days of the window's end
     /// [default: 90].
     pub lifecycle_horizon_days: Option<u32>,
+    /// Batch: request-metadata keys (at most [`MAX_BATCH_METADATA_KEYS`]) that split a caller's traffic of a model
+    /// into separate candidates, e.g. `["team", "job"]` [default: none].
+    pub batch_group_by_metadata: Option<Vec<String>>,
+    /// `[recommend.provisioned_capacity."MODEL"]`: a model unit's capacity per model, overriding or adding to the
+    /// capacity columns of `pricing/provisioned-throughput.csv` (AWS quotes it with a Provisioned Throughput offer).
+    pub provisioned_capacity: Option<std::collections::BTreeMap<String, RawCapacity>>,
+}
+
+/// `[recommend.provisioned_capacity."MODEL"]` as written: tokens a minute one model unit serves.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    /// Input tokens a minute per model unit.
+    pub input_tpm_per_mu: i64,
+    /// Output tokens a minute per model unit.
+    pub output_tpm_per_mu: i64,
 }
 
 /// `[report]` as written.
@@ -163,6 +179,22 @@ pub struct RecommendConfig {
     pub pt_margin_pct: u32,
     pub pt_min_offpeak_pct: u32,
     pub lifecycle_horizon_days: u32,
+    /// Request-metadata keys batch candidates are grouped by besides caller, model and Region (at most
+    /// [`MAX_BATCH_METADATA_KEYS`], none by default).
+    pub batch_group_by_metadata: Vec<String>,
+    /// Model-unit capacities from the config file, by normalized base model id; they override the price book's.
+    pub provisioned_capacity: std::collections::BTreeMap<String, Capacity>,
+}
+
+/// How many request-metadata keys batch candidates can be grouped by (the named query has that many slots, since
+/// SQL parameters are scalars and the keys are never pasted into SQL).
+pub const MAX_BATCH_METADATA_KEYS: usize = 3;
+
+/// A model unit's capacity in tokens a minute (both positive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub input_tpm_per_mu: i64,
+    pub output_tpm_per_mu: i64,
 }
 
 impl Default for RecommendConfig {
@@ -177,6 +209,8 @@ impl Default for RecommendConfig {
             pt_margin_pct: 10,
             pt_min_offpeak_pct: 40,
             lifecycle_horizon_days: 90,
+            batch_group_by_metadata: Vec::new(),
+            provisioned_capacity: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -389,6 +423,31 @@ impl Config {
                 *slot = v;
             }
         }
+        if let Some(keys) = &raw.recommend.batch_group_by_metadata {
+            recommend.batch_group_by_metadata = metadata_keys(keys)?;
+        }
+        for (model, capacity) in raw.recommend.provisioned_capacity.iter().flatten() {
+            let (setting, value) = ("recommend.provisioned_capacity", model.clone());
+            let Some(base) = crate::model_id::normalize(model).model else {
+                return Err(Error::Invalid {
+                    setting,
+                    value,
+                    reason: "is not a model id (e.g. amazon.nova-lite-v1:0)",
+                });
+            };
+            if capacity.input_tpm_per_mu <= 0 || capacity.output_tpm_per_mu <= 0 {
+                return Err(Error::Invalid {
+                    setting,
+                    value,
+                    reason: "needs positive input_tpm_per_mu and output_tpm_per_mu",
+                });
+            }
+            let capacity =
+                Capacity { input_tpm_per_mu: capacity.input_tpm_per_mu, output_tpm_per_mu: capacity.output_tpm_per_mu };
+            if recommend.provisioned_capacity.insert(base, capacity).is_some() {
+                return Err(Error::Invalid { setting, value, reason: "names a model given twice (under two ids)" });
+            }
+        }
         let mut report = ReportConfig::default();
         if let Some(keys) = raw.report.metadata_keys {
             if let Some(bad) = keys.iter().find(|k| k.trim().is_empty()) {
@@ -399,6 +458,29 @@ impl Config {
         let smtp = smtp_config(raw.smtp.unwrap_or_default(), env)?;
         Ok(Config { warehouse, pricing, memory_limit_bytes, recommend, report, smtp, file })
     }
+}
+
+/// `batch_group_by_metadata`: non-empty, distinct, at most [`MAX_BATCH_METADATA_KEYS`].
+fn metadata_keys(keys: &[String]) -> Result<Vec<String>, Error> {
+    let setting = "recommend.batch_group_by_metadata";
+    if keys.len() > MAX_BATCH_METADATA_KEYS {
+        return Err(Error::Invalid { setting, value: keys.join(","), reason: "names more than 3 keys" });
+    }
+    let mut out: Vec<String> = Vec::new();
+    for key in keys {
+        if key.trim().is_empty() {
+            return Err(Error::Invalid { setting, value: key.clone(), reason: "is empty" });
+        }
+        if key.contains(',') {
+            // The keys reach the named query as one comma-separated parameter.
+            return Err(Error::Invalid { setting, value: key.clone(), reason: "contains a comma" });
+        }
+        if out.contains(key) {
+            return Err(Error::Invalid { setting, value: key.clone(), reason: "is named twice" });
+        }
+        out.push(key.clone());
+    }
+    Ok(out)
 }
 
 fn smtp_config(raw: RawSmtp, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, Error> {
@@ -571,6 +653,19 @@ ca_file = "/etc/ssl/private-ca.pem"
             ("[recommend]\nbatch_window_share_pct = 101", "recommend.batch_window_share_pct"),
             ("[recommend]\ncache_min_requests = 1", "recommend.cache_min_requests"),
             ("[recommend]\nmin_monthly_savings_usd = -1", "recommend.min_monthly_savings_usd"),
+            (
+                "[recommend]\nbatch_group_by_metadata = [\"a\", \"b\", \"c\", \"d\"]",
+                "recommend.batch_group_by_metadata",
+            ),
+            ("[recommend]\nbatch_group_by_metadata = [\"team\", \"team\"]", "recommend.batch_group_by_metadata"),
+            (
+                "[recommend.provisioned_capacity.nonsense]\ninput_tpm_per_mu = 1\noutput_tpm_per_mu = 1",
+                "recommend.provisioned_capacity \"nonsense\"",
+            ),
+            (
+                "[recommend.provisioned_capacity.\"amazon.nova-lite-v1:0\"]\ninput_tpm_per_mu = 0\noutput_tpm_per_mu = 1",
+                "recommend.provisioned_capacity \"amazon.nova-lite-v1:0\"",
+            ),
             ("price_book = \"/nonexistent.csv\"", "/nonexistent.csv"),
         ];
         for (text, want) in cases {
@@ -578,6 +673,22 @@ ca_file = "/etc/ssl/private-ca.pem"
             let err = Config::validate(raw, None, &Overrides::default(), &no_env, &no_book).unwrap_err();
             assert!(err.to_string().contains(want), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn capacities_are_keyed_by_the_base_model_and_metadata_keys_kept_in_order() {
+        let text = "[recommend]\nbatch_group_by_metadata = [\"team\", \"job\"]\n\
+                    [recommend.provisioned_capacity.\"us.amazon.nova-lite-v1:0\"]\n\
+                    input_tpm_per_mu = 2000000\noutput_tpm_per_mu = 250000\n";
+        let raw = parse(text, Path::new("x")).unwrap();
+        let c = Config::validate(raw, None, &Overrides::default(), &no_env, &no_book).unwrap();
+        assert_eq!(c.recommend.batch_group_by_metadata, vec!["team", "job"]);
+        let want = Capacity { input_tpm_per_mu: 2_000_000, output_tpm_per_mu: 250_000 };
+        assert_eq!(c.recommend.provisioned_capacity.get("amazon.nova-lite-v1:0"), Some(&want));
+        assert_eq!(c.recommend.provisioned_capacity.len(), 1);
+        let err = parse("[recommend.provisioned_capacity.m]\ninput_tpm_per_mu = 1", Path::new("x")).unwrap_err();
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert!(shown.contains("output_tpm_per_mu"), "{shown}");
     }
 
     #[test]

@@ -142,7 +142,8 @@ pub enum Command {
         output: OutputArgs,
     },
     /// Find the money: ranked recommendations (batch, prompt caching, throughput commitments, routing, model
-    /// lifecycle) with their evidence, computed from the price book.
+    /// lifecycle) with their evidence, computed from the price book; optionally emailed (exit 3 when the email was
+    /// not delivered).
     Recommend(RecommendArgs),
     /// The monthly FinOps report: spend, change, models, callers, caching, unpriced usage, coverage and prices,
     /// as HTML, Markdown, JSON or CSV; optionally emailed (exit 3 when the email was not delivered).
@@ -244,9 +245,21 @@ pub struct RecommendArgs {
     /// Hide recommendations saving less than this a month (USD) [default: `[recommend] min_monthly_savings_usd`].
     #[arg(long)]
     pub min_monthly_savings: Option<crate::query::Decimal>,
-    /// Write to this file instead of stdout (written whole or not at all).
+    /// Write to this file instead of stdout (written whole or not at all); with --email-to and no -o, nothing is
+    /// written besides the email.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Email the recommendations (Markdown text, an HTML alternative, the JSON attached) to these addresses,
+    /// comma-separated. SMTP settings come from [smtp] or BEDROCK_SPEND_SMTP_*; the password only from
+    /// BEDROCK_SPEND_SMTP_PASSWORD.
+    #[arg(long, value_delimiter = ',')]
+    pub email_to: Vec<String>,
+    /// With --email-to: write the message as a .eml file instead of sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the .eml file [default: bedrock-spend-recommendations-SINCE.eml].
+    #[arg(long)]
+    pub eml: Option<PathBuf>,
 }
 
 /// `YYYY-MM-DD`.
@@ -875,6 +888,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
 }
 
 fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
+    let recipients = email_recipients(settings, &args.email_to, args.dry_run)?;
     let session = settings.session()?;
     let rt = runtime()?;
     let mut config = settings.config.recommend.clone();
@@ -893,7 +907,8 @@ fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
                     Some(day) => day,
                     None => {
                         if !settings.quiet {
-                            eprintln!("bedrock-spend: the warehouse holds no records: nothing to recommend");
+                            let emailed = if recipients.is_some() { " (nothing emailed)" } else { "" };
+                            eprintln!("bedrock-spend: the warehouse holds no records: nothing to recommend{emailed}");
                         }
                         return Ok(Outcome::Ok);
                     }
@@ -908,24 +923,108 @@ fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
     let recs = rt.block_on(crate::recommend::recommend(&session, &period, &config))?;
     let mut buffer = Vec::new();
     crate::recommend::render::render(&mut buffer, &recs, args.format)?;
-    match &args.output {
-        Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".tmp-{}",
-                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-            ));
-            let write = std::fs::write(&tmp, &buffer).and_then(|()| std::fs::rename(&tmp, path));
-            if write.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            write.with_context(|| format!("writing {}", path.display()))?;
+    match (&args.output, &recipients) {
+        (Some(path), _) => write_whole(path, &buffer)?,
+        (None, None) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buffer)?;
+            out.flush()?;
         }
-        None => std::io::stdout().lock().write_all(&buffer)?,
+        (None, Some(_)) => {}
     }
-    if !settings.quiet && args.format == crate::recommend::render::Format::Table {
+    if let Some(to) = recipients {
+        let unpriced = rt.block_on(session.unpriced(&period))?;
+        let email = recommend_email(&recs, &period, &unpriced)?;
+        let eml = args
+            .eml
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("bedrock-spend-recommendations-{}.eml", period.since())));
+        deliver_email(settings, &to, &email, args.dry_run, &eml, "recommendations")?;
+    } else if !settings.quiet && args.format == crate::recommend::render::Format::Table {
         report_unpriced(&session, &period)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The recommendations as an email: the Markdown text (the ranked table, then each action and why), an HTML
+/// alternative, and the JSON attached (exactly what `--format json` prints).
+pub fn recommend_email(
+    recs: &[crate::recommend::Recommendation],
+    period: &Period,
+    unpriced: &crate::query::rows::UnpricedTotals,
+) -> Result<crate::notify::Email> {
+    use crate::recommend::render;
+    let last = period.until().pred_opt().unwrap_or(period.until());
+    let window = format!("{} to {last}", period.since());
+    let context = render::EmailContext {
+        window: &window,
+        unpriced_requests: unpriced.requests,
+        unpriced_tokens: unpriced.tokens,
+    };
+    let mut text = Vec::new();
+    render::render_email_text(&mut text, recs, &context)?;
+    let mut html = Vec::new();
+    render::render_email_html(&mut html, recs, &context)?;
+    let mut json = Vec::new();
+    render::render(&mut json, recs, render::Format::Json)?;
+    Ok(crate::notify::Email {
+        subject: render::subject(recs, &context),
+        text: String::from_utf8(text).context("the recommendations' text")?,
+        html: String::from_utf8(html).context("the recommendations' HTML")?,
+        attachments: vec![crate::notify::Attachment {
+            filename: format!("bedrock-spend-recommendations-{}-to-{last}.json", period.since()),
+            content_type: "application/json".to_string(),
+            body: json,
+        }],
+    })
+}
+
+/// `--email-to`'s recipients, checked before the (possibly long) queries so a typo fails fast; `None` without
+/// `--email-to`. Sending needs `[smtp]`; `--dry-run` (a `.eml` file) does not.
+fn email_recipients(settings: &Settings, email_to: &[String], dry_run: bool) -> Result<Option<Vec<lettre::Address>>> {
+    if email_to.is_empty() {
+        if dry_run {
+            bail!("--dry-run needs --email-to (it writes the email as a .eml file instead of sending it)");
+        }
+        return Ok(None);
+    }
+    let to = crate::notify::parse_recipients(email_to)?;
+    if !dry_run && settings.config.smtp.is_none() {
+        bail!("--email-to needs an SMTP server: set [smtp] host and from in the config, or BEDROCK_SPEND_SMTP_HOST");
+    }
+    Ok(Some(to))
+}
+
+/// Send `email` over SMTP, or with `dry_run` write it to `eml`; `what` names it in the confirmation on stderr. A
+/// failure is a `notify::Error` in the chain: exit 3.
+fn deliver_email(
+    settings: &Settings,
+    to: &[lettre::Address],
+    email: &crate::notify::Email,
+    dry_run: bool,
+    eml: &Path,
+    what: &str,
+) -> Result<()> {
+    let from = settings.config.smtp.as_ref().map_or("bedrock-spend@localhost", |s| s.from.as_str());
+    let password = std::env::var("BEDROCK_SPEND_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
+    let delivery = match (&settings.config.smtp, dry_run) {
+        (_, true) => crate::notify::Delivery::Eml { path: eml, from },
+        (Some(config), false) => crate::notify::Delivery::Smtp { config, password: password.as_deref() },
+        (None, false) => bail!("--email-to needs an SMTP server"),
+    };
+    let warning = crate::notify::deliver(&delivery, to, email)?;
+    if let Some(w) = warning {
+        eprintln!("bedrock-spend: warning: {:#}", anyhow::Error::from(w));
+    }
+    if !settings.quiet {
+        let names = to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        if dry_run {
+            eprintln!("wrote the email to {names} as {}", eml.display());
+        } else {
+            eprintln!("emailed the {what} to {names}");
+        }
+    }
+    Ok(())
 }
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
@@ -1029,21 +1128,7 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
     let period = parse_report_month(&args.month, Utc::now())?;
-    if args.dry_run && args.email_to.is_empty() {
-        bail!("--dry-run needs --email-to (it writes the email as a .eml file instead of sending it)");
-    }
-    // Check the recipients and the SMTP settings before the (possibly long) queries, so a typo fails fast.
-    let recipients = if args.email_to.is_empty() {
-        None
-    } else {
-        let to = crate::notify::parse_recipients(&args.email_to)?;
-        if !args.dry_run && settings.config.smtp.is_none() {
-            bail!(
-                "--email-to needs an SMTP server: set [smtp] host and from in the config, or BEDROCK_SPEND_SMTP_HOST"
-            );
-        }
-        Some(to)
-    };
+    let recipients = email_recipients(settings, &args.email_to, args.dry_run)?;
     let session = settings.session()?;
     let report = build_report(settings, &session, &period)?;
     let rendered = render_to_vec(&report, args.format)?;
@@ -1060,25 +1145,7 @@ fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
         let email = report_email(&report)?;
         let month = report.month.clone();
         let eml = args.eml.clone().unwrap_or_else(|| PathBuf::from(format!("bedrock-spend-report-{month}.eml")));
-        let from = settings.config.smtp.as_ref().map_or("bedrock-spend@localhost", |s| s.from.as_str());
-        let password = std::env::var("BEDROCK_SPEND_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
-        let delivery = match (&settings.config.smtp, args.dry_run) {
-            (_, true) => crate::notify::Delivery::Eml { path: &eml, from },
-            (Some(config), false) => crate::notify::Delivery::Smtp { config, password: password.as_deref() },
-            (None, false) => bail!("--email-to needs an SMTP server"),
-        };
-        let warning = crate::notify::deliver(&delivery, &to, &email)?;
-        if let Some(w) = warning {
-            eprintln!("bedrock-spend: warning: {:#}", anyhow::Error::from(w));
-        }
-        if !settings.quiet {
-            let names = to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            if args.dry_run {
-                eprintln!("wrote the email to {names} as {}", eml.display());
-            } else {
-                eprintln!("emailed the {month} report to {names}");
-            }
-        }
+        deliver_email(settings, &to, &email, args.dry_run, &eml, &format!("{month} report"))?;
     }
     if report.totals.unpriced_requests > 0 && !settings.quiet {
         eprintln!(

@@ -1,6 +1,9 @@
 //! Rule 1, batch inference: a caller's non-streaming, tool-free traffic on a model and Region with a batch price,
 //! which shows it can wait (a scheduled window day after day, round-the-clock background volume, or large bursts).
-//! Savings are the SQL's on-demand cost minus the same tokens at batch prices (`batch_cost_usd`).
+//! Savings are the SQL's on-demand cost minus the same tokens at batch prices (`batch_cost_usd`). A caller's
+//! traffic of a model is split further by the request-metadata keys in `[recommend] batch_group_by_metadata`, so a
+//! nightly job and an interactive app sharing one role are judged apart; the scope names each key's value
+//! (`metadata.KEY`), and leaves out keys the traffic does not carry.
 
 use std::collections::BTreeMap;
 
@@ -69,12 +72,20 @@ pub(crate) fn classify(per_hour: &[i64; 24], days: i64, peak_minute: i64, config
 
 /// Batch recommendations from `recommend_batch` rows.
 pub(crate) fn recommend(rows: &[BatchHour], config: &RecommendConfig, window: &Window) -> Vec<Recommendation> {
-    let mut groups: BTreeMap<(&str, &str, &str), Vec<&BatchHour>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str, &str, &[String; 3]), Vec<&BatchHour>> = BTreeMap::new();
     for row in rows {
-        groups.entry((&row.principal, &row.model, &row.region)).or_default().push(row);
+        groups.entry((&row.principal, &row.model, &row.region, &row.metadata)).or_default().push(row);
     }
     let mut out = Vec::new();
-    for ((principal, model, region), hours) in groups {
+    for ((principal, model, region, values), hours) in groups {
+        // The configured keys with the value this group carries (a key it does not carry is not part of its scope).
+        let metadata: Vec<(&str, &str)> = config
+            .batch_group_by_metadata
+            .iter()
+            .zip(values.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let candidates: i64 = hours.iter().map(|h| h.requests).sum();
         let streaming: i64 = hours.iter().map(|h| h.streaming_requests).sum();
         let tool_use: i64 = hours.iter().map(|h| h.tool_use_requests).sum();
@@ -150,18 +161,26 @@ pub(crate) fn recommend(rows: &[BatchHour], config: &RecommendConfig, window: &W
         evidence.insert("unknown_stop_reason_requests".into(), json!(unknown_stop));
         evidence.insert("batch_cost_usd".into(), money(batch_cost));
         evidence.insert("pattern".into(), json!(pattern_text));
+        let mut sc = scope([("principal", principal), ("model", model), ("region", region)]);
+        sc.extend(metadata.iter().map(|(k, v)| (format!("metadata.{k}"), v.to_string())));
+        let tagged = if metadata.is_empty() {
+            String::new()
+        } else {
+            let pairs: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(" tagged {}", pairs.join(", "))
+        };
         out.push(build(
             window,
             Kind::Batch,
-            scope([("principal", principal), ("model", model), ("region", region)]),
+            sc,
             cost,
             savings,
             confidence,
             reasons.join("; "),
             evidence,
             format!(
-                "Move {principal}'s calls of {model} in {region} to a batch inference job (CreateModelInvocationJob \
-                 with the requests as JSONL in S3): the same tokens cost the batch price."
+                "Move {principal}'s calls of {model} in {region}{tagged} to a batch inference job \
+                 (CreateModelInvocationJob with the requests as JSONL in S3): the same tokens cost the batch price."
             ),
         ));
     }

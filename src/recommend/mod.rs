@@ -187,6 +187,7 @@ pub async fn recommend(
     }
     let window = Window { since: period.since(), until: period.until(), activity_days: (end - start).num_days() + 1 };
     let params = Params::new().period(period);
+    let batch_params = params.clone().text("metadata_keys", config.batch_group_by_metadata.join(","));
     let caching_params = params
         .clone()
         .int("min_requests", i64::from(config.cache_min_requests))
@@ -195,7 +196,7 @@ pub async fn recommend(
     // The queries are independent: run them together so a plan's serial phases overlap with the others' work.
     let none = Params::new();
     let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks, estate, errors) = tokio::try_join!(
-        session.rows::<BatchHour>(&params),
+        session.rows::<BatchHour>(&batch_params),
         session.rows::<PrefixReplay>(&caching_params),
         session.rows::<MinuteDemand>(&params),
         session.rows::<ProvisionedPrice>(&none),
@@ -206,6 +207,7 @@ pub async fn recommend(
         session.rows::<RegionErrors>(&params),
     )?;
 
+    let pt_prices = throughput::with_capacities(pt_prices, &config.provisioned_capacity);
     let mut all = batch::recommend(&batch_rows, config, &window);
     all.extend(caching::recommend(&prefixes, &caching::minimums()?, &window));
     all.extend(caching::regressions(&weeks, config.cache_min_requests, &window));

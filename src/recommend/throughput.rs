@@ -3,7 +3,8 @@
 //! utilisation and the monthly commitment cost against the on-demand cost of the same traffic; a commitment is
 //! recommended only where it wins by the configured margin. With no known capacity the break-even demand per model
 //! unit is reported as evidence (saving 0, low confidence) instead of a guess; with no PT price at all, steady
-//! round-the-clock traffic gets the hourly fee a commitment would have to beat.
+//! round-the-clock traffic gets the hourly fee a commitment would have to beat. A capacity in the config file
+//! (`[recommend.provisioned_capacity]`, e.g. from an AWS quote) replaces or completes the sheet's.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::{Confidence, Kind, Recommendation, Window, build, money, scope};
-use crate::config::RecommendConfig;
+use crate::config::{Capacity, RecommendConfig};
 use crate::query::rows::recommend::{MinuteDemand, ProvisionedPrice, ProvisionedUsage};
 
 /// Hours in the 30-day month savings are normalised to.
@@ -43,6 +44,25 @@ fn prices_for<'a>(prices: &'a [ProvisionedPrice], d: &MinuteDemand) -> Vec<&'a P
         }
     }
     by_commitment.into_values().collect()
+}
+
+/// The book's Provisioned Throughput prices with the config's model-unit capacities applied: a capacity given for a
+/// model replaces the sheet's (or its empty columns) for every Region and commitment of that model. A capacity for
+/// a model the sheet has no price for changes nothing: without a price there is no commitment to compare.
+pub(crate) fn with_capacities(
+    prices: Vec<ProvisionedPrice>,
+    capacities: &BTreeMap<String, Capacity>,
+) -> Vec<ProvisionedPrice> {
+    prices
+        .into_iter()
+        .map(|mut p| {
+            if let Some(c) = capacities.get(&p.model) {
+                p.input_tpm_per_mu = Some(c.input_tpm_per_mu);
+                p.output_tpm_per_mu = Some(c.output_tpm_per_mu);
+            }
+            p
+        })
+        .collect()
 }
 
 /// Throughput recommendations from `recommend_throughput` and `recommend_provisioned_prices` rows.
@@ -98,8 +118,16 @@ pub(crate) fn recommend(
             let util_in = Decimal::from(d.input_tokens) / minutes / Decimal::from(units * cap_in);
             let util_out = Decimal::from(d.output_tokens) / minutes / Decimal::from(units * cap_out);
             let utilisation = util_in.max(util_out);
+            let source = if config.provisioned_capacity.contains_key(&d.model) {
+                "config [recommend.provisioned_capacity]"
+            } else {
+                "pricing/provisioned-throughput.csv"
+            };
             evidence.insert("commitment".into(), json!(p.commitment));
             evidence.insert("model_units".into(), json!(units));
+            evidence.insert("input_tpm_per_mu".into(), json!(cap_in));
+            evidence.insert("output_tpm_per_mu".into(), json!(cap_out));
+            evidence.insert("capacity_source".into(), json!(source));
             evidence.insert("price_per_mu_hour_usd".into(), money(p.price_per_mu_hour));
             evidence.insert("commitment_cost_usd".into(), money(fee));
             evidence.insert(
@@ -144,6 +172,16 @@ pub(crate) fn recommend(
         }
         if available.is_empty() {
             evidence.insert("break_even_fee_per_hour_usd".into(), money(od_per_hour));
+            let capacity = config.provisioned_capacity.get(&d.model).map_or(String::new(), |c| {
+                format!(
+                    " (a unit serves {} input and {} output tokens a minute per the config, so {} unit(s) would \
+                     serve the p99 minute)",
+                    c.input_tpm_per_mu,
+                    c.output_tpm_per_mu,
+                    units_for(d.p99_minute_input_tokens, c.input_tpm_per_mu)
+                        .max(units_for(d.p99_minute_output_tokens, c.output_tpm_per_mu))
+                )
+            });
             out.push(build(
                 window,
                 Kind::ProvisionedThroughput,
@@ -157,7 +195,7 @@ pub(crate) fn recommend(
                 evidence,
                 format!(
                     "Ask AWS for a Provisioned Throughput or Reserved quote for {} in {}: it pays off only if capacity \
-                     for {} tokens a minute (the p99 minute) costs less than ${} an hour.",
+                     for {} tokens a minute (the p99 minute) costs less than ${} an hour{capacity}.",
                     d.model,
                     d.region,
                     d.p99_minute_tokens,
@@ -181,8 +219,9 @@ pub(crate) fn recommend(
             cost,
             Decimal::ZERO,
             Confidence::Low,
-            "AWS does not publish this model's model-unit capacity, so the units needed and the saving are unknown; \
-             the evidence gives the demand per unit at which each commitment breaks even"
+            "AWS does not publish this model's model-unit capacity (give it under [recommend.provisioned_capacity] \
+             from a quote), so the units needed and the saving are unknown; the evidence gives the demand per unit at \
+             which each commitment breaks even"
                 .into(),
             evidence,
             format!(
@@ -286,5 +325,28 @@ mod tests {
         assert_eq!(units_for(1001, 1000), 2);
         assert_eq!(units_for(0, 1000), 1);
         assert_eq!(units_for(5, 0), 1);
+    }
+
+    #[test]
+    fn config_capacities_replace_or_complete_the_sheets() {
+        let row = |model: &str, cap: Option<i64>| ProvisionedPrice {
+            model: model.into(),
+            region: "us-east-1".into(),
+            commitment: "1-month".into(),
+            price_per_mu_hour: Decimal::ONE,
+            input_tpm_per_mu: cap,
+            output_tpm_per_mu: cap,
+        };
+        let capacities: BTreeMap<String, Capacity> =
+            [("m1".to_string(), Capacity { input_tpm_per_mu: 7, output_tpm_per_mu: 3 })].into();
+        let out = with_capacities(
+            vec![row("m1", None), row("m1", Some(100)), row("m2", Some(100)), row("m3", None)],
+            &capacities,
+        );
+        let caps: Vec<_> = out.iter().map(|p| (p.model.as_str(), p.input_tpm_per_mu, p.output_tpm_per_mu)).collect();
+        assert_eq!(
+            caps,
+            vec![("m1", Some(7), Some(3)), ("m1", Some(7), Some(3)), ("m2", Some(100), Some(100)), ("m3", None, None)]
+        );
     }
 }

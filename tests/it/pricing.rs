@@ -419,6 +419,7 @@ fn golden_pairs(sql: &str) -> Vec<(String, String)> {
         ("until", "2026-01-01"),
         ("month", "2025-12"),
         ("key", "team"),
+        ("metadata_keys", "team"),
         ("min_requests", "5"),
         ("min_prefix_tokens", "1000"),
         ("model", "amazon.titan-text-express-v1"),

@@ -67,6 +67,8 @@ struct Call<'a> {
     stop: &'a str,
     region: &'a str,
     error: Option<&'a str>,
+    /// One request-metadata key and value.
+    metadata: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Call<'a> {
@@ -83,6 +85,7 @@ impl<'a> Call<'a> {
             stop: "end_turn",
             region: "us-east-1",
             error: None,
+            metadata: None,
         }
     }
 }
@@ -108,6 +111,9 @@ fn write_calls(t: &TestDir, name: &str, calls: &[Call<'_>]) -> PathBuf {
                 "output": {"outputContentType": "application/json", "outputTokenCount": c.output,
                            "outputBodyJson": {"stopReason": c.stop, "usage": {"inputTokens": c.input, "outputTokens": c.output}}},
             });
+            if let Some((key, value)) = c.metadata {
+                record["requestMetadata"] = json!({ key: value });
+            }
             if let Some(code) = c.error {
                 record["errorCode"] = json!(code);
                 record["output"] = json!({"outputContentType": "application/json"});
@@ -510,4 +516,260 @@ fn throttling_concentrated_in_one_region_is_a_reliability_move() {
     assert_eq!(moves[0].scope["region"], "us-east-1");
     assert_eq!(moves[0].savings_usd, Decimal::ZERO, "a reliability move claims no saving");
     assert_eq!(moves[0].evidence["throttled"], 10);
+}
+
+/// `recommend --format json` through the CLI with the fixture book and an optional config file.
+fn cli_json(t: &TestDir, wh: &Path, config: Option<&str>, since: &str, until: &str) -> Vec<Value> {
+    let book = t.write("fixture-prices.csv", PRICES.as_bytes());
+    let mut args = vec!["--warehouse", wh.to_str().unwrap(), "--price-book", book.to_str().unwrap()];
+    let config_path;
+    if let Some(text) = config {
+        config_path = t.write("bedrock-spend.toml", text.as_bytes());
+        args.extend(["--config", config_path.to_str().unwrap()]);
+    }
+    args.extend(["recommend", "--format", "json", "--min-monthly-savings", "0", "--since", since, "--until", until]);
+    let o = run_cli(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A JSON number as an exact decimal (the CLI writes at most six places).
+fn num(v: &Value) -> Decimal {
+    v.as_number().unwrap_or_else(|| panic!("{v} is not a number")).to_string().parse().unwrap()
+}
+
+/// One role runs a nightly job (tagged team=nightly) and a streaming chat (team=chat) on the same model: judged
+/// together the role is interactive and nothing is recommended; grouped by the `team` key from the config file,
+/// the nightly job is a batch candidate priced from the book, and the chat is not.
+#[test]
+fn batch_groups_by_request_metadata_keys_from_the_config() {
+    let t = TestDir::new();
+    let mut calls = Vec::new();
+    for d in 1..=6u32 {
+        for k in 0..4i64 {
+            let ts = format!("2025-11-{d:02}T01:{:02}:00Z", k * 11);
+            let input = 3_000 + k * 100 + i64::from(d);
+            calls
+                .push(Call { metadata: Some(("team", "nightly")), ..Call::new(ts, "svc/shared", HAIKU_3, input, 400) });
+        }
+        for k in 0..5i64 {
+            let chat = Call {
+                operation: "ConverseStream",
+                metadata: Some(("team", "chat")),
+                ..Call::new(format!("2025-11-{d:02}T14:{:02}:00Z", k * 9), "svc/shared", HAIKU_3, 700, 250)
+            };
+            calls.push(chat);
+        }
+    }
+    write_calls(&t, "meta", &calls);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[t.path("logs")]);
+
+    let batch = |recs: &[Value]| recs.iter().filter(|r| r["kind"] == "batch").cloned().collect::<Vec<_>>();
+    let plain = cli_json(&t, &wh, None, "2025-11-01", "2025-11-07");
+    assert!(batch(&plain).is_empty(), "one group, 30 of 54 calls stream: interactive: {plain:#?}");
+
+    let config = "[recommend]\nbatch_group_by_metadata = [\"team\"]\n";
+    let grouped = batch(&cli_json(&t, &wh, Some(config), "2025-11-01", "2025-11-07"));
+    assert_eq!(grouped.len(), 1, "only the nightly job: {grouped:#?}");
+    let r = &grouped[0];
+    assert_eq!(
+        r["scope"],
+        json!({"principal": "svc/shared", "model": HAIKU_3, "region": "us-east-1", "metadata.team": "nightly"})
+    );
+    let (mut cost, mut batch_cost) = (Decimal::ZERO, Decimal::ZERO);
+    for c in calls.iter().filter(|c| c.metadata == Some(("team", "nightly"))) {
+        let (i, o) = (Decimal::from(c.input), Decimal::from(c.output));
+        cost += i * price(HAIKU_3, "*", "input_per_mtok") + o * price(HAIKU_3, "*", "output_per_mtok");
+        batch_cost +=
+            i * price(HAIKU_3, "*", "batch_input_per_mtok") + o * price(HAIKU_3, "*", "batch_output_per_mtok");
+    }
+    close(num(&r["current_cost_usd"]), cost, "the nightly job's on-demand cost");
+    close(num(&r["savings_usd"]), cost - batch_cost, "batch savings");
+    assert_eq!(r["evidence"]["requests"], 24);
+    assert_eq!(r["evidence"]["hours_utc"], json!([1]));
+    assert!(r["action"].as_str().unwrap().contains("tagged team=nightly"), "{r}");
+}
+
+const TITAN_LITE: &str = "amazon.titan-text-lite-v1";
+
+/// The bundled Provisioned Throughput sheet's rows for a model in us-east-1: (commitment, price per model-unit hour,
+/// whether it gives a capacity).
+fn bundled_pt_rows(model: &str) -> Vec<(String, Decimal, bool)> {
+    let text = std::fs::read_to_string(checkout_path("pricing/provisioned-throughput.csv")).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{model},us-east-1,")))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_string(), f[3].parse().unwrap(), !f[4].is_empty() && !f[5].is_empty())
+        })
+        .collect()
+}
+
+/// Steady round-the-clock demand on a model whose bundled sheet has prices but no model-unit capacity: with the
+/// capacity from `[recommend.provisioned_capacity]` the rule sizes, prices and recommends the cheapest commitment
+/// (numbers worked out here from the sheets); without it, only the break-even demand per unit, saving 0.
+#[test]
+fn provisioned_capacity_from_the_config_sizes_and_prices_a_commitment() {
+    let sheet = bundled_pt_rows(TITAN_LITE);
+    assert!(sheet.len() >= 2 && sheet.iter().all(|r| !r.2), "the bundled sheet prices {TITAN_LITE} without capacity");
+    let t = TestDir::new();
+    let (input, output) = (20_000_000i64, 500_000i64);
+    let mut calls = Vec::new();
+    for d in 1..=2u32 {
+        for m in (0..1440).step_by(10) {
+            let ts = format!("2025-11-{d:02}T{:02}:{:02}:00Z", m / 60, m % 60);
+            calls.push(Call::new(ts, "search/ranker", TITAN_LITE, input, output));
+        }
+    }
+    write_calls(&t, "cap", &calls);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[t.path("logs")]);
+    let on_demand = Decimal::from(calls.len())
+        * (Decimal::from(input) * price(TITAN_LITE, "*", "input_per_mtok")
+            + Decimal::from(output) * price(TITAN_LITE, "*", "output_per_mtok"));
+    let hours = Decimal::from(48);
+    let pt =
+        |recs: &[Value]| recs.iter().filter(|r| r["kind"] == "provisioned-throughput").cloned().collect::<Vec<_>>();
+
+    // Without a capacity: the demand one unit must serve for each commitment to break even, and no saving.
+    let plain = pt(&cli_json(&t, &wh, None, "2025-11-01", "2025-11-03"));
+    assert_eq!(plain.len(), 1, "{plain:#?}");
+    assert_eq!(num(&plain[0]["savings_usd"]), Decimal::ZERO);
+    assert_eq!(plain[0]["confidence"], "low");
+    let per_token = on_demand / Decimal::from(calls.len() as i64 * (input + output));
+    for (commitment, hourly, _) in &sheet {
+        let tpm = (*hourly / per_token / Decimal::from(60)).round_dp(0);
+        let got = num(&plain[0]["evidence"]["break_even_tokens_per_minute_per_mu"][commitment]);
+        assert_eq!(got, tpm, "{commitment} break-even");
+    }
+    assert!(plain[0]["evidence"].get("model_units").is_none());
+
+    // With 12M input / 1M output tokens a minute per unit: the p99 minute (20M in, 0.5M out) needs 2 units.
+    let config = format!(
+        "[recommend.provisioned_capacity.\"{TITAN_LITE}\"]\ninput_tpm_per_mu = 12000000\noutput_tpm_per_mu = 1000000\n"
+    );
+    let sized = pt(&cli_json(&t, &wh, Some(&config), "2025-11-01", "2025-11-03"));
+    assert_eq!(sized.len(), 1, "{sized:#?}");
+    let r = &sized[0];
+    let units = 2i64;
+    let (commitment, hourly, _) = sheet.iter().min_by_key(|r| r.1).unwrap();
+    let fee = Decimal::from(units) * hours * *hourly;
+    assert!(fee * Decimal::from(10) <= on_demand * Decimal::from(9), "the fixture wins by the 10% margin");
+    assert_eq!(r["evidence"]["model_units"], units);
+    assert_eq!(r["evidence"]["commitment"], commitment.as_str());
+    assert_eq!(r["evidence"]["capacity_source"], "config [recommend.provisioned_capacity]");
+    close(num(&r["current_cost_usd"]), on_demand, "on-demand cost");
+    close(num(&r["savings_usd"]), on_demand - fee, "commitment savings");
+    close(num(&r["evidence"]["commitment_cost_usd"]), fee, "commitment cost");
+    // Utilisation: the busier of input and output, average demand over the units' capacity.
+    let minutes = Decimal::from(2 * 1440);
+    let util_in = Decimal::from(calls.len() as i64 * input) / minutes / Decimal::from(units * 12_000_000);
+    let util_out = Decimal::from(calls.len() as i64 * output) / minutes / Decimal::from(units * 1_000_000);
+    let util = (util_in.max(util_out) * Decimal::from(100)).round_dp(1);
+    assert_eq!(num(&r["evidence"]["utilisation_pct"]), util);
+    assert_eq!(util, "8.3".parse::<Decimal>().unwrap(), "20M of 24M tokens a minute, one minute in ten");
+}
+
+fn usd_text(v: &Value) -> String {
+    let cents = num(v).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let sign = if cents.is_sign_negative() && !cents.is_zero() { "-" } else { "" };
+    let text = format!("{:.2}", cents.abs());
+    let (int, frac) = text.split_once('.').unwrap();
+    let digits: Vec<char> = int.chars().collect();
+    let mut grouped = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(*c);
+    }
+    format!("{sign}${grouped}.{frac}")
+}
+
+/// `recommend --email-to` through a real SMTP server: one message to both recipients whose subject names the
+/// window, the count and the largest saving, whose text and HTML show each recommendation's monthly saving as the
+/// JSON output gives it, with the JSON attached; a closed port is exit 3; `--dry-run` writes the `.eml`.
+#[test]
+fn recommend_email_through_a_real_smtp_server() {
+    use crate::report::{SmtpSink, parse_message, smtp_env};
+    let t = TestDir::new();
+    let wh = sample_warehouse(&t);
+    let base = ["--warehouse", wh.to_str().unwrap(), "recommend", "--min-monthly-savings", "0"];
+    let window = ["--since", "2025-12-01", "--until", "2026-01-01"];
+    let cmd = |extra: &[&str]| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(base).args(window).args(extra);
+        for var in ["BEDROCK_SPEND_WAREHOUSE", "BEDROCK_SPEND_CONFIG", "BEDROCK_SPEND_SMTP_PASSWORD"] {
+            c.env_remove(var);
+        }
+        for (var, _) in bedrock_spend::config::ENV_VARS {
+            c.env_remove(var);
+        }
+        c
+    };
+    let o = cmd(&["--format", "json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(recs.len() >= 3, "the sample month has recommendations: {recs:#?}");
+
+    let sink = SmtpSink::start(t.path("mail"), &[]);
+    let mut c = cmd(&["--email-to", "finops@example.test,lead@example.test"]);
+    smtp_env(&mut c, sink.port, "none");
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "with --email-to and no -o, nothing on stdout");
+    let saved = sink.messages();
+    assert_eq!(saved.len(), 1, "one message for both recipients");
+    let envelope: Value =
+        serde_json::from_str(&std::fs::read_to_string(saved[0].with_extension("envelope.json")).unwrap()).unwrap();
+    assert_eq!(envelope["to"], json!(["finops@example.test", "lead@example.test"]));
+    let msg = parse_message(&saved[0]);
+    let top = recs.iter().max_by_key(|r| num(&r["monthly_savings_usd"])).unwrap();
+    assert_eq!(
+        msg["subject"],
+        format!(
+            "Amazon Bedrock recommendations, 2025-12-01 to 2025-12-31: {}, the largest saving {} a month",
+            recs.len(),
+            usd_text(&top["monthly_savings_usd"])
+        )
+    );
+    assert_eq!(msg["to"], "finops@example.test, lead@example.test");
+    let (text, html) = (msg["text"].as_str().unwrap(), msg["html"].as_str().unwrap());
+    for (i, r) in recs.iter().enumerate() {
+        let kind = r["kind"].as_str().unwrap();
+        let monthly = usd_text(&r["monthly_savings_usd"]);
+        assert!(text.contains(&format!("## {}. {kind}: {monthly} a month", i + 1)), "{kind} {monthly} in:\n{text}");
+        assert!(text.contains(&format!("- Saves {} over the window", usd_text(&r["savings_usd"]))), "{text}");
+        assert!(html.contains(&format!("{}. {kind}: {monthly} a month", i + 1)), "{kind} {monthly} in the HTML");
+    }
+    let attachments = msg["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0]["filename"], "bedrock-spend-recommendations-2025-12-01-to-2025-12-31.json");
+    let attached: Vec<Value> = serde_json::from_str(attachments[0]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(attached, recs, "the attachment is the JSON output");
+
+    // A closed port: refused, exit 3 (the other failures are the report's, through the same delivery), and -o
+    // still wrote the recommendations.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = t.path("recs.md");
+    let mut c = cmd(&["--email-to", "finops@example.test", "--format", "markdown", "-o", out.to_str().unwrap()]);
+    smtp_env(&mut c, closed, "none");
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("SMTP server 127.0.0.1:{closed} refused the connection")), "{stderr}");
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("| # | kind |"));
+
+    // --dry-run writes the message instead, without the password; --dry-run alone is refused.
+    let eml = t.path("recs.eml");
+    let mut c = cmd(&["--email-to", "finops@example.test", "--dry-run", "--eml", eml.to_str().unwrap()]);
+    smtp_env(&mut c, closed, "starttls");
+    c.env("BEDROCK_SPEND_SMTP_USERNAME", "bot").env("BEDROCK_SPEND_SMTP_PASSWORD", "dry-secret");
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!std::fs::read_to_string(&eml).unwrap().contains("dry-secret"));
+    assert_eq!(parse_message(&eml)["subject"], msg["subject"]);
+    let o = cmd(&["--dry-run"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
 }

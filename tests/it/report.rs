@@ -206,14 +206,14 @@ fn html_report_renders_in_headless_chromium() {
 }
 
 /// An aiosmtpd server on a free loopback port, saving each message in `folder`; stopped on drop.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     folder: PathBuf,
 }
 
 impl SmtpSink {
-    fn start(folder: PathBuf, extra: &[&str]) -> SmtpSink {
+    pub(crate) fn start(folder: PathBuf, extra: &[&str]) -> SmtpSink {
         let python = std::env::var("BEDROCK_SPEND_PYTHON")
             .expect("BEDROCK_SPEND_PYTHON is not set: run the suite with scripts/test (it installs aiosmtpd)");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -233,7 +233,7 @@ impl SmtpSink {
         SmtpSink { child, port, folder }
     }
 
-    fn messages(&self) -> Vec<PathBuf> {
+    pub(crate) fn messages(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = std::fs::read_dir(&self.folder)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -252,8 +252,9 @@ impl Drop for SmtpSink {
     }
 }
 
-/// Parse a saved message with Python's `email` package: subject, the text and HTML alternatives, attachments.
-fn parse_message(path: &Path) -> Value {
+/// Parse a saved message with Python's `email` package: subject, the text and HTML alternatives, attachments (the
+/// content of text and JSON ones).
+pub(crate) fn parse_message(path: &Path) -> Value {
     const PARSE: &str = r#"
 import email, email.policy, json, sys
 m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
@@ -261,8 +262,10 @@ out = {"subject": m["subject"], "to": m["to"], "from": m["from"], "content_type"
 out["text"] = m.get_body(("plain",)).get_content()
 out["html"] = m.get_body(("html",)).get_content()
 for part in m.iter_attachments():
-    out["attachments"].append({"filename": part.get_filename(), "type": part.get_content_type(),
-                               "content": part.get_content() if part.get_content_maintype() == "text" else None})
+    content = part.get_content() if part.get_content_maintype() == "text" else None
+    if part.get_content_type() == "application/json":
+        content = part.get_content().decode("utf-8")
+    out["attachments"].append({"filename": part.get_filename(), "type": part.get_content_type(), "content": content})
 print(json.dumps(out))
 "#;
     let python = std::env::var("BEDROCK_SPEND_PYTHON").unwrap();
@@ -290,7 +293,7 @@ fn check_report_message(msg: &Value, summary: &MonthSummary) {
     assert!(csv.contains(&format!("totals,2025-12,requests,{}\n", summary.requests)), "{csv}");
 }
 
-fn smtp_env(c: &mut Command, port: u16, tls: &str) {
+pub(crate) fn smtp_env(c: &mut Command, port: u16, tls: &str) {
     c.env("BEDROCK_SPEND_SMTP_HOST", "127.0.0.1")
         .env("BEDROCK_SPEND_SMTP_PORT", port.to_string())
         .env("BEDROCK_SPEND_SMTP_TLS", tls)

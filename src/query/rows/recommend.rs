@@ -11,6 +11,9 @@ pub struct BatchHour {
     pub principal: String,
     pub model: String,
     pub region: String,
+    /// The values of the `$metadata_keys` given, in order (`""` where a request does not carry the key or fewer
+    /// keys were given).
+    pub metadata: [String; 3],
     pub hour_of_day: i64,
     /// Candidate requests: non-streaming, not stopped for tool use, with a batch price.
     pub requests: i64,
@@ -31,6 +34,7 @@ impl TypedQuery for BatchHour {
     const QUERY: &'static str = "recommend_batch";
     fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
         let (principal, model, region) = (c.texts("principal")?, c.texts("model")?, c.texts("region")?);
+        let metadata = [c.texts("metadata_1")?, c.texts("metadata_2")?, c.texts("metadata_3")?];
         let (hour, requests, days) = (c.ints("hour_of_day")?, c.ints("requests")?, c.ints("days_active")?);
         let (input, output) = (c.ints("input_tokens")?, c.ints("output_tokens")?);
         let (cost, batch) = (c.decimals("cost_usd")?, c.decimals("batch_cost_usd")?);
@@ -42,6 +46,7 @@ impl TypedQuery for BatchHour {
                     principal: principal.req(i)?,
                     model: model.req(i)?,
                     region: region.req(i)?,
+                    metadata: [metadata[0].req(i)?, metadata[1].req(i)?, metadata[2].req(i)?],
                     hour_of_day: hour.req(i)?,
                     requests: requests.req(i)?,
                     days_active: days.req(i)?,
