@@ -131,7 +131,8 @@ pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
         });
     }
     use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA};
-    for (table, schema) in [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
+    for (table, schema) in
+        [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
     {
         let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
         let location = format!("{}/estate/{table}/", o.location);
@@ -147,7 +148,8 @@ pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
         });
     }
     out.push(Statement {
-        comment: "The per-token prices, typed as DataFusion's `prices` table (exact decimals, open periods filled).".into(),
+        comment: "The per-token prices, typed as DataFusion's `prices` table (exact decimals, open periods filled)."
+            .into(),
         sql: prices_view(&db, &o.price_columns),
     });
     out.push(Statement {
@@ -210,8 +212,7 @@ fn parquet_table(
     let day = PARTITION_COLUMN;
     Ok(match (engine, since) {
         (Engine::Athena, since) => {
-            let mut text =
-                format!("CREATE EXTERNAL TABLE IF NOT EXISTS {db}{table} (\n{}\n)\n", lines.join(",\n"));
+            let mut text = format!("CREATE EXTERNAL TABLE IF NOT EXISTS {db}{table} (\n{}\n)\n", lines.join(",\n"));
             if since.is_some() {
                 text.push_str(&format!("PARTITIONED BY (`{day}` date)\n"));
             }
@@ -231,7 +232,8 @@ fn parquet_table(
             if since.is_some() {
                 lines.push(format!("  `{day}` date"));
             }
-            let mut text = format!("CREATE TABLE IF NOT EXISTS {db}{table} (\n{}\n)\nUSING parquet\n", lines.join(",\n"));
+            let mut text =
+                format!("CREATE TABLE IF NOT EXISTS {db}{table} (\n{}\n)\nUSING parquet\n", lines.join(",\n"));
             if since.is_some() {
                 text.push_str(&format!("PARTITIONED BY (`{day}`)\n"));
             }
@@ -305,7 +307,10 @@ fn provisioned_view(db: &str, columns: &[String]) -> String {
             c => format!("  {} AS {c}", cell(c)),
         })
         .collect::<Vec<_>>();
-    format!("CREATE OR REPLACE VIEW {db}provisioned_prices AS\nSELECT\n{}\nFROM {db}provisioned_price_book", items.join(",\n"))
+    format!(
+        "CREATE OR REPLACE VIEW {db}provisioned_prices AS\nSELECT\n{}\nFROM {db}provisioned_price_book",
+        items.join(",\n")
+    )
 }
 
 /// `price_settings`: one row, the discount and its exact multiplier ((100 - pct) / 100).

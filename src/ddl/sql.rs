@@ -157,7 +157,8 @@ pub fn token_costs() -> String {
     let n = |column: &str| format!("CAST(c.{column} AS {TOKENS_TYPE})");
     let cost = |expr: String| format!("CAST({expr} AS {COST_TYPE})");
     let mul = |count: String, rate: &str| cost(format!("{count} * c.{rate}"));
-    let all_input = format!("CAST(c.n_input + c.n_cache_read + c.n_cache_write_5m + c.n_cache_write_1h AS {TOKENS_TYPE})");
+    let all_input =
+        format!("CAST(c.n_input + c.n_cache_read + c.n_cache_write_5m + c.n_cache_write_1h AS {TOKENS_TYPE})");
     let input = mul(n("n_input"), "input_rate");
     let output = mul(n("n_output"), "output_rate");
     let cache_read = mul(n("n_cache_read"), "cache_read_rate");
@@ -198,7 +199,8 @@ mod tests {
     #[test]
     fn token_costs_names_the_functions_fields_in_order() {
         let sql = token_costs();
-        let names: Vec<&str> = sql.lines().filter_map(|l| l.rsplit_once(" AS ").map(|(_, n)| n.trim_end_matches(','))).collect();
+        let names: Vec<&str> =
+            sql.lines().filter_map(|l| l.rsplit_once(" AS ").map(|(_, n)| n.trim_end_matches(','))).collect();
         let expected: Vec<String> =
             crate::query::token_costs::COST_FIELDS.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names, expected);

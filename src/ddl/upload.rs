@@ -30,19 +30,13 @@ pub async fn upload(location: &str, files: &[PriceFile], aws_options: &AwsOption
                 .join("/");
             let body = aws_sdk_s3::primitives::ByteStream::from(f.bytes.clone());
             let uri = format!("s3://{}/{key}", s3.bucket);
-            client
-                .put_object()
-                .bucket(&s3.bucket)
-                .key(&key)
-                .content_type("text/csv")
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| Error::Put {
+            client.put_object().bucket(&s3.bucket).key(&key).content_type("text/csv").body(body).send().await.map_err(
+                |e| Error::Put {
                     bucket: s3.bucket.clone(),
                     key: key.clone(),
                     message: aws::describe(&e, "s3:PutObject", &uri),
-                })?;
+                },
+            )?;
             written.push(uri);
         }
         return Ok(written);
