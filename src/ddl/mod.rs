@@ -384,7 +384,7 @@ mod tests {
             assert!(text.contains(needle), "missing {needle}");
         }
         assert!(!text.contains("{{"), "every slot filled");
-        assert!(!text.contains("MSCK"), "projection needs no repair");
+        assert!(!text.contains("MSCK REPAIR TABLE"), "projection needs no repair");
     }
 
     #[test]
