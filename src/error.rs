@@ -16,6 +16,8 @@ pub enum Error {
     #[error(transparent)]
     Query(#[from] crate::query::Error),
     #[error(transparent)]
+    Ddl(#[from] crate::ddl::Error),
+    #[error(transparent)]
     Generate(#[from] crate::generate::Error),
     #[error(transparent)]
     Pricing(#[from] crate::pricing::Error),

@@ -21,6 +21,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod ddl;
 pub mod error;
 pub mod generate;
 pub mod ingest;

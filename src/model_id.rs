@@ -63,7 +63,7 @@ pub struct ModelRef {
 }
 
 /// Providers whose ids start base model ids; anything else in first position may be a geography prefix.
-const KNOWN_PROVIDERS: &[&str] = &[
+pub const KNOWN_PROVIDERS: &[&str] = &[
     "ai21",
     "amazon",
     "anthropic",

@@ -148,6 +148,9 @@ pub enum Command {
     /// The monthly FinOps report: spend, change, models, callers, caching, unpriced usage, coverage and prices,
     /// as HTML, Markdown, JSON or CSV; optionally emailed (exit 3 when the email was not delivered).
     Report(ReportArgs),
+    /// Print the SQL that defines the warehouse, the price book and the cost views (`usage_costs`,
+    /// `invocation_costs`) in Athena or Spark, for data that outgrew one machine.
+    Ddl(DdlArgs),
     /// Inspect the price book.
     Pricing {
         #[command(subcommand)]
@@ -344,6 +347,39 @@ pub struct IngestArgs {
     pub overlap_minutes: i64,
 }
 
+/// Arguments of `ddl`.
+#[derive(Debug, clap::Args)]
+pub struct DdlArgs {
+    /// The engine whose SQL to print.
+    #[arg(long, value_enum)]
+    pub engine: crate::ddl::Engine,
+    /// Database (Glue database, Spark schema) for the tables and views [default: the current one].
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Where the warehouse is, as the engine reads it: `s3://BUCKET/PREFIX` (Spark outside EMR: `s3a://`), a
+    /// `file:` URI or a local path (Spark only) [default: --warehouse].
+    #[arg(long)]
+    pub location: Option<String>,
+    /// The folder holding the price book files [default: LOCATION/pricing].
+    #[arg(long)]
+    pub prices_location: Option<String>,
+    /// Put the price book files (the bundled ones or --price-book) under the prices location first.
+    #[arg(long)]
+    pub upload_prices: bool,
+    /// First day of Athena's partition projection (YYYY-MM-DD) [default: 2023-09-01].
+    #[arg(long)]
+    pub since: Option<NaiveDate>,
+    /// AWS Region for the upload (default: the configured Region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send AWS calls to this endpoint (an emulator or a VPC endpoint); AWS_ENDPOINT_URL works too.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
 /// Arguments of `generate`.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -436,9 +472,73 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Pricing { command } => run_pricing(&settings, command),
+        Command::Ddl(args) => run_ddl(&settings, args),
         Command::Recommend(args) => run_recommend(&settings, args),
         Command::Report(args) => run_report(&settings, args),
     }
+}
+
+/// `ddl`: print the engine SQL, after uploading the price book when asked.
+fn run_ddl(settings: &Settings, args: &DdlArgs) -> Result<Outcome> {
+    use crate::ddl::{self, upload};
+    let location = match &args.location {
+        Some(l) => location_uri(l)?,
+        None => location_uri(&settings.warehouse.display().to_string())?,
+    };
+    let prices_location = match &args.prices_location {
+        Some(l) => location_uri(l)?,
+        None => format!("{location}/pricing"),
+    };
+    let book = &settings.config.pricing.book;
+    let book_text = if book.origin == crate::pricing::BUNDLED_ORIGIN {
+        crate::pricing::BUNDLED_PRICES.to_string()
+    } else {
+        std::fs::read_to_string(&book.origin).with_context(|| format!("reading price book {}", book.origin))?
+    };
+    let provisioned_text = crate::pricing::BUNDLED_PROVISIONED;
+    let options = ddl::Options {
+        engine: args.engine,
+        database: args.database.clone(),
+        location,
+        prices_location: prices_location.clone(),
+        since: args.since.unwrap_or(ddl::DEFAULT_SINCE),
+        discount: settings.config.pricing.discount.clone(),
+        price_columns: ddl::csv_header(&book_text, &book.origin)?,
+        provisioned_columns: ddl::csv_header(provisioned_text, "bundled pricing/provisioned-throughput.csv")?,
+    };
+    let script = ddl::script(&options)?;
+    if args.upload_prices {
+        let [(prices_folder, prices_name, _), (pt_folder, pt_name, _)] = ddl::PRICE_FILES;
+        let files = [
+            upload::PriceFile { folder: prices_folder, name: prices_name, bytes: book_text.into_bytes() },
+            upload::PriceFile { folder: pt_folder, name: pt_name, bytes: provisioned_text.as_bytes().to_vec() },
+        ];
+        let aws = AwsOptions {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+            max_attempts: None,
+        };
+        let written = runtime()?.block_on(upload::upload(&prices_location, &files, &aws))?;
+        if !settings.quiet {
+            for w in written {
+                eprintln!("bedrock-spend: uploaded {w}");
+            }
+        }
+    }
+    std::io::stdout().lock().write_all(script.as_bytes())?;
+    Ok(Outcome::Ok)
+}
+
+/// A location as engines name it: URIs as given (without a trailing slash), a local path as an absolute
+/// `file:` URI.
+fn location_uri(text: &str) -> Result<String> {
+    let text = text.trim_end_matches('/');
+    if ["s3://", "s3a://", "file:", "gs://", "abfss://"].iter().any(|scheme| text.starts_with(scheme)) {
+        return Ok(text.to_string());
+    }
+    let path = std::path::absolute(text).with_context(|| format!("resolving {text}"))?;
+    Ok(format!("file:{}", path.display()))
 }
 
 /// Stream a statement's result where the output arguments say, then, when it read a cost view, say how much usage

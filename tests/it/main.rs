@@ -3,6 +3,7 @@
 
 mod aws;
 mod bench;
+mod engines;
 mod ingest;
 mod pricing;
 mod pricing_sync;

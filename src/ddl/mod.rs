@@ -1,0 +1,416 @@
+//! `ddl`: the warehouse and the cost rules as SQL for engines we do not run ourselves, Athena (Glue catalog,
+//! Trino SQL) and Spark. It owns the table definitions over the warehouse and the price book files, and the
+//! engine forms of the cost views; it must not hold cost rules of its own.
+//!
+//! One source of truth: the table columns come from [`crate::store::schema`] and the price book's header, the
+//! model-id rule and the cost arithmetic are written from the crate's own (see [`sql`]), and the view bodies in
+//! `queries/engines/` restate `queries/views/` in SQL both engines accept. Those two must agree; the integration
+//! tests run the Spark form on Spark and compare its costs with DataFusion's, and parse the Athena form as Trino
+//! and compare its columns, so a rule changed in one place and not the other fails the suite.
+//!
+//! Pure: options in, SQL text out. Uploading the price book is [`upload`]'s business (the edge).
+
+pub mod sql;
+pub mod upload;
+
+use chrono::NaiveDate;
+
+use crate::pricing::Discount;
+use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
+
+/// The engines `ddl` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Amazon Athena (Glue Data Catalog; DDL in Hive's form, queries in Trino's SQL).
+    Athena,
+    /// Apache Spark SQL (EMR, Glue jobs, Databricks, or local).
+    Spark,
+}
+
+/// The price book files as laid out beside the warehouse: each in a folder of its own, since an external
+/// table's location is a folder. `(folder, file name, table)`.
+pub const PRICE_FILES: [(&str, &str, &str); 2] = [
+    ("bedrock-prices", "bedrock-prices.csv", "price_book"),
+    ("provisioned-throughput", "provisioned-throughput.csv", "provisioned_price_book"),
+];
+
+/// Where Athena's projection starts when `--since` is not given: the month Amazon Bedrock became generally
+/// available (September 2023). Days before it hold no logs; days with no folder cost Athena nothing to project.
+pub const DEFAULT_SINCE: NaiveDate = match NaiveDate::from_ymd_opt(2023, 9, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+const USAGE_COSTS: &str = include_str!("../../queries/engines/usage_costs.sql");
+const INVOCATION_COSTS: &str = include_str!("../../queries/engines/invocation_costs.sql");
+
+/// Errors writing the DDL or uploading the price book; each names what was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database name {name:?} must be letters, digits and underscores")]
+    Database { name: String },
+    #[error("{engine} reads tables from S3: the location {location:?} must be an s3:// URI")]
+    NotS3 { engine: &'static str, location: String },
+    #[error("location {location:?} contains a quote")]
+    Quote { location: String },
+    #[error("column {column} has type {data_type}, which the engine DDL does not map")]
+    UnsupportedType { column: String, data_type: String },
+    #[error("{origin}: no header line")]
+    NoHeader { origin: String },
+    #[error("cannot write {path}")]
+    Write { path: String, source: std::io::Error },
+    #[error("cannot upload s3://{bucket}/{key}: {message}")]
+    Put { bucket: String, key: String, message: String },
+}
+
+/// What to write the DDL for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub engine: Engine,
+    /// Database (Glue database / Spark schema) for every table and view; `None` = the current one.
+    pub database: Option<String>,
+    /// The warehouse root as a URI (`s3://bucket/prefix`, `file:/abs/path`), without a trailing slash.
+    pub location: String,
+    /// The folder holding the price book folders ([`PRICE_FILES`]), without a trailing slash.
+    pub prices_location: String,
+    /// First day of Athena's partition projection.
+    pub since: NaiveDate,
+    /// The discount the views apply (as `price_settings` does in DataFusion).
+    pub discount: Discount,
+    /// Header of the per-token price sheet (`pricing/bedrock-prices.csv` or the user's), in order.
+    pub price_columns: Vec<String>,
+    /// Header of the Provisioned Throughput sheet, in order.
+    pub provisioned_columns: Vec<String>,
+}
+
+/// One statement with a line saying what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub comment: String,
+    pub sql: String,
+}
+
+/// The columns of a CSV sheet: its first line that is not a `#` comment.
+pub fn csv_header(text: &str, origin: &str) -> Result<Vec<String>, Error> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| Error::NoHeader { origin: origin.into() })?;
+    Ok(line.split(',').map(|c| c.trim().to_string()).collect())
+}
+
+/// The statements, in the order they must run.
+pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
+    if let Some(db) = &o.database
+        && (db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(Error::Database { name: db.clone() });
+    }
+    for location in [&o.location, &o.prices_location] {
+        if location.contains('\'') {
+            return Err(Error::Quote { location: location.clone() });
+        }
+        if o.engine == Engine::Athena && !location.starts_with("s3://") {
+            return Err(Error::NotS3 { engine: "Athena", location: location.clone() });
+        }
+    }
+    let db = o.database.as_ref().map(|d| format!("{d}.")).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(d) = &o.database {
+        out.push(Statement {
+            comment: "The database of every table and view below.".into(),
+            sql: format!("CREATE DATABASE IF NOT EXISTS {d}"),
+        });
+    }
+    out.push(invocations_table(o, &db)?);
+    if o.engine == Engine::Spark {
+        out.push(Statement {
+            comment: "Register the day folders as partitions; run again after each ingest adds days.".into(),
+            sql: format!("MSCK REPAIR TABLE {db}invocations"),
+        });
+    }
+    use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA};
+    for (table, schema) in
+        [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
+    {
+        let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
+        let location = format!("{}/estate/{table}/", o.location);
+        out.push(Statement {
+            comment: format!("The estate snapshot `{table}` (written by `ingest auto`; empty until then)."),
+            sql: parquet_table(o.engine, &db, table, &columns, None, &location)?,
+        });
+    }
+    for ((folder, _, table), columns) in PRICE_FILES.iter().zip([&o.price_columns, &o.provisioned_columns]) {
+        out.push(Statement {
+            comment: format!("The price sheet {folder}.csv as uploaded (`ddl --upload-prices`): every column as text."),
+            sql: csv_table(o.engine, &db, table, columns, &format!("{}/{folder}/", o.prices_location)),
+        });
+    }
+    out.push(Statement {
+        comment: "The per-token prices, typed as DataFusion's `prices` table (exact decimals, open periods filled)."
+            .into(),
+        sql: prices_view(&db, &o.price_columns),
+    });
+    out.push(Statement {
+        comment: "The Provisioned Throughput prices, typed.".into(),
+        sql: provisioned_view(&db, &o.provisioned_columns),
+    });
+    out.push(Statement {
+        comment: format!("The discount off list prices ({}%).", o.discount.as_text()),
+        sql: settings_view(&db, &o.discount),
+    });
+    for (name, template) in [("usage_costs", USAGE_COSTS), ("invocation_costs", INVOCATION_COSTS)] {
+        out.push(Statement {
+            comment: format!("The cost view `{name}`: the rules of queries/views/{name}.sql."),
+            sql: fill(template, o.engine, &db),
+        });
+    }
+    Ok(out)
+}
+
+/// The whole script: each statement after its comment, ending in `;` on a line of its own text.
+pub fn script(o: &Options) -> Result<String, Error> {
+    let engine = match o.engine {
+        Engine::Athena => "Athena (run one statement at a time: the console and the API take one per query)",
+        Engine::Spark => "Spark SQL (spark-sql -f, or spark.sql() per statement)",
+    };
+    let mut out = format!("-- bedrock-spend {} DDL for {engine}.\n", env!("CARGO_PKG_VERSION"));
+    for s in statements(o)? {
+        out.push_str(&format!("\n-- {}\n{};\n", s.comment, s.sql.trim_end()));
+    }
+    Ok(out)
+}
+
+fn invocations_table(o: &Options, db: &str) -> Result<Statement, Error> {
+    let columns: Vec<(String, arrow::datatypes::DataType)> =
+        FILE_SCHEMA.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+    let root = format!("{}/invocations/", o.location);
+    let comment = match o.engine {
+        Engine::Athena => "The warehouse, with partition projection on `day`: no crawler, no MSCK REPAIR; a query \
+                           filtered on `day` reads only those days' folders."
+            .to_string(),
+        Engine::Spark => "The warehouse: Parquet files under day=YYYY-MM-DD folders.".to_string(),
+    };
+    Ok(Statement { comment, sql: parquet_table(o.engine, db, "invocations", &columns, Some(o.since), &root)? })
+}
+
+/// `CREATE EXTERNAL TABLE` (Athena) or `CREATE TABLE ... USING parquet` (Spark) over a folder; `since` makes it
+/// partitioned by `day`.
+fn parquet_table(
+    engine: Engine,
+    db: &str,
+    table: &str,
+    columns: &[(String, arrow::datatypes::DataType)],
+    since: Option<NaiveDate>,
+    location: &str,
+) -> Result<String, Error> {
+    let mut lines = Vec::with_capacity(columns.len() + 1);
+    for (name, data_type) in columns {
+        lines.push(format!("  `{name}` {}", sql::column_type(name, data_type)?));
+    }
+    let day = PARTITION_COLUMN;
+    Ok(match (engine, since) {
+        (Engine::Athena, since) => {
+            let mut text = format!("CREATE EXTERNAL TABLE IF NOT EXISTS {db}{table} (\n{}\n)\n", lines.join(",\n"));
+            if since.is_some() {
+                text.push_str(&format!("PARTITIONED BY (`{day}` date)\n"));
+            }
+            text.push_str(&format!("STORED AS PARQUET\nLOCATION '{location}'"));
+            if let Some(since) = since {
+                text.push_str(&format!(
+                    "\nTBLPROPERTIES (\n  'projection.enabled' = 'true',\n  \
+                     'projection.{day}.type' = 'date',\n  'projection.{day}.format' = 'yyyy-MM-dd',\n  \
+                     'projection.{day}.range' = '{since},NOW',\n  'projection.{day}.interval' = '1',\n  \
+                     'projection.{day}.interval.unit' = 'DAYS',\n  \
+                     'storage.location.template' = '{location}{day}=${{{day}}}/'\n)"
+                ));
+            }
+            text
+        }
+        (Engine::Spark, since) => {
+            if since.is_some() {
+                lines.push(format!("  `{day}` date"));
+            }
+            let mut text =
+                format!("CREATE TABLE IF NOT EXISTS {db}{table} (\n{}\n)\nUSING parquet\n", lines.join(",\n"));
+            if since.is_some() {
+                text.push_str(&format!("PARTITIONED BY (`{day}`)\n"));
+            }
+            text.push_str(&format!("LOCATION '{location}'"));
+            text
+        }
+    })
+}
+
+/// A table over a CSV sheet with a header line, every column as text (Athena's OpenCSVSerde reads only
+/// strings; Spark is told the same so that both views cast alike).
+fn csv_table(engine: Engine, db: &str, table: &str, columns: &[String], location: &str) -> String {
+    let lines = columns.iter().map(|c| format!("  `{c}` string")).collect::<Vec<_>>().join(",\n");
+    match engine {
+        Engine::Athena => format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS {db}{table} (\n{lines}\n)\n\
+             ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'\n\
+             WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '\"')\n\
+             STORED AS TEXTFILE\nLOCATION '{location}'\nTBLPROPERTIES ('skip.header.line.count' = '1')"
+        ),
+        Engine::Spark => format!(
+            "CREATE TABLE IF NOT EXISTS {db}{table} (\n{lines}\n)\nUSING csv\nOPTIONS (header 'true')\n\
+             LOCATION '{location}'"
+        ),
+    }
+}
+
+/// Text of a sheet cell: trimmed, empty as NULL (Athena reads an empty cell as '', Spark as NULL).
+fn cell(column: &str) -> String {
+    format!("NULLIF(trim({column}), '')")
+}
+
+/// The `prices` view: DataFusion's `prices` table from the sheet's text. Prices are parsed as DECIMAL(20,10)
+/// (the book's 10 decimals) and multiplied by an exact 0.000001 for the per-token rate (a division would
+/// round in Trino). Columns the view does not know (new ones in the sheet) pass through as text.
+fn prices_view(db: &str, columns: &[String]) -> String {
+    let mut items = vec![format!(
+        "  concat({}, '|', {}, '|', {}, '|', coalesce({}, '')) AS price_row",
+        cell("model"),
+        cell("region"),
+        cell("routing"),
+        cell("effective_from")
+    )];
+    for c in columns {
+        if let Some(class) = c.strip_suffix("_per_mtok") {
+            let mtok = format!("CAST({} AS DECIMAL(20,10))", cell(c));
+            items.push(format!("  {mtok} AS {c}"));
+            items.push(format!(
+                "  CAST({mtok} * CAST('0.000001' AS DECIMAL(7,6)) AS {}) AS {class}_per_token",
+                sql::RATE_TYPE
+            ));
+        } else if c == "effective_from" || c == "effective_to" {
+            items.push(format!("  CAST({} AS DATE) AS {c}", cell(c)));
+            let (name, open) =
+                if c == "effective_from" { ("valid_from", "0001-01-01") } else { ("valid_to", "9999-12-31") };
+            items.push(format!("  coalesce(CAST({} AS DATE), DATE '{open}') AS {name}", cell(c)));
+        } else {
+            items.push(format!("  {} AS {c}", cell(c)));
+        }
+    }
+    format!("CREATE OR REPLACE VIEW {db}prices AS\nSELECT\n{}\nFROM {db}price_book", items.join(",\n"))
+}
+
+/// The `provisioned_prices` view, typed as DataFusion's table.
+fn provisioned_view(db: &str, columns: &[String]) -> String {
+    let items = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "price_per_mu_hour" => format!("  CAST({} AS DECIMAL(24,10)) AS {c}", cell(c)),
+            c if c.ends_with("_tpm_per_mu") => format!("  CAST({} AS BIGINT) AS {c}", cell(c)),
+            c => format!("  {} AS {c}", cell(c)),
+        })
+        .collect::<Vec<_>>();
+    format!(
+        "CREATE OR REPLACE VIEW {db}provisioned_prices AS\nSELECT\n{}\nFROM {db}provisioned_price_book",
+        items.join(",\n")
+    )
+}
+
+/// `price_settings`: one row, the discount and its exact multiplier ((100 - pct) / 100).
+fn settings_view(db: &str, discount: &Discount) -> String {
+    let multiplier = 100_000_000 - discount.micro_percent();
+    let pct = rust_decimal::Decimal::from_i128_with_scale(discount.micro_percent(), 6);
+    let multiplier = rust_decimal::Decimal::from_i128_with_scale(multiplier, 8);
+    format!(
+        "CREATE OR REPLACE VIEW {db}price_settings AS\nSELECT CAST('{pct}' AS DECIMAL(12,6)) AS discount_pct, \
+         CAST('{multiplier}' AS {}) AS discount_multiplier",
+        sql::MULTIPLIER_TYPE
+    )
+}
+
+/// A view template from `queries/engines/` with its slots filled; its header comment (which names the slots)
+/// is dropped.
+fn fill(template: &str, engine: Engine, db: &str) -> String {
+    let body: String = template.lines().skip_while(|l| l.starts_with("--")).map(|l| format!("{l}\n")).collect();
+    body.replace("{{db}}", db)
+        .replace("{{model_refs}}", &sql::model_ref_ctes(engine))
+        .replace("{{rate_type}}", sql::RATE_TYPE)
+        .replace("{{token_costs}}", &sql::token_costs())
+        .replace("{{invocation_columns}}", &invocation_columns())
+}
+
+/// Every `invocations` column for `invocation_costs`' select list, as the DataFusion view orders them: `day`
+/// after `timestamp`, and `model` resolved through the estate tables.
+fn invocation_columns() -> String {
+    let mut items = Vec::new();
+    for f in FILE_SCHEMA.fields() {
+        match f.name().as_str() {
+            "model" => items.push("  c.resolved_model AS model".to_string()),
+            name => items.push(format!("  c.{name}")),
+        }
+        if f.name() == "timestamp" {
+            items.push(format!("  c.{PARTITION_COLUMN}"));
+        }
+    }
+    items.join(",\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(engine: Engine, location: &str) -> Options {
+        Options {
+            engine,
+            database: Some("bedrock".into()),
+            location: location.into(),
+            prices_location: format!("{location}/pricing"),
+            since: DEFAULT_SINCE,
+            discount: Discount::parse("12.5").unwrap(),
+            price_columns: csv_header(crate::pricing::BUNDLED_PRICES, "bundled").unwrap(),
+            provisioned_columns: csv_header(crate::pricing::BUNDLED_PROVISIONED, "bundled").unwrap(),
+        }
+    }
+
+    #[test]
+    fn athena_projects_days_from_the_location() {
+        let text = script(&options(Engine::Athena, "s3://bucket/wh")).unwrap();
+        for needle in [
+            "LOCATION 's3://bucket/wh/invocations/'",
+            "'projection.day.type' = 'date'",
+            "'projection.day.range' = '2023-09-01,NOW'",
+            "'storage.location.template' = 's3://bucket/wh/invocations/day=${day}/'",
+            "PARTITIONED BY (`day` date)",
+            "LOCATION 's3://bucket/wh/pricing/bedrock-prices/'",
+            "CAST('0.87500000' AS DECIMAL(9,8)) AS discount_multiplier",
+        ] {
+            assert!(text.contains(needle), "missing {needle}");
+        }
+        assert!(!text.contains("{{"), "every slot filled");
+        assert!(!text.contains("MSCK REPAIR TABLE"), "projection needs no repair");
+    }
+
+    #[test]
+    fn athena_refuses_a_local_location_and_bad_names() {
+        assert!(matches!(statements(&options(Engine::Athena, "file:/tmp/wh")), Err(Error::NotS3 { .. })));
+        let mut o = options(Engine::Spark, "file:/tmp/wh");
+        o.database = Some("x; DROP".into());
+        assert!(matches!(statements(&o), Err(Error::Database { .. })));
+        let o = options(Engine::Spark, "file:/tmp/it's");
+        assert!(matches!(statements(&o), Err(Error::Quote { .. })));
+    }
+
+    #[test]
+    fn spark_partitions_and_repairs() {
+        let text = script(&options(Engine::Spark, "file:/tmp/wh")).unwrap();
+        assert!(text.contains("PARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/invocations/'"));
+        assert!(text.contains("MSCK REPAIR TABLE bedrock.invocations"));
+        assert!(!text.contains("{{"));
+    }
+
+    #[test]
+    fn unknown_sheet_columns_pass_through() {
+        let mut o = options(Engine::Spark, "file:/tmp/wh");
+        o.price_columns.push("tier".into());
+        let text = script(&o).unwrap();
+        assert!(text.contains("NULLIF(trim(tier), '') AS tier"));
+        assert!(text.contains("`tier` string"));
+    }
+}
