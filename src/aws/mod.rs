@@ -88,7 +88,8 @@ pub async fn warehouse_store(
 #[derive(Debug)]
 struct SdkCredentials {
     provider: aws_sdk_s3::config::SharedCredentialsProvider,
-    cached: tokio::sync::Mutex<Option<(std::sync::Arc<object_store::aws::AwsCredential>, Option<std::time::SystemTime>)>>,
+    cached:
+        tokio::sync::Mutex<Option<(std::sync::Arc<object_store::aws::AwsCredential>, Option<std::time::SystemTime>)>>,
 }
 
 impl SdkCredentials {
@@ -106,15 +107,17 @@ impl object_store::CredentialProvider for SdkCredentials {
         let mut cached = self.cached.lock().await;
         let margin = std::time::Duration::from_secs(300);
         if let Some((credential, expiry)) = cached.as_ref() {
-            let fresh = expiry.is_none_or(|at| at.checked_sub(margin).is_some_and(|t| std::time::SystemTime::now() < t));
+            let fresh =
+                expiry.is_none_or(|at| at.checked_sub(margin).is_some_and(|t| std::time::SystemTime::now() < t));
             if fresh {
                 return Ok(credential.clone());
             }
         }
-        let credentials = self.provider.provide_credentials().await.map_err(|e| object_store::Error::Generic {
-            store: "S3",
-            source: Box::new(e),
-        })?;
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
         let credential = std::sync::Arc::new(object_store::aws::AwsCredential {
             key_id: credentials.access_key_id().to_string(),
             secret_key: credentials.secret_access_key().to_string(),

@@ -625,7 +625,8 @@ fn remote_warehouse(location: &S3Location, aws: &AwsOptions) -> Result<std::sync
         .block_on(crate::aws::warehouse_store(aws, &location.bucket))
         .with_context(|| format!("connecting to S3 bucket {}", location.bucket))?;
     let url = format!("s3://{}/{}", location.bucket, location.prefix);
-    let remote = Remote::new(store, &url, &location.prefix, rt.handle().clone()).context("making a staging directory")?;
+    let remote =
+        Remote::new(store, &url, &location.prefix, rt.handle().clone()).context("making a staging directory")?;
     Ok(std::sync::Arc::new(remote))
 }
 

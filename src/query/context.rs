@@ -116,8 +116,11 @@ fn register_estate(ctx: &SessionContext, table: &'static str, dir: Option<String
     let provider: Arc<dyn datafusion::catalog::TableProvider> = match &dir {
         Some(url) => Arc::new(listing(table, url, schema.clone(), false)?),
         None => {
-            let empty = MemTable::try_new(schema.clone(), vec![vec![]])
-                .map_err(|source| Error::Register { table, path: path.clone(), source })?;
+            let empty = MemTable::try_new(schema.clone(), vec![vec![]]).map_err(|source| Error::Register {
+                table,
+                path: path.clone(),
+                source,
+            })?;
             Arc::new(empty)
         }
     };

@@ -240,11 +240,12 @@ impl Files {
     pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let Some(remote) = &self.remote else { return fs::rename(from, to) };
         let (from, to) = (self.key(remote, from)?, self.key(remote, to)?);
-        remote.block_on(async {
-            remote.store.copy(&from, &to).await?;
-            remote.store.delete(&from).await
-        })
-        .map_err(io_error)
+        remote
+            .block_on(async {
+                remote.store.copy(&from, &to).await?;
+                remote.store.delete(&from).await
+            })
+            .map_err(io_error)
     }
 
     /// Remove a file; a missing one is not an error.

@@ -108,7 +108,8 @@ impl SnapshotStore {
             Ok(root) => root,
             Err(_) => std::path::absolute(warehouse_root).map_err(resolve)?,
         };
-        let root = Path::from_absolute_path(&root).map_err(|source| Error::ObjectPath { path: root.clone(), source })?;
+        let root =
+            Path::from_absolute_path(&root).map_err(|source| Error::ObjectPath { path: root.clone(), source })?;
         Ok(Self::over(Arc::new(LocalFileSystem::new()), root))
     }
 
@@ -281,9 +282,9 @@ fn choose(by_day: &HashMap<String, Vec<Swap>>, day_dir: impl Fn(&str) -> Path) -
                 choice.keep.extend(written.iter().map(|n| Keep { path: file(n), retired: None }));
             } else {
                 choice.drop.extend(written.iter().map(|n| file(n)));
-                choice.keep.extend(
-                    replaced.iter().map(|n| Keep { path: file(n), retired: Some(file(&retired_name(n))) }),
-                );
+                choice
+                    .keep
+                    .extend(replaced.iter().map(|n| Keep { path: file(n), retired: Some(file(&retired_name(n))) }));
             }
         }
     }

@@ -495,7 +495,9 @@ impl Warehouse {
         }
         let candidates = if self.files.remote_store().is_some() {
             // One recursive listing rather than one per day: a LIST returns a thousand keys a call.
-            self.files.list_recursive(&self.root).map_err(|source| Error::Read { path: self.shown(&self.root), source })?
+            self.files
+                .list_recursive(&self.root)
+                .map_err(|source| Error::Read { path: self.shown(&self.root), source })?
         } else {
             let mut dirs =
                 vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
@@ -546,7 +548,9 @@ impl Warehouse {
         // it and the journal take the tombstone.
         let tombstone = self.root.join(SUPERSEDED_DIR).join(journal_path.file_name().unwrap_or_default());
         let bytes = serde_json::to_vec(journal).map_err(|source| Error::Parse { path: tombstone.clone(), source })?;
-        self.files.write_atomic(&tombstone, &bytes).map_err(|source| Error::Write { path: self.shown(&tombstone), source })?;
+        self.files
+            .write_atomic(&tombstone, &bytes)
+            .map_err(|source| Error::Write { path: self.shown(&tombstone), source })?;
         self.remove_if_present(journal_path)?;
         let journal_dir = journal_path.parent().unwrap_or(&self.root);
         self.files.sync_dir(journal_dir).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
@@ -1016,39 +1020,39 @@ impl Iterator for Rejects {
 }
 
 impl Warehouse {
-/// Keep only the rows of a rejects file whose source is in `done` (rewriting it when some go), and return how
-/// many rejects are left in it.
-fn keep_rejects_of(&self, path: &Path, done: &HashSet<String>) -> Result<u64> {
-    let read_err = |source| Error::Read { path: self.shown(path), source };
-    let (mut kept, mut dropped) = (0u64, 0u64);
-    for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
-        let line = line.map_err(read_err)?;
-        if line.trim().is_empty() {
-            continue;
+    /// Keep only the rows of a rejects file whose source is in `done` (rewriting it when some go), and return how
+    /// many rejects are left in it.
+    fn keep_rejects_of(&self, path: &Path, done: &HashSet<String>) -> Result<u64> {
+        let read_err = |source| Error::Read { path: self.shown(path), source };
+        let (mut kept, mut dropped) = (0u64, 0u64);
+        for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
+            let line = line.map_err(read_err)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: RejectRow =
+                serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.to_path_buf(), source })?;
+            if done.contains(&row.source) { kept += row.count() } else { dropped += 1 }
         }
-        let row: RejectRow =
-            serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.to_path_buf(), source })?;
-        if done.contains(&row.source) { kept += row.count() } else { dropped += 1 }
-    }
-    if dropped == 0 {
-        return Ok(kept);
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("rejects.jsonl");
-    let tmp = path.with_file_name(format!("{TMP_PREFIX}{name}.tmp"));
-    let write_err = |source| Error::Write { path: tmp.clone(), source };
-    let mut out = io::BufWriter::new(File::create(&tmp).map_err(write_err)?);
-    for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
-        let line = line.map_err(read_err)?;
-        let keep = serde_json::from_str::<RejectRow>(&line).is_ok_and(|row| done.contains(&row.source));
-        if keep {
-            out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+        if dropped == 0 {
+            return Ok(kept);
         }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("rejects.jsonl");
+        let tmp = path.with_file_name(format!("{TMP_PREFIX}{name}.tmp"));
+        let write_err = |source| Error::Write { path: tmp.clone(), source };
+        let mut out = io::BufWriter::new(File::create(&tmp).map_err(write_err)?);
+        for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
+            let line = line.map_err(read_err)?;
+            let keep = serde_json::from_str::<RejectRow>(&line).is_ok_and(|row| done.contains(&row.source));
+            if keep {
+                out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+            }
+        }
+        let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+        file.sync_all().map_err(write_err)?;
+        self.files.upload(&tmp, path).map_err(write_err)?;
+        Ok(kept)
     }
-    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    file.sync_all().map_err(write_err)?;
-    self.files.upload(&tmp, path).map_err(write_err)?;
-    Ok(kept)
-}
 }
 
 /// Read a warehouse Parquet file, optionally only some columns (by index in the file schema).

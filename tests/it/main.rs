@@ -8,6 +8,6 @@ mod pricing;
 mod query;
 mod readers;
 mod recommend;
-mod s3_warehouse;
 mod report;
+mod s3_warehouse;
 mod util;

@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::util::*;
 
 fn moto() -> String {
-    std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT is not set: run the suite with scripts/test, which starts moto")
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the suite with scripts/test, which starts moto")
 }
 
 /// The binary with credentials, Region and endpoint in the environment (the default chain reads them).
@@ -180,11 +181,8 @@ fn a_killed_s3_ingest_rerun_ends_with_the_same_rows() {
         let _ = child.wait();
     }
     assert!(killed >= 1, "the test must interrupt a run");
-    let partial: i64 = if parts() > 0 {
-        sql(&url, "SELECT count(*) AS n FROM invocations")[0]["n"].as_i64().unwrap()
-    } else {
-        0
-    };
+    let partial: i64 =
+        if parts() > 0 { sql(&url, "SELECT count(*) AS n FROM invocations")[0]["n"].as_i64().unwrap() } else { 0 };
     assert!(partial < 12_000, "the kills left the warehouse partly ingested ({partial} rows)");
 
     let out = ingest(&url, &logs, &[]);
@@ -232,8 +230,10 @@ fn one_writer_at_a_time_through_the_lease() {
 
     // A lease from another host (its process cannot be checked from here) stays until broken on request.
     let stale = r#"{"run":"20250101T000000-deadbeef","host":"elsewhere","pid":1,"acquired_at":"2025-01-01T00:00:00Z"}"#;
-    rt().block_on(s3().put_object().bucket(&bucket).key("wh/_lease.json").body(stale.as_bytes().to_vec().into()).send())
-        .unwrap();
+    rt().block_on(
+        s3().put_object().bucket(&bucket).key("wh/_lease.json").body(stale.as_bytes().to_vec().into()).send(),
+    )
+    .unwrap();
     let out = cli(&["--warehouse", &url, "-q", "compact"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
