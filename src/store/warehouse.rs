@@ -990,8 +990,11 @@ pub struct Rejects {
     store: Files,
     /// Files still to read, the next one last.
     files: Vec<PathBuf>,
-    current: Option<(PathBuf, io::Lines<BufReader<Box<dyn io::Read + Send>>>)>,
+    current: Option<(PathBuf, RejectLines)>,
 }
+
+/// The lines of one rejects file, local or fetched from the object store.
+type RejectLines = io::Lines<BufReader<Box<dyn io::Read + Send>>>;
 
 impl Iterator for Rejects {
     type Item = Result<RejectRow>;
