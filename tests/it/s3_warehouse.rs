@@ -132,6 +132,21 @@ fn s3_warehouse_answers_as_the_local_one() {
     assert!(!keys.iter().any(|k| k.ends_with("_lease.json")), "the lease is released: {keys:?}");
     assert!(!keys.iter().any(|k| k.contains("/.tmp-")), "no temporary object: {keys:?}");
 
+    // The other readers work over the same URL.
+    ok(&cli(&["--warehouse", &url, "-q", "rejects"]));
+    ok(&cli(&["--warehouse", &url, "-q", "recommend", "--format", "json"]));
+    ok(&cli(&[
+        "--warehouse",
+        &url,
+        "-q",
+        "query",
+        "spend_by_model",
+        "--param",
+        "since=2025-11-01",
+        "--param",
+        "until=2025-12-01",
+    ]));
+
     // The manifest in S3 makes a re-run read nothing.
     let out = ingest(&url, &logs, &["--json"]);
     let summary: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
