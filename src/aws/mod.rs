@@ -52,6 +52,82 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3)
 }
 
+/// The object store of a warehouse in S3 (`bucket`): the same credential chain, Region and endpoint as the SDK
+/// clients built here (path-style addressing and plain HTTP allowed when a custom endpoint is set, as emulators
+/// need). Credentials come from the SDK's provider, so profiles, SSO, IMDS and web identity work as for the sources.
+pub async fn warehouse_store(
+    options: &AwsOptions,
+    bucket: &str,
+) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, object_store::Error> {
+    use object_store::aws::AmazonS3Builder;
+    let config = sdk_config(options, None).await;
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+    if let Some(region) = config.region() {
+        builder = builder.with_region(region.as_ref());
+    }
+    let endpoint = options
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+        .or_else(|| config.endpoint_url().map(str::to_string))
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    if let Some(endpoint) = endpoint {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .with_endpoint(endpoint);
+    }
+    if let Some(provider) = config.credentials_provider() {
+        builder = builder.with_credentials(std::sync::Arc::new(SdkCredentials::new(provider)));
+    }
+    Ok(std::sync::Arc::new(builder.build()?))
+}
+
+/// The SDK's credential provider as object_store's, caching each credential until five minutes before it
+/// expires (the SDK's clients cache theirs the same way; object_store asks before every request).
+#[derive(Debug)]
+struct SdkCredentials {
+    provider: aws_sdk_s3::config::SharedCredentialsProvider,
+    cached:
+        tokio::sync::Mutex<Option<(std::sync::Arc<object_store::aws::AwsCredential>, Option<std::time::SystemTime>)>>,
+}
+
+impl SdkCredentials {
+    fn new(provider: aws_sdk_s3::config::SharedCredentialsProvider) -> Self {
+        SdkCredentials { provider, cached: tokio::sync::Mutex::new(None) }
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::CredentialProvider for SdkCredentials {
+    type Credential = object_store::aws::AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<std::sync::Arc<Self::Credential>> {
+        use aws_sdk_s3::config::ProvideCredentials;
+        let mut cached = self.cached.lock().await;
+        let margin = std::time::Duration::from_secs(300);
+        if let Some((credential, expiry)) = cached.as_ref() {
+            let fresh =
+                expiry.is_none_or(|at| at.checked_sub(margin).is_some_and(|t| std::time::SystemTime::now() < t));
+            if fresh {
+                return Ok(credential.clone());
+            }
+        }
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
+        let credential = std::sync::Arc::new(object_store::aws::AwsCredential {
+            key_id: credentials.access_key_id().to_string(),
+            secret_key: credentials.secret_access_key().to_string(),
+            token: credentials.session_token().map(str::to_string),
+        });
+        *cached = Some((credential.clone(), credentials.expiry()));
+        Ok(credential)
+    }
+}
+
 /// A CloudWatch Logs client.
 pub fn logs_client(config: &SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
     aws_sdk_cloudwatchlogs::Client::new(config)

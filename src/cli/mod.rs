@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
-use crate::aws::AwsOptions;
+use crate::aws::{AwsOptions, S3Location};
 use crate::config::{Config, Overrides};
 use crate::error::Outcome;
 use crate::generate::{self, GenerateOptions, Layout};
@@ -21,6 +21,7 @@ use crate::ingest::{self, IngestOptions, IngestSummary};
 use crate::query::rows::{ModelSpend, MonthSummary};
 use crate::query::{Params, Period, RunOptions, Session, SessionOptions, Statement};
 use crate::report::{MonthlyReport, ReportFormat};
+use crate::store::files::Remote;
 use crate::store::warehouse::Warehouse;
 use output::PrintFormat;
 use std::io::Write;
@@ -29,8 +30,8 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(name = "bedrock-spend", version, about)]
 pub struct Cli {
-    /// The Parquet warehouse every command reads or writes (env BEDROCK_SPEND_WAREHOUSE) [default:
-    /// ./bedrock-spend-data].
+    /// The Parquet warehouse every command reads or writes: a directory or s3://BUCKET/PREFIX (env
+    /// BEDROCK_SPEND_WAREHOUSE) [default: ./bedrock-spend-data].
     #[arg(long, global = true)]
     pub warehouse: Option<PathBuf>,
     /// A price sheet replacing the bundled pricing/bedrock-prices.csv, same columns (env BEDROCK_SPEND_PRICE_BOOK).
@@ -92,6 +93,10 @@ pub enum Command {
         /// Only these days (YYYY-MM-DD); default: every day with more than one file.
         #[arg(long)]
         day: Vec<NaiveDate>,
+        /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
+        /// that run is dead: two writers at once are not safe).
+        #[arg(long)]
+        break_lease: bool,
     },
     /// Generate the sample logs (the repository's sample-logs/), ingest them into ./bedrock-spend-demo and print
     /// the last month's spend.
@@ -345,6 +350,11 @@ pub struct IngestArgs {
     /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
     #[arg(long, default_value_t = crate::ingest::sources::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
     pub overlap_minutes: i64,
+    /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
+    /// that run is dead: two writers at once are not safe). A lease of a dead process on this host is taken over
+    /// without it.
+    #[arg(long)]
+    pub break_lease: bool,
 }
 
 /// Arguments of `ddl`.
@@ -434,7 +444,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let settings = Settings::resolve(&cli)?;
     match &cli.command {
         Command::Ingest(args) => run_ingest(&settings, args),
-        Command::Compact { day } => run_compact(&settings, day),
+        Command::Compact { day, break_lease } => run_compact(&settings, day, *break_lease),
         Command::Demo { logs } => run_demo(&settings, cli.warehouse.is_some(), logs.as_deref()),
         Command::Generate(args) => run_generate(&settings, args),
         Command::Rejects { limit, raw } => run_rejects(&settings, *limit, *raw),
@@ -796,18 +806,18 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     let plan = Plan::new(&args.sources)?;
     let has_remote = plan.has_remote();
     let auto = plan.auto;
-    let mut wh = Warehouse::open_for_write(&cli.warehouse)
-        .with_context(|| format!("opening warehouse {}", cli.warehouse.display()))?;
+    let aws = AwsOptions {
+        profile: args.profile.clone(),
+        region: args.region.first().cloned(),
+        endpoint_url: args.endpoint_url.clone(),
+        max_attempts: args.max_attempts,
+    };
+    let mut wh = open_for_write(&cli.warehouse, &aws, args.break_lease)?;
     let now = Utc::now();
     let plan_options = PlanOptions {
         since: args.since,
         until: args.until,
-        aws: AwsOptions {
-            profile: args.profile.clone(),
-            region: args.region.first().cloned(),
-            endpoint_url: args.endpoint_url.clone(),
-            max_attempts: args.max_attempts,
-        },
+        aws,
         regions: args.region.clone(),
         overlap: chrono::Duration::minutes(args.overlap_minutes.max(0)),
         fetch_offloaded: args.fetch_offloaded,
@@ -840,14 +850,54 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
 }
 
 fn ingest_into(warehouse: &Path, listing: LocalListing, options: &IngestOptions) -> Result<IngestSummary> {
-    let mut wh =
-        Warehouse::open_for_write(warehouse).with_context(|| format!("opening warehouse {}", warehouse.display()))?;
+    let mut wh = open_for_write(warehouse, &AwsOptions::default(), false)?;
     Ok(ingest::run(&mut wh, listing.sources, listing.not_logs, options)?)
 }
 
-fn run_compact(cli: &Settings, days: &[NaiveDate]) -> Result<Outcome> {
-    let mut wh = Warehouse::open_for_write(&cli.warehouse)
-        .with_context(|| format!("opening warehouse {}", cli.warehouse.display()))?;
+/// Open the warehouse for writing: a local directory (held with a lock file), or `s3://BUCKET/PREFIX` (held with
+/// a lease object; see `store::lease`), reached with `aws`'s credentials, Region and endpoint.
+fn open_for_write(warehouse: &Path, aws: &AwsOptions, break_lease: bool) -> Result<Warehouse> {
+    let context = || format!("opening warehouse {}", warehouse.display());
+    match warehouse.to_str().and_then(S3Location::parse) {
+        None => Warehouse::open_for_write(warehouse).with_context(context),
+        Some(location) => {
+            let remote = remote_warehouse(&location, aws).with_context(context)?;
+            Warehouse::open_remote_for_write(remote, break_lease).with_context(context)
+        }
+    }
+}
+
+/// Open the warehouse for reading its rejects (no lock, no lease).
+fn open_read_only(warehouse: &Path) -> Result<Warehouse> {
+    match warehouse.to_str().and_then(S3Location::parse) {
+        None => {
+            if !warehouse.join("invocations").is_dir() {
+                return Err(crate::query::Error::NoWarehouse { path: warehouse.display().to_string() }.into());
+            }
+            Ok(Warehouse::open_read_only(warehouse))
+        }
+        Some(location) => {
+            let remote = remote_warehouse(&location, &AwsOptions::default())
+                .with_context(|| format!("opening warehouse {}", warehouse.display()))?;
+            Ok(Warehouse::open_remote_read_only(remote))
+        }
+    }
+}
+
+/// The object store and staging directory of a warehouse in S3.
+fn remote_warehouse(location: &S3Location, aws: &AwsOptions) -> Result<std::sync::Arc<Remote>> {
+    let rt = runtime()?;
+    let store = rt
+        .block_on(crate::aws::warehouse_store(aws, &location.bucket))
+        .with_context(|| format!("connecting to S3 bucket {}", location.bucket))?;
+    let url = format!("s3://{}/{}", location.bucket, location.prefix);
+    let remote =
+        Remote::new(store, &url, &location.prefix, rt.handle().clone()).context("making a staging directory")?;
+    Ok(std::sync::Arc::new(remote))
+}
+
+fn run_compact(cli: &Settings, days: &[NaiveDate], break_lease: bool) -> Result<Outcome> {
+    let mut wh = open_for_write(&cli.warehouse, &AwsOptions::default(), break_lease)?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let selected: Vec<i32> = if days.is_empty() {
         wh.day_dirs()?.into_iter().map(|(d, _)| d).collect()
@@ -1162,10 +1212,7 @@ fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
 }
 
 fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
-    if !cli.warehouse.join("invocations").is_dir() {
-        return Err(crate::query::Error::NoWarehouse { path: cli.warehouse.display().to_string() }.into());
-    }
-    let wh = Warehouse::open_read_only(&cli.warehouse);
+    let wh = open_read_only(&cli.warehouse)?;
     let rejects = wh.last_rejects(limit)?;
     let mut out = std::io::stdout().lock();
     output::print_rejects(&mut out, &rejects, raw)?;
@@ -1176,7 +1223,7 @@ fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
 /// files) can change without touching the report.
 pub fn count_rejects(warehouse: &Path) -> Result<u64> {
     let mut count = 0;
-    for row in Warehouse::open_read_only(warehouse).read_rejects()? {
+    for row in open_read_only(warehouse)?.read_rejects()? {
         count += row?.count();
     }
     Ok(count)

@@ -11,7 +11,7 @@
 //! the estate could not be read, which Region failed) comes back as [`Notice`]s for the caller to show.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::runtime::Handle;
@@ -197,7 +197,8 @@ pub fn gather(
 ) -> Result<Gathered, Error> {
     let has_remote = plan.has_remote();
     let mut gathered = Gathered { sources: plan.local.sources, not_logs: plan.local.not_logs, ..Gathered::default() };
-    let root = warehouse.root();
+    let files = warehouse.files();
+    let root = files.display(files.root());
     if options.fetch_offloaded {
         let config = runtime.block_on(aws::sdk_config(&options.aws, None));
         gathered.offloaded = Some(s3::offloaded_fetcher(aws::s3_client(&config), runtime.clone()));
@@ -206,7 +207,7 @@ pub fn gather(
         return Ok(gathered);
     }
     let checkpoint =
-        Checkpoint::load(root).map_err(|source| Error::ReadCheckpoint { warehouse: root.to_path_buf(), source })?;
+        Checkpoint::load(files).map_err(|source| Error::ReadCheckpoint { warehouse: root.clone(), source })?;
     let default_config = runtime.block_on(aws::sdk_config(&options.aws, None));
     let default_region = default_config.region().map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
     let add_s3 =
@@ -248,7 +249,7 @@ pub fn gather(
             for warning in estate.warnings {
                 gathered.notices.push(Notice::EstateIncomplete { region: region.clone(), warning });
             }
-            crate::store::estate::write_snapshot(root, &region, &estate.provisioned, &estate.profiles, now)
+            crate::store::estate::write_snapshot_to(files, &region, &estate.provisioned, &estate.profiles, now)
                 .map_err(|source| Error::Estate { region: region.clone(), source })?;
             match &destination {
                 Destination::S3(location) => {
@@ -287,24 +288,25 @@ impl Gathered {
         let options =
             IngestOptions { offloaded: self.offloaded.or_else(|| options.offloaded.clone()), ..options.clone() };
         let summary = super::run(warehouse, self.sources, self.not_logs, &options)?;
-        advance_checkpoints(warehouse.root(), &self.cloudwatch_windows, &summary.failures)?;
+        advance_checkpoints(warehouse.files(), &self.cloudwatch_windows, &summary.failures)?;
         Ok(summary)
     }
 }
 
 /// Move each CloudWatch watermark to the end of the window just read, unless reading it failed.
 pub fn advance_checkpoints(
-    warehouse: &Path,
+    warehouse: &crate::store::files::Files,
     windows: &[CloudWatchWindow],
     failures: &[SourceFailure],
 ) -> Result<(), Error> {
     if windows.is_empty() {
         return Ok(());
     }
-    let mut checkpoint = Checkpoint::load(warehouse)
-        .map_err(|source| Error::ReadCheckpoint { warehouse: warehouse.to_path_buf(), source })?;
+    let shown = warehouse.display(warehouse.root());
+    let mut checkpoint =
+        Checkpoint::load(warehouse).map_err(|source| Error::ReadCheckpoint { warehouse: shown.clone(), source })?;
     advance(&mut checkpoint, windows, failures);
-    checkpoint.save(warehouse).map_err(|source| Error::WriteCheckpoint { warehouse: warehouse.to_path_buf(), source })
+    checkpoint.save(warehouse).map_err(|source| Error::WriteCheckpoint { warehouse: shown, source })
 }
 
 /// The watermark rule: a window's end becomes its watermark unless a failure carries the window's source id.

@@ -12,6 +12,11 @@
 //! Prices stay exact: a price is parsed from its decimal text into an integer count of 1e-10 dollars per
 //! million tokens, never through `f64`. The same integer read at scale 16 is the exact price per token, which
 //! is what the cost SQL multiplies token counts by.
+//!
+//! [`sync`] rebuilds the book from the AWS Price List (`pricing sync`); its `fetch` is the one part of this module
+//! that does I/O.
+
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

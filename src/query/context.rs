@@ -13,6 +13,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::prelude::SessionContext;
 
 use super::Error;
+use crate::aws::S3Location;
 use crate::pricing::Pricing;
 use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
 
@@ -24,7 +25,24 @@ pub const VIEWS: &[(&str, &str)] = &[
 
 /// Register every table, function and view on `ctx`. The warehouse must exist: a read never creates one, so a
 /// mistyped path is an error rather than an empty warehouse answering $0.
+/// A warehouse `s3://BUCKET/PREFIX` is read through the object store built by [`crate::aws::warehouse_store`]
+/// (credentials, Region and endpoint from the environment, as for every AWS call).
 pub async fn register_all(ctx: &SessionContext, warehouse_root: &Path, pricing: &Pricing) -> Result<(), Error> {
+    match warehouse_root.to_str().and_then(S3Location::parse) {
+        Some(location) => register_remote(ctx, &location).await?,
+        None => register_local(ctx, warehouse_root)?,
+    }
+    for function in super::functions::all() {
+        ctx.register_udf(function);
+    }
+    register_prices(ctx, pricing)?;
+    for (name, sql) in VIEWS {
+        ctx.sql(sql).await.map_err(|source| Error::View { name, source })?;
+    }
+    Ok(())
+}
+
+fn register_local(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Error> {
     let invocations = warehouse_root.join("invocations");
     if !invocations.is_dir() {
         return Err(Error::NoWarehouse { path: warehouse_root.display().to_string() });
@@ -35,17 +53,47 @@ pub async fn register_all(ctx: &SessionContext, warehouse_root: &Path, pricing: 
         path: warehouse_root.display().to_string(),
         source: datafusion::error::DataFusionError::External(Box::new(e)),
     })?;
-    for function in super::functions::all() {
-        ctx.register_udf(function);
-    }
-    register_invocations(ctx, &invocations)?;
-    register_estate(ctx, warehouse_root)?;
-    register_prices(ctx, pricing)?;
-    for (name, sql) in VIEWS {
-        ctx.sql(sql).await.map_err(|source| Error::View { name, source })?;
+    let url = |dir: &Path| format!("{}/", dir.canonicalize().unwrap_or(dir.to_path_buf()).display());
+    register_invocations(ctx, &url(&invocations))?;
+    use crate::store::estate::table_dir;
+    for table in ESTATE_TABLES {
+        let dir = table_dir(warehouse_root, table);
+        register_estate(ctx, table, dir.is_dir().then(|| url(&dir)))?;
     }
     Ok(())
 }
+
+/// The warehouse at `s3://bucket/prefix`: its object store, wrapped in the snapshot reader, serves `s3://bucket`.
+async fn register_remote(ctx: &SessionContext, location: &S3Location) -> Result<(), Error> {
+    use datafusion::object_store::ObjectStoreExt;
+    use datafusion::object_store::path::Path as ObjectPath;
+    let url = format!("s3://{}/{}", location.bucket, location.prefix.trim_end_matches('/'));
+    let url = url.trim_end_matches('/').to_string();
+    let register_err = |source| Error::Register { table: "invocations", path: url.clone(), source };
+    let external = |e: datafusion::object_store::Error| datafusion::error::DataFusionError::ObjectStore(Box::new(e));
+    let store = crate::aws::warehouse_store(&crate::aws::AwsOptions::default(), &location.bucket)
+        .await
+        .map_err(|e| register_err(external(e)))?;
+    let root = ObjectPath::from(location.prefix.trim_matches('/'));
+    // A read never creates a warehouse: the marker every writer leaves tells an empty one from a mistyped URL.
+    match store.head(&root.clone().join(crate::store::warehouse::WAREHOUSE_MARKER)).await {
+        Ok(_) => {}
+        Err(datafusion::object_store::Error::NotFound { .. }) => return Err(Error::NoWarehouse { path: url.clone() }),
+        Err(e) => return Err(register_err(external(e))),
+    }
+    let bucket_url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!("s3://{}", location.bucket))
+        .map_err(register_err)?;
+    crate::store::snapshot::register_remote(&ctx.runtime_env(), &bucket_url, store.clone(), root.clone());
+    register_invocations(ctx, &format!("{url}/invocations/"))?;
+    for table in ESTATE_TABLES {
+        let dir = root.clone().join("estate").join(table);
+        let listed = store.list_with_delimiter(Some(&dir)).await.map_err(|e| register_err(external(e)))?;
+        register_estate(ctx, table, (!listed.objects.is_empty()).then(|| format!("{url}/estate/{table}/")))?;
+    }
+    Ok(())
+}
+
+const ESTATE_TABLES: [&str; 2] = ["provisioned_throughputs", "inference_profiles"];
 
 /// Register `prices`, `provisioned_prices` and `price_settings` from the parsed book, and the function that bands
 /// requests by the book's long-context thresholds.
@@ -64,49 +112,42 @@ fn register_prices(ctx: &SessionContext, pricing: &Pricing) -> Result<(), Error>
     Ok(())
 }
 
-/// Register `provisioned_throughputs` and `inference_profiles`: empty tables until `ingest auto` has written
-/// their snapshots.
-fn register_estate(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Error> {
-    use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA, table_dir};
-    for (table, schema) in
-        [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
-    {
-        let dir = table_dir(warehouse_root, table);
-        let provider: Arc<dyn datafusion::catalog::TableProvider> = if dir.is_dir() {
-            Arc::new(listing(table, &dir, schema.clone(), false)?)
-        } else {
+/// Register `provisioned_throughputs` or `inference_profiles` over its directory (given as a URL ending in `/`),
+/// or as an empty table until `ingest auto` has written its snapshots.
+fn register_estate(ctx: &SessionContext, table: &'static str, dir: Option<String>) -> Result<(), Error> {
+    use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA};
+    let schema = if table == "inference_profiles" { &*PROFILES_SCHEMA } else { &*PROVISIONED_SCHEMA };
+    let path = dir.clone().unwrap_or_else(|| table.to_string());
+    let provider: Arc<dyn datafusion::catalog::TableProvider> = match &dir {
+        Some(url) => Arc::new(listing(table, url, schema.clone(), false)?),
+        None => {
             let empty = MemTable::try_new(schema.clone(), vec![vec![]]).map_err(|source| Error::Register {
                 table,
-                path: dir.display().to_string(),
+                path: path.clone(),
                 source,
             })?;
             Arc::new(empty)
-        };
-        ctx.register_table(table, provider).map_err(|source| Error::Register {
-            table,
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
+        }
+    };
+    ctx.register_table(table, provider).map_err(|source| Error::Register { table, path, source })?;
     Ok(())
 }
 
-/// Register the `invocations` listing table. The schema is given, not inferred, so an empty warehouse is
-/// queryable and every file is read with the same types.
-fn register_invocations(ctx: &SessionContext, dir: &Path) -> Result<(), Error> {
-    let table = listing("invocations", dir, query_schema(), true)?;
+/// Register the `invocations` listing table over its directory's URL (ending in `/`). The schema is given, not
+/// inferred, so an empty warehouse is queryable and every file is read with the same types.
+fn register_invocations(ctx: &SessionContext, url: &str) -> Result<(), Error> {
+    let table = listing("invocations", url, query_schema(), true)?;
     ctx.register_table("invocations", Arc::new(table)).map_err(|source| Error::Register {
         table: "invocations",
-        path: dir.display().to_string(),
+        path: url.to_string(),
         source,
     })?;
     Ok(())
 }
 
-fn listing(table: &'static str, dir: &Path, schema: SchemaRef, partitioned: bool) -> Result<ListingTable, Error> {
-    let url_text = format!("{}/", dir.canonicalize().unwrap_or(dir.to_path_buf()).display());
-    let err = |source| Error::Register { table, path: url_text.clone(), source };
-    let url = ListingTableUrl::parse(&url_text).map_err(err)?;
+fn listing(table: &'static str, url_text: &str, schema: SchemaRef, partitioned: bool) -> Result<ListingTable, Error> {
+    let err = |source| Error::Register { table, path: url_text.to_string(), source };
+    let url = ListingTableUrl::parse(url_text).map_err(err)?;
     let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if partitioned {
         options = options.with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);

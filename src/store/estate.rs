@@ -13,7 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 
-use super::parquet::write_file_atomic;
+use super::files::Files;
 use super::schema::{UTC, request_metadata_type};
 
 /// A Provisioned Throughput: a row of `provisioned_throughputs`.
@@ -104,7 +104,7 @@ fn times<T>(rows: &[T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> ArrayRef {
     )
 }
 
-/// Replace a Region's snapshot of both tables.
+/// Replace a Region's snapshot of both tables in a local warehouse.
 pub fn write_snapshot(
     warehouse: &Path,
     region: &str,
@@ -112,6 +112,18 @@ pub fn write_snapshot(
     profiles: &[InferenceProfile],
     now: DateTime<Utc>,
 ) -> Result<(), super::warehouse::Error> {
+    write_snapshot_to(&Files::local(warehouse), region, provisioned, profiles, now)
+}
+
+/// Replace a Region's snapshot of both tables in the warehouse whose files are `files` (local or remote).
+pub fn write_snapshot_to(
+    files: &Files,
+    region: &str,
+    provisioned: &[ProvisionedThroughput],
+    profiles: &[InferenceProfile],
+    now: DateTime<Utc>,
+) -> Result<(), super::warehouse::Error> {
+    let warehouse = files.root();
     let err = |during| move |source| super::warehouse::Error::Arrow { during, source };
     let pt = RecordBatch::try_new(
         PROVISIONED_SCHEMA.clone(),
@@ -176,7 +188,7 @@ pub fn write_snapshot(
                 .close()
                 .map_err(|e| super::warehouse::Error::Write { path: path.clone(), source: std::io::Error::other(e) })?;
         }
-        write_file_atomic(&path, &bytes).map_err(|source| super::warehouse::Error::Write { path, source })?;
+        files.write_atomic(&path, &bytes).map_err(|source| super::warehouse::Error::Write { path, source })?;
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 
 pub mod batch;
 pub mod estate;
+pub mod files;
+pub mod lease;
 pub mod parquet;
 pub mod row;
 pub mod schema;

@@ -12,6 +12,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use super::files::Files;
 use super::schema::{FILE_SCHEMA, col};
 
 /// Rows per row group: big enough for good compression and fast scans, small enough to bound writer memory.
@@ -88,6 +89,8 @@ pub struct AtomicParquetFile {
     tmp_path: PathBuf,
     final_path: PathBuf,
     rows: usize,
+    /// Where a remote warehouse's file goes when published (`None`: renamed in place, as locally).
+    files: Option<Files>,
 }
 
 /// Prefix of temporary files: hidden from Spark/Hive (leading dot) and from `*.parquet` globs (suffix).
@@ -104,7 +107,13 @@ impl AtomicParquetFile {
         let writer =
             ArrowWriter::try_new(BufWriter::with_capacity(256 << 10, file), FILE_SCHEMA.clone(), Some(writer_props()))
                 .map_err(io::Error::other)?;
-        Ok(AtomicParquetFile { writer, tmp_path, final_path, rows: 0 })
+        Ok(AtomicParquetFile { writer, tmp_path, final_path, rows: 0, files: None })
+    }
+
+    /// Publish through `files` (an upload to the object store) instead of a local rename.
+    pub fn published_by(mut self, files: Files) -> Self {
+        self.files = Some(files);
+        self
     }
 
     /// Append a batch.
@@ -141,14 +150,14 @@ impl AtomicParquetFile {
     /// Used where several files must appear together (compaction journals them first). On failure the
     /// temporary file is removed.
     pub fn finish(self) -> io::Result<FinishedFile> {
-        let AtomicParquetFile { writer, tmp_path, final_path, .. } = self;
+        let AtomicParquetFile { writer, tmp_path, final_path, files, .. } = self;
         let finished = writer
             .into_inner()
             .map_err(io::Error::other)
             .and_then(|buffered| buffered.into_inner().map_err(|e| e.into_error()))
             .and_then(|file| file.sync_all());
         match finished {
-            Ok(()) => Ok(FinishedFile { tmp_path, final_path }),
+            Ok(()) => Ok(FinishedFile { tmp_path, final_path, files }),
             Err(e) => {
                 let _ = fs::remove_file(&tmp_path);
                 Err(e)
@@ -163,15 +172,21 @@ impl AtomicParquetFile {
 }
 
 /// A complete, durable file still under its temporary name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FinishedFile {
     pub tmp_path: PathBuf,
     pub final_path: PathBuf,
+    /// See [`AtomicParquetFile::published_by`].
+    pub files: Option<Files>,
 }
 
 impl FinishedFile {
-    /// Rename to the final name and make the rename durable.
+    /// Rename to the final name and make the rename durable (in a remote warehouse: upload it under that name).
     pub fn publish(self) -> io::Result<PathBuf> {
+        if let Some(files) = &self.files {
+            files.upload(&self.tmp_path, &self.final_path)?;
+            return Ok(files.display(&self.final_path));
+        }
         fs::rename(&self.tmp_path, &self.final_path)?;
         sync_dir(self.final_path.parent())?;
         Ok(self.final_path)

@@ -41,13 +41,14 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::object_store::local::LocalFileSystem;
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{
-    self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
+use super::parquet::TMP_PREFIX;
 use super::schema::PARTITION_COLUMN;
-use super::warehouse::{CompactionJournal, JOURNAL_DIR, SUPERSEDED_DIR, read_journals, retired_name};
+use super::warehouse::{CompactionJournal, JOURNAL_DIR, SUPERSEDED_DIR, retired_name};
 
 /// Errors setting up the snapshot reader.
 #[derive(Debug, thiserror::Error)]
@@ -63,152 +64,180 @@ pub enum Error {
 /// unchanged) and turns off the list-files cache. Call once per runtime, before the first query.
 pub fn register(runtime: &RuntimeEnv, warehouse_root: &FsPath) -> Result<(), Error> {
     let store = SnapshotStore::new(warehouse_root)?;
-    runtime.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), Arc::new(store));
+    register_store(runtime, &ObjectStoreUrl::local_filesystem(), store);
+    Ok(())
+}
+
+/// The same for a warehouse in an object store: `store` holds the warehouse under `root`, and is registered for
+/// `url` (`s3://bucket`).
+pub fn register_remote(runtime: &RuntimeEnv, url: &ObjectStoreUrl, store: Arc<dyn ObjectStore>, root: Path) {
+    register_store(runtime, url, SnapshotStore::over(store, root));
+}
+
+fn register_store(runtime: &RuntimeEnv, url: &ObjectStoreUrl, store: SnapshotStore) {
+    runtime.register_object_store(url.as_ref(), Arc::new(store));
     if let Some(cache) = runtime.cache_manager.get_list_files_cache() {
         // A limit of zero makes the cache refuse every entry.
         cache.update_cache_limit(0);
         cache.clear();
     }
-    Ok(())
 }
 
-/// The local file system, with listings under the warehouse's `invocations/` cut to one generation per day and
-/// reads of retired files served from their retired names.
+/// A store (the local file system, or the warehouse's object store) with listings under the warehouse's
+/// `invocations/` cut to one generation per day and reads of retired files served from their retired names.
 #[derive(Debug)]
 pub struct SnapshotStore {
-    inner: Arc<LocalFileSystem>,
+    inner: Arc<dyn ObjectStore>,
     layout: Arc<Layout>,
 }
 
-/// Where things are, on disk and as object paths.
+/// Where things are, as object paths.
 #[derive(Debug)]
 struct Layout {
-    /// The warehouse root (canonical), holding `_journal/` and `_superseded/`.
-    root: PathBuf,
+    /// The warehouse root, holding `_journal/` and `_superseded/`.
+    root: Path,
     /// Its `invocations/` directory.
-    invocations: PathBuf,
-    /// The same, as an object path.
-    invocations_path: Path,
+    invocations: Path,
 }
 
 impl SnapshotStore {
-    /// A store for the warehouse at `warehouse_root`.
+    /// A store for the local warehouse at `warehouse_root`.
     pub fn new(warehouse_root: &FsPath) -> Result<Self, Error> {
         let resolve = |source| Error::Resolve { path: warehouse_root.to_path_buf(), source };
         let root = match warehouse_root.canonicalize() {
             Ok(root) => root,
             Err(_) => std::path::absolute(warehouse_root).map_err(resolve)?,
         };
-        let invocations = root.join("invocations");
-        let invocations_path = Path::from_absolute_path(&invocations)
-            .map_err(|source| Error::ObjectPath { path: invocations.clone(), source })?;
-        let layout = Layout { root, invocations, invocations_path };
-        Ok(SnapshotStore { inner: Arc::new(LocalFileSystem::new()), layout: Arc::new(layout) })
+        let root =
+            Path::from_absolute_path(&root).map_err(|source| Error::ObjectPath { path: root.clone(), source })?;
+        Ok(Self::over(Arc::new(LocalFileSystem::new()), root))
+    }
+
+    /// A store for the warehouse under `root` of `inner`.
+    pub fn over(inner: Arc<dyn ObjectStore>, root: Path) -> Self {
+        let invocations = root.clone().join("invocations");
+        SnapshotStore { inner, layout: Arc::new(Layout { root, invocations }) }
     }
 
     /// Does a listing of `prefix` include (part of) the `invocations` table?
     fn lists_invocations(&self, prefix: Option<&Path>) -> bool {
-        let table = &self.layout.invocations_path;
+        let table = &self.layout.invocations;
         prefix.is_none_or(|p| table.prefix_matches(p) || p.prefix_matches(table))
     }
 
     /// Where a file of the table lives while retired, if `location` names one.
     fn retired_location(&self, location: &Path) -> Option<Path> {
-        let path = self.inner.path_to_filesystem(location).ok()?;
-        let name = path.file_name()?.to_str()?;
-        let day_dir = path.parent()?;
-        let in_table = day_dir.parent() == Some(self.layout.invocations.as_path())
-            && day_dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(PARTITION_COLUMN));
-        if !in_table || name.starts_with('.') {
+        let mut rest = location.prefix_match(&self.layout.invocations)?;
+        let day = rest.next()?;
+        let name = rest.next()?;
+        if rest.next().is_some() || !day.as_ref().starts_with(PARTITION_COLUMN) || name.as_ref().starts_with('.') {
             return None;
         }
-        Path::from_absolute_path(day_dir.join(retired_name(name))).ok()
+        Some(self.layout.invocations.clone().join(day.as_ref()).join(retired_name(name.as_ref()).as_str()))
     }
-}
 
-impl fmt::Display for SnapshotStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SnapshotStore({})", self.layout.root.display())
-    }
-}
-
-fn generic(source: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
-    object_store::Error::Generic { store: "bedrock-spend warehouse", source: Box::new(source) }
-}
-
-/// Run blocking file-system work off the async threads when there is a runtime (there always is under
-/// DataFusion), in place otherwise.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> object_store::Result<T> + Send + 'static,
-) -> object_store::Result<T> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle.spawn_blocking(work).await.map_err(generic)?,
-        Err(_) => work(),
-    }
-}
-
-impl Layout {
     /// Apply the snapshot rule (see the module docs) to a listing of `prefix`: recursive, or only of the files
     /// directly in it (`direct`, for a delimited listing).
-    fn apply(
+    async fn apply(
         &self,
         listed: Vec<ObjectMeta>,
         prefix: Option<&Path>,
         direct: bool,
-        inner: &LocalFileSystem,
     ) -> object_store::Result<Vec<ObjectMeta>> {
+        let layout = &self.layout;
         // Journals first, then tombstones: a journal finished between the two reads is still seen (as a tombstone,
         // which is written before the journal is removed).
-        let pending = read_journals(&self.root.join(JOURNAL_DIR)).map_err(generic)?;
-        let finished = read_journals(&self.root.join(SUPERSEDED_DIR)).map_err(generic)?;
+        let pending = read_journals(&self.inner, &layout.root.clone().join(JOURNAL_DIR)).await?;
+        let finished = read_journals(&self.inner, &layout.root.clone().join(SUPERSEDED_DIR)).await?;
         if pending.is_empty() && finished.is_empty() {
             return Ok(listed);
         }
         let mut swaps: HashMap<String, Swap> = HashMap::new();
-        for (path, journal) in pending {
-            swaps.insert(file_name(&path), Swap { journal, finished: false });
+        for (name, journal) in pending {
+            swaps.insert(name, Swap { journal, finished: false });
         }
-        for (path, journal) in finished {
-            swaps.insert(file_name(&path), Swap { journal, finished: true });
+        for (name, journal) in finished {
+            swaps.insert(name, Swap { journal, finished: true });
         }
         let mut by_day: HashMap<String, Vec<Swap>> = HashMap::new();
         for swap in swaps.into_values() {
             by_day.entry(swap.journal.day.clone()).or_default().push(swap);
         }
-        let choice = choose(&by_day, |day| self.invocations.join(format!("{PARTITION_COLUMN}={day}")));
+        let choice =
+            choose(&by_day, |day| layout.invocations.clone().join(format!("{PARTITION_COLUMN}={day}").as_str()));
 
         let mut kept = Vec::with_capacity(listed.len());
         let mut seen = HashSet::new();
         for meta in listed {
-            let path = inner.path_to_filesystem(&meta.location)?;
-            if choice.drop.contains(&path) && !choice.keep.iter().any(|k| k.path == path) {
+            if choice.drop.contains(&meta.location) && !choice.keep.iter().any(|k| k.path == meta.location) {
                 continue;
             }
-            seen.insert(path);
+            seen.insert(meta.location.clone());
             kept.push(meta);
         }
         for keep in &choice.keep {
             if seen.contains(&keep.path) {
                 continue;
             }
-            let location = Path::from_absolute_path(&keep.path).map_err(generic)?;
             let depth = prefix.map_or(0, |p| p.parts().count());
-            if prefix.is_some_and(|p| !location.prefix_matches(p)) || direct && location.parts().count() != depth + 1 {
+            if prefix.is_some_and(|p| !keep.path.prefix_matches(p)) || direct && keep.path.parts().count() != depth + 1
+            {
                 continue;
             }
             // Under its own name, or under its retired one; gone only if expired, which no listing this recent
             // can need.
-            let found = std::iter::once(&keep.path).chain(&keep.retired).find_map(|p| std::fs::metadata(p).ok());
-            if let Some(metadata) = found {
-                kept.push(object_meta(location, &metadata));
+            for candidate in std::iter::once(&keep.path).chain(&keep.retired) {
+                match self.inner.head(candidate).await {
+                    Ok(mut meta) => {
+                        meta.location = keep.path.clone();
+                        kept.push(meta);
+                        break;
+                    }
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(kept)
     }
 }
 
-fn file_name(path: &FsPath) -> String {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string()
+/// The compaction journals (or tombstones) under `dir`, by file name; one that vanished while this read (moved
+/// from `_journal/` to `_superseded/`, or expired) is skipped.
+async fn read_journals(
+    store: &Arc<dyn ObjectStore>,
+    dir: &Path,
+) -> object_store::Result<Vec<(String, CompactionJournal)>> {
+    let listed = store.list_with_delimiter(Some(dir)).await?;
+    let mut out = Vec::new();
+    for meta in listed.objects {
+        let Some(name) = meta.location.filename().map(String::from) else { continue };
+        if name.starts_with(TMP_PREFIX) || !name.ends_with(".json") {
+            continue;
+        }
+        let bytes = match store.get(&meta.location).await {
+            Ok(result) => match result.bytes().await {
+                Ok(bytes) => bytes,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            },
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let journal = serde_json::from_slice(&bytes).map_err(generic)?;
+        out.push((name, journal));
+    }
+    Ok(out)
+}
+
+impl fmt::Display for SnapshotStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SnapshotStore({}, {})", self.inner, self.layout.root)
+    }
+}
+
+fn generic(source: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
+    object_store::Error::Generic { store: "bedrock-spend warehouse", source: Box::new(source) }
 }
 
 /// One compaction swap: its journal, and whether it finished (is a tombstone).
@@ -220,23 +249,24 @@ struct Swap {
 /// A file a reader must see, and where it is while retired.
 #[derive(Debug, PartialEq, Eq)]
 struct Keep {
-    path: PathBuf,
-    retired: Option<PathBuf>,
+    path: Path,
+    retired: Option<Path>,
 }
 
 /// What the rule decided: files to drop from a listing, and files to keep (adding any the listing missed).
 #[derive(Debug, Default)]
 struct Choice {
-    drop: HashSet<PathBuf>,
+    drop: HashSet<Path>,
     keep: Vec<Keep>,
 }
 
 /// Pick one generation per day. A day's swaps form a chain (each compaction replaces every file the day has,
 /// the previous compaction's output included); the swaps no other swap replaced are its heads, usually one.
-fn choose(by_day: &HashMap<String, Vec<Swap>>, day_dir: impl Fn(&str) -> PathBuf) -> Choice {
+fn choose(by_day: &HashMap<String, Vec<Swap>>, day_dir: impl Fn(&str) -> Path) -> Choice {
     let mut choice = Choice::default();
     for (day, swaps) in by_day {
         let dir = day_dir(day);
+        let file = |name: &str| dir.clone().join(name);
         let replaced_by_others = |i: usize| {
             swaps
                 .iter()
@@ -246,34 +276,19 @@ fn choose(by_day: &HashMap<String, Vec<Swap>>, day_dir: impl Fn(&str) -> PathBuf
         for (i, swap) in swaps.iter().enumerate() {
             let (replaced, written) = (&swap.journal.replaced, &swap.journal.written);
             if replaced_by_others(i) {
-                choice.drop.extend(replaced.iter().chain(written).map(|n| dir.join(n)));
+                choice.drop.extend(replaced.iter().chain(written).map(|n| file(n)));
             } else if swap.finished {
-                choice.drop.extend(replaced.iter().map(|n| dir.join(n)));
-                choice.keep.extend(written.iter().map(|n| Keep { path: dir.join(n), retired: None }));
+                choice.drop.extend(replaced.iter().map(|n| file(n)));
+                choice.keep.extend(written.iter().map(|n| Keep { path: file(n), retired: None }));
             } else {
-                choice.drop.extend(written.iter().map(|n| dir.join(n)));
-                choice.keep.extend(
-                    replaced.iter().map(|n| Keep { path: dir.join(n), retired: Some(dir.join(retired_name(n))) }),
-                );
+                choice.drop.extend(written.iter().map(|n| file(n)));
+                choice
+                    .keep
+                    .extend(replaced.iter().map(|n| Keep { path: file(n), retired: Some(file(&retired_name(n))) }));
             }
         }
     }
     choice
-}
-
-/// An [`ObjectMeta`] as [`LocalFileSystem`] describes a file (its e-tag included), so a file found by its
-/// metadata here is the same object to DataFusion's caches as one it listed.
-fn object_meta(location: Path, metadata: &std::fs::Metadata) -> ObjectMeta {
-    use std::os::unix::fs::MetadataExt;
-    let modified = metadata.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
-    let micros = modified.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default().as_micros();
-    ObjectMeta {
-        location,
-        last_modified: modified.into(),
-        size: metadata.len(),
-        e_tag: Some(format!("{:x}-{micros:x}-{:x}", metadata.ino(), metadata.len())),
-        version: None,
-    }
 }
 
 fn is_not_found(e: &object_store::Error) -> bool {
@@ -333,10 +348,11 @@ impl ObjectStore for SnapshotStore {
         if !self.lists_invocations(prefix) {
             return listing;
         }
-        let (inner, layout, prefix) = (self.inner.clone(), self.layout.clone(), prefix.cloned());
+        let this = SnapshotStore { inner: self.inner.clone(), layout: self.layout.clone() };
+        let prefix = prefix.cloned();
         futures::stream::once(async move {
             let listed: Vec<ObjectMeta> = listing.try_collect().await?;
-            blocking(move || layout.apply(listed, prefix.as_ref(), false, &inner)).await
+            this.apply(listed, prefix.as_ref(), false).await
         })
         .map_ok(|kept| futures::stream::iter(kept.into_iter().map(Ok)))
         .try_flatten()
@@ -346,9 +362,8 @@ impl ObjectStore for SnapshotStore {
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let mut result = self.inner.list_with_delimiter(prefix).await?;
         if self.lists_invocations(prefix) && !result.objects.is_empty() {
-            let (inner, layout, prefix) = (self.inner.clone(), self.layout.clone(), prefix.cloned());
             let objects = std::mem::take(&mut result.objects);
-            result.objects = blocking(move || layout.apply(objects, prefix.as_ref(), true, &inner)).await?;
+            result.objects = self.apply(objects, prefix, true).await?;
         }
         Ok(result)
     }
@@ -380,7 +395,7 @@ mod tests {
             Fixture { dir, store }
         }
         fn day_dir(&self, day: &str) -> PathBuf {
-            self.store.layout.invocations.join(format!("day={day}"))
+            self.dir.path().canonicalize().unwrap().join("invocations").join(format!("day={day}"))
         }
         /// Files present under their own names.
         fn files(&self, names: &[&str]) {
@@ -405,13 +420,19 @@ mod tests {
         }
         /// What a reader keeps of a listing that saw `names` (of the day, whatever exists now), listing `prefix`.
         fn read(&self, names: &[&str], prefix: Option<&str>) -> Vec<String> {
-            let any = std::fs::metadata(self.dir.path()).unwrap();
             let listed = names
                 .iter()
-                .map(|n| object_meta(Path::from_absolute_path(self.day_dir(DAY).join(n)).unwrap(), &any))
+                .map(|n| ObjectMeta {
+                    location: Path::from_absolute_path(self.day_dir(DAY).join(n)).unwrap(),
+                    last_modified: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                    size: 1,
+                    e_tag: None,
+                    version: None,
+                })
                 .collect();
             let prefix = prefix.map(|day| Path::from_absolute_path(self.day_dir(day)).unwrap());
-            let kept = self.store.layout.apply(listed, prefix.as_ref(), false, &self.store.inner).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let kept = rt.block_on(self.store.apply(listed, prefix.as_ref(), false)).unwrap();
             let mut names: Vec<String> = kept.iter().map(|m| m.location.filename().unwrap().to_string()).collect();
             names.sort();
             names

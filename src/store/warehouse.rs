@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -46,7 +47,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::parquet::{AtomicParquetFile, FinishedFile, TMP_PREFIX, sync_dir, write_file_atomic};
+use super::files::{Files, Remote};
+use super::lease::{Lease, LeaseError};
+use super::parquet::{AtomicParquetFile, FinishedFile, TMP_PREFIX};
 use super::schema::{FILE_SCHEMA, PARTITION_COLUMN, col};
 
 /// Errors of the warehouse; each names the path that failed.
@@ -56,6 +59,8 @@ pub enum Error {
     CreateDir { path: PathBuf, source: io::Error },
     #[error("warehouse {path} is locked by another bedrock-spend process")]
     Locked { path: PathBuf },
+    #[error(transparent)]
+    Leased(#[from] LeaseError),
     #[error("cannot lock warehouse {path}")]
     Lock { path: PathBuf, source: io::Error },
     #[error("cannot read {path}")]
@@ -350,9 +355,13 @@ struct OpenRejects {
 /// An open warehouse. Writers hold the lock for their lifetime.
 pub struct Warehouse {
     root: PathBuf,
+    /// Where the files under `root` really are (see [`super::files`]).
+    files: Files,
     run_id: String,
     seq: u64,
     _lock: Option<File>,
+    /// The writer lease of a warehouse in an object store (the lock of a local one is `_lock`).
+    _lease: Option<Lease>,
     rejects: Option<OpenRejects>,
     /// This run's `rejects/<run>.open` mark exists.
     rejects_marked: bool,
@@ -361,9 +370,7 @@ pub struct Warehouse {
 impl Warehouse {
     /// Open for writing: create the layout, take the lock, and recover from any crashed run.
     pub fn open_for_write(root: &Path) -> Result<Self> {
-        for dir in [root.join("invocations"), root.join("rejects"), root.join("_manifest"), root.join(JOURNAL_DIR)] {
-            fs::create_dir_all(&dir).map_err(|source| Error::CreateDir { path: dir.clone(), source })?;
-        }
+        create_layout(root)?;
         let lock_path = root.join(".lock");
         let lock = File::options()
             .create(true)
@@ -382,9 +389,37 @@ impl Warehouse {
         }
         let warehouse = Warehouse {
             root: root.to_path_buf(),
+            files: Files::local(root),
             run_id: new_run_id(),
             seq: 0,
             _lock: Some(lock),
+            _lease: None,
+            rejects: None,
+            rejects_marked: false,
+        };
+        warehouse.recover()?;
+        Ok(warehouse)
+    }
+
+    /// Open a warehouse in an object store for writing: take the writer lease (breaking an existing one first
+    /// when `break_lease`; see [`super::lease`]), mark the warehouse, and recover from any crashed run. Fails
+    /// with [`Error::Leased`], having written nothing, while another writer holds the lease.
+    pub fn open_remote_for_write(remote: Arc<Remote>, break_lease: bool) -> Result<Self> {
+        let files = Files::remote(remote.clone());
+        let root = files.root().to_path_buf();
+        create_layout(&root)?;
+        let run_id = new_run_id();
+        let lease = Lease::acquire(remote, &run_id, break_lease)?;
+        let marker = root.join(WAREHOUSE_MARKER);
+        let bytes = br#"{"format":"bedrock-spend hive parquet","version":1}"#;
+        files.write_atomic(&marker, bytes).map_err(|source| Error::Write { path: files.display(&marker), source })?;
+        let warehouse = Warehouse {
+            root,
+            files,
+            run_id,
+            seq: 0,
+            _lock: None,
+            _lease: Some(lease),
             rejects: None,
             rejects_marked: false,
         };
@@ -394,14 +429,30 @@ impl Warehouse {
 
     /// Open for reading only (queries): no lock, no recovery.
     pub fn open_read_only(root: &Path) -> Self {
+        Self::read_only(Files::local(root))
+    }
+
+    /// Open a warehouse in an object store for reading only.
+    pub fn open_remote_read_only(remote: Arc<Remote>) -> Self {
+        Self::read_only(Files::remote(remote))
+    }
+
+    fn read_only(files: Files) -> Self {
         Warehouse {
-            root: root.to_path_buf(),
+            root: files.root().to_path_buf(),
+            files,
             run_id: new_run_id(),
             seq: 0,
             _lock: None,
+            _lease: None,
             rejects: None,
             rejects_marked: false,
         }
+    }
+
+    /// Where the warehouse's files are (for the estate tables and checkpoints kept beside the data).
+    pub fn files(&self) -> &Files {
+        &self.files
     }
 
     /// The warehouse root.
@@ -426,7 +477,7 @@ impl Warehouse {
 
     /// Finish interrupted compactions and remove temporary files left by a crashed run.
     fn recover(&self) -> Result<()> {
-        for (path, journal) in read_journals(&self.root.join(JOURNAL_DIR))? {
+        for (path, journal) in read_journals(&self.files, &self.root.join(JOURNAL_DIR))? {
             self.roll_forward(&path, &journal)?;
         }
         self.remove_temporary_files()
@@ -438,19 +489,29 @@ impl Warehouse {
     pub fn remove_temporary_files(&self) -> Result<()> {
         let journal_dir = self.root.join(JOURNAL_DIR);
         let mut needed = HashSet::new();
-        for (_, journal) in read_journals(&journal_dir)? {
+        for (_, journal) in read_journals(&self.files, &journal_dir)? {
             let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
             needed.extend(journal.written.iter().map(|name| day_dir.join(format!("{TMP_PREFIX}{name}.tmp"))));
         }
-        let mut dirs =
-            vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
-        dirs.push(self.root.join(SUPERSEDED_DIR));
-        dirs.extend(self.day_dirs()?.into_iter().map(|(_, d)| d));
-        for dir in dirs {
-            for path in list_files(&dir)? {
-                if is_tmp(&path) && !needed.contains(&path) {
-                    remove_if_present(&path)?;
-                }
+        let candidates = if self.files.remote_store().is_some() {
+            // One recursive listing rather than one per day: a LIST returns a thousand keys a call.
+            self.files
+                .list_recursive(&self.root)
+                .map_err(|source| Error::Read { path: self.shown(&self.root), source })?
+        } else {
+            let mut dirs =
+                vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
+            dirs.push(self.root.join(SUPERSEDED_DIR));
+            dirs.extend(self.day_dirs()?.into_iter().map(|(_, d)| d));
+            let mut all = Vec::new();
+            for dir in dirs {
+                all.extend(self.list_files(&dir)?);
+            }
+            all
+        };
+        for path in candidates {
+            if is_tmp(&path) && !needed.contains(&path) {
+                self.remove_if_present(&path)?;
             }
         }
         Ok(())
@@ -463,53 +524,58 @@ impl Warehouse {
         for name in &journal.written {
             let tmp = day_dir.join(format!("{TMP_PREFIX}{name}.tmp"));
             let path = day_dir.join(name);
-            if tmp.exists() {
-                fs::rename(&tmp, &path).map_err(|source| Error::Write { path: tmp.clone(), source })?;
-            } else if !path.exists() {
+            if self.files.exists(&tmp).map_err(|source| Error::Read { path: self.shown(&tmp), source })? {
+                self.files.rename(&tmp, &path).map_err(|source| Error::Write { path: self.shown(&tmp), source })?;
+            } else if !self.files.exists(&path).map_err(|source| Error::Read { path: self.shown(&path), source })? {
                 // Retiring the old files now would lose rows: stop, and leave the journal for a person to see.
                 let source = io::Error::new(io::ErrorKind::NotFound, "a compacted file named in the journal is gone");
-                return Err(Error::Read { path, source });
+                return Err(Error::Read { path: self.shown(&path), source });
             }
         }
         // The new generation is durable before the old one leaves the listing.
-        sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
+        self.files.sync_dir(&day_dir).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
         for name in &journal.replaced {
             let path = day_dir.join(name);
-            match fs::rename(&path, day_dir.join(retired_name(name))) {
+            match self.files.rename(&path, &day_dir.join(retired_name(name))) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => return Err(Error::Write { path, source }),
+                Err(source) => return Err(Error::Write { path: self.shown(&path), source }),
             }
         }
-        sync_dir(Some(&day_dir)).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
+        self.files.sync_dir(&day_dir).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
         // The tombstone is written afresh rather than moved, so its time (which the grace period counts from) is
         // when the old files left, even for a journal rolled forward long after its crash. Readers that see both
         // it and the journal take the tombstone.
         let tombstone = self.root.join(SUPERSEDED_DIR).join(journal_path.file_name().unwrap_or_default());
         let bytes = serde_json::to_vec(journal).map_err(|source| Error::Parse { path: tombstone.clone(), source })?;
-        write_file_atomic(&tombstone, &bytes).map_err(|source| Error::Write { path: tombstone, source })?;
-        fs::remove_file(journal_path).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })?;
-        sync_dir(journal_path.parent()).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
+        self.files
+            .write_atomic(&tombstone, &bytes)
+            .map_err(|source| Error::Write { path: self.shown(&tombstone), source })?;
+        self.remove_if_present(journal_path)?;
+        let journal_dir = journal_path.parent().unwrap_or(&self.root);
+        self.files.sync_dir(journal_dir).map_err(|source| Error::Write { path: journal_path.to_path_buf(), source })
     }
 
     /// Delete the retired files of swaps older than `grace` (by their tombstone's time), and tombstones older
     /// than twice `grace`. Called by writers, with the clock read at the edge.
     pub fn expire_superseded(&self, now: DateTime<Utc>, grace: std::time::Duration) -> Result<()> {
         let grace = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
-        for (path, journal) in read_journals(&self.root.join(SUPERSEDED_DIR))? {
-            let modified = fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .map_err(|source| Error::Read { path: path.clone(), source })?;
-            let age = now.signed_duration_since(DateTime::<Utc>::from(modified));
+        for (path, journal) in read_journals(&self.files, &self.root.join(SUPERSEDED_DIR))? {
+            let modified = match self.files.modified(&path) {
+                Ok(modified) => modified,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(Error::Read { path: self.shown(&path), source }),
+            };
+            let age = now.signed_duration_since(modified);
             if age < grace {
                 continue;
             }
             let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={}", journal.day));
             for name in &journal.replaced {
-                remove_if_present(&day_dir.join(retired_name(name)))?;
+                self.remove_if_present(&day_dir.join(retired_name(name)))?;
             }
             if age >= grace.checked_mul(2).unwrap_or(chrono::TimeDelta::MAX) {
-                remove_if_present(&path)?;
+                self.remove_if_present(&path)?;
             }
         }
         Ok(())
@@ -519,21 +585,15 @@ impl Warehouse {
     pub fn day_dirs(&self) -> Result<Vec<(i32, PathBuf)>> {
         let mut days = Vec::new();
         let dir = self.invocations_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(days),
-            Err(source) => return Err(Error::Read { path: dir, source }),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|source| Error::Read { path: dir.clone(), source })?;
-            let name = entry.file_name();
-            let Some(date) = name.to_str().and_then(|n| n.strip_prefix("day=")) else {
+        let entries = self.files.list_dirs(&dir).map_err(|source| Error::Read { path: self.shown(&dir), source })?;
+        for path in entries {
+            let Some(date) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("day=")) else {
                 continue;
             };
             if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
                 let day =
                     d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32;
-                days.push((day, entry.path()));
+                days.push((day, path));
             }
         }
         days.sort();
@@ -542,7 +602,8 @@ impl Warehouse {
 
     /// The committed Parquet files of a day, sorted by name.
     pub fn day_files(&self, day: i32) -> Result<Vec<PathBuf>> {
-        let mut files: Vec<PathBuf> = list_files(&self.day_dir(day))?
+        let mut files: Vec<PathBuf> = self
+            .list_files(&self.day_dir(day))?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
             .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX)))
@@ -557,7 +618,7 @@ impl Warehouse {
         // at once.
         let mut found = Vec::new();
         for path in self.day_files(day)? {
-            for batch in read_parquet(&path, Some(&[col::REQUEST_ID]))? {
+            for batch in self.read_parquet(&path, Some(&[col::REQUEST_ID]))? {
                 found.extend(batch.column(0).as_string::<i32>().iter().flatten().map(record_key));
             }
         }
@@ -570,17 +631,46 @@ impl Warehouse {
     pub fn create_day_file(&mut self, day: i32) -> Result<AtomicParquetFile> {
         let name = self.next_name("part-", "parquet");
         let path = self.day_dir(day).join(name);
-        AtomicParquetFile::create(path.clone()).map_err(|source| Error::Write { path, source })
+        let file = AtomicParquetFile::create(path.clone()).map_err(|source| Error::Write { path, source })?;
+        Ok(if self.files.remote_store().is_some() { file.published_by(self.files.clone()) } else { file })
+    }
+
+    /// The path shown for a file in messages (its `s3://` URL in a remote warehouse).
+    fn shown(&self, path: &Path) -> PathBuf {
+        self.files.display(path)
+    }
+
+    fn list_files(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        self.files.list_files(dir).map_err(|source| Error::Read { path: self.shown(dir), source })
+    }
+
+    fn read_text(&self, path: &Path) -> Result<String> {
+        let bytes = self.files.read(path).map_err(|source| Error::Read { path: self.shown(path), source })?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|e| Error::Read { path: self.shown(path), source: io::Error::new(io::ErrorKind::InvalidData, e) })
+    }
+
+    fn remove_if_present(&self, path: &Path) -> Result<()> {
+        self.files.remove_if_present(path).map_err(|source| Error::Write { path: self.shown(path), source })
+    }
+
+    /// Read a warehouse Parquet file (local, or fetched whole from the object store).
+    pub fn read_parquet(&self, path: &Path, columns: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
+        if self.files.remote_store().is_none() {
+            return read_parquet(path, columns);
+        }
+        let bytes = self.files.read(path).map_err(|source| Error::Read { path: self.shown(path), source })?;
+        parquet_batches(ParquetRecordBatchReaderBuilder::try_new(bytes), &self.shown(path), columns)
     }
 
     /// Read all manifest segments.
     pub fn load_manifest(&self) -> Result<Manifest> {
         let mut manifest = Manifest::default();
-        for path in list_files(&self.root.join("_manifest"))? {
+        for path in self.list_files(&self.root.join("_manifest"))? {
             if path.extension().is_none_or(|e| e != "json") || is_tmp(&path) {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+            let text = self.read_text(&path)?;
             let ManifestSegment::V1 { sources, .. } =
                 serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
             for entry in sources {
@@ -599,7 +689,7 @@ impl Warehouse {
         let path = self.root.join("_manifest").join(name);
         let segment = ManifestSegment::V1 { run: self.run_id.clone(), committed_at: now, sources };
         let bytes = serde_json::to_vec(&segment).map_err(|source| Error::Parse { path: path.clone(), source })?;
-        write_file_atomic(&path, &bytes).map_err(|source| Error::Write { path, source })
+        self.files.write_atomic(&path, &bytes).map_err(|source| Error::Write { path: self.shown(&path), source })
     }
 
     /// Append a reject to this run's rejects file (created on first use). Memory stays flat however many there
@@ -653,12 +743,11 @@ impl Warehouse {
         file.sync_all().map_err(|source| Error::Write { path: tmp_path.clone(), source })?;
         if !self.rejects_marked {
             let mark = self.root.join("rejects").join(format!("{}.open", self.run_id));
-            write_file_atomic(&mark, b"").map_err(|source| Error::Write { path: mark, source })?;
+            self.files.write_atomic(&mark, b"").map_err(|source| Error::Write { path: self.shown(&mark), source })?;
             self.rejects_marked = true;
         }
-        FinishedFile { tmp_path: tmp_path.clone(), final_path }
-            .publish()
-            .map_err(|source| Error::Write { path: tmp_path, source })
+        self.files.upload(&tmp_path, &final_path).map_err(|source| Error::Write { path: tmp_path, source })?;
+        Ok(self.shown(&final_path))
     }
 
     /// Drop the rejects appended since the last publish (a failed run: its sources are read again next time).
@@ -675,7 +764,8 @@ impl Warehouse {
     pub fn carry_over_rejects(&mut self) -> Result<CarriedOver> {
         let dir = self.root.join("rejects");
         let mut carried = CarriedOver::default();
-        let mut marks: Vec<String> = list_files(&dir)?
+        let mut marks: Vec<String> = self
+            .list_files(&dir)?
             .iter()
             .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "open"))
             .filter_map(|p| p.file_stem().and_then(|n| n.to_str()).map(String::from))
@@ -685,14 +775,15 @@ impl Warehouse {
         for run in marks {
             let done = self.sources_done_by(&run)?;
             let prefix = format!("rejects-{run}-");
-            let mut files: Vec<PathBuf> = list_files(&dir)?
+            let mut files: Vec<PathBuf> = self
+                .list_files(&dir)?
                 .into_iter()
                 .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl"))
                 .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
                 .collect();
             files.sort();
             for path in files {
-                carried.rejects += keep_rejects_of(&path, &done)?;
+                carried.rejects += self.keep_rejects_of(&path, &done)?;
             }
             carried.runs.push(run);
         }
@@ -703,12 +794,12 @@ impl Warehouse {
     fn sources_done_by(&self, run: &str) -> Result<HashSet<String>> {
         let prefix = format!("{run}-");
         let mut done = HashSet::new();
-        for path in list_files(&self.root.join("_manifest"))? {
+        for path in self.list_files(&self.root.join("_manifest"))? {
             let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix));
             if !ours || is_tmp(&path) || path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+            let text = self.read_text(&path)?;
             let ManifestSegment::V1 { sources, .. } =
                 serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
             done.extend(sources.into_iter().map(|e| e.id));
@@ -721,21 +812,22 @@ impl Warehouse {
         let dir = self.root.join("rejects");
         let own = self.rejects_marked.then(|| self.run_id.clone());
         for run in carried.runs.iter().chain(own.as_ref()) {
-            remove_if_present(&dir.join(format!("{run}.open")))?;
+            self.remove_if_present(&dir.join(format!("{run}.open")))?;
         }
         self.rejects_marked = false;
-        sync_dir(Some(&dir)).map_err(|source| Error::Write { path: dir, source })
+        self.files.sync_dir(&dir).map_err(|source| Error::Write { path: dir, source })
     }
 
     /// Every reject ever recorded, oldest file first, read one row at a time.
     pub fn read_rejects(&self) -> Result<Rejects> {
-        let mut files: Vec<PathBuf> = list_files(&self.root.join("rejects"))?
+        let mut files: Vec<PathBuf> = self
+            .list_files(&self.root.join("rejects"))?
             .into_iter()
             .filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "jsonl"))
             .collect();
         files.sort();
         files.reverse();
-        Ok(Rejects { files, current: None })
+        Ok(Rejects { store: self.files.clone(), files, current: None })
     }
 
     /// The last `limit` reject rows and the number of rejects in all, holding no more than `limit` rows.
@@ -780,7 +872,7 @@ impl Warehouse {
         let mut current: Option<AtomicParquetFile> = None;
         let write_err = |path: PathBuf| move |source| Error::Write { path, source };
         for path in &files {
-            for batch in read_parquet(path, None)? {
+            for batch in self.read_parquet(path, None)? {
                 let ids = batch.column(col::REQUEST_ID).as_string::<i32>();
                 let keep: Vec<u32> = (0..batch.num_rows())
                     .filter(|&i| seen.insert(record_key(ids.value(i))))
@@ -807,6 +899,13 @@ impl Warehouse {
         if let Some(f) = current.take() {
             finished.push(f.finish().map_err(write_err(self.day_dir(day)))?);
         }
+        if self.files.remote_store().is_some() {
+            // The journal must name files every later writer can find: upload them under their temporary names
+            // (hidden from every engine's listing), which rolling forward then renames.
+            for f in &finished {
+                self.files.upload(&f.tmp_path, &f.tmp_path).map_err(write_err(self.shown(&f.tmp_path)))?;
+            }
+        }
         // The journal is written once every new file is durable and before any is visible: a crash after
         // it is rolled forward (new files published, old ones retired), a crash before it leaves only
         // temporary files that recovery deletes. From the moment it exists, readers use it to pick one
@@ -821,7 +920,7 @@ impl Warehouse {
         let journal_path = self.root.join(JOURNAL_DIR).join(name);
         let bytes =
             serde_json::to_vec(&journal).map_err(|source| Error::Parse { path: journal_path.clone(), source })?;
-        write_file_atomic(&journal_path, &bytes).map_err(write_err(journal_path.clone()))?;
+        self.files.write_atomic(&journal_path, &bytes).map_err(write_err(self.shown(&journal_path)))?;
         self.roll_forward(&journal_path, &journal)?;
         outcome.files_after = finished.len();
         Ok(outcome)
@@ -842,28 +941,33 @@ fn is_tmp(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TMP_PREFIX))
 }
 
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Write { path: path.to_path_buf(), source }),
+/// The layout's directories (in a remote warehouse, their staging twins).
+fn create_layout(root: &Path) -> Result<()> {
+    for dir in [root.join("invocations"), root.join("rejects"), root.join("_manifest"), root.join(JOURNAL_DIR)] {
+        std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir { path: dir.clone(), source })?;
     }
+    Ok(())
 }
 
+/// Marks a warehouse in an object store (where no directory exists until a file does), so a reader can tell an
+/// empty warehouse from a mistyped URL.
+pub const WAREHOUSE_MARKER: &str = "_warehouse.json";
+
 /// The compaction journals (or tombstones) in a directory, oldest name first.
-pub(crate) fn read_journals(dir: &Path) -> Result<Vec<(PathBuf, CompactionJournal)>> {
+fn read_journals(files: &Files, dir: &Path) -> Result<Vec<(PathBuf, CompactionJournal)>> {
+    let listed = files.list_files(dir).map_err(|source| Error::Read { path: files.display(dir), source })?;
     let mut paths: Vec<PathBuf> =
-        list_files(dir)?.into_iter().filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "json")).collect();
+        listed.into_iter().filter(|p| !is_tmp(p) && p.extension().is_some_and(|e| e == "json")).collect();
     paths.sort();
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = match fs::read_to_string(&path) {
+        let text = match files.read(&path) {
             Ok(text) => text,
             // Moved from `_journal/` to `_superseded/`, or expired, while this was reading.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(Error::Read { path, source }),
+            Err(source) => return Err(Error::Read { path: files.display(&path), source }),
         };
-        let journal = serde_json::from_str(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
+        let journal = serde_json::from_slice(&text).map_err(|source| Error::Parse { path: path.clone(), source })?;
         out.push((path, journal));
     }
     Ok(out)
@@ -883,10 +987,14 @@ impl OpenRejects {
 
 /// The rows of every rejects file, oldest file first, read one line at a time (see [`Warehouse::read_rejects`]).
 pub struct Rejects {
+    store: Files,
     /// Files still to read, the next one last.
     files: Vec<PathBuf>,
-    current: Option<(PathBuf, io::Lines<BufReader<File>>)>,
+    current: Option<(PathBuf, RejectLines)>,
 }
+
+/// The lines of one rejects file, local or fetched from the object store.
+type RejectLines = io::Lines<BufReader<Box<dyn io::Read + Send>>>;
 
 impl Iterator for Rejects {
     type Item = Result<RejectRow>;
@@ -906,71 +1014,62 @@ impl Iterator for Rejects {
                 }
             }
             let path = self.files.pop()?;
-            match File::open(&path) {
+            match self.store.open_read(&path) {
                 Ok(file) => self.current = Some((path, BufReader::new(file).lines())),
-                Err(source) => return Some(Err(Error::Read { path, source })),
+                Err(source) => return Some(Err(Error::Read { path: self.store.display(&path), source })),
             }
         }
     }
 }
 
-/// Keep only the rows of a rejects file whose source is in `done` (rewriting it when some go), and return how
-/// many rejects are left in it.
-fn keep_rejects_of(path: &Path, done: &HashSet<String>) -> Result<u64> {
-    let read_err = |source| Error::Read { path: path.to_path_buf(), source };
-    let (mut kept, mut dropped) = (0u64, 0u64);
-    for line in BufReader::new(File::open(path).map_err(read_err)?).lines() {
-        let line = line.map_err(read_err)?;
-        if line.trim().is_empty() {
-            continue;
+impl Warehouse {
+    /// Keep only the rows of a rejects file whose source is in `done` (rewriting it when some go), and return how
+    /// many rejects are left in it.
+    fn keep_rejects_of(&self, path: &Path, done: &HashSet<String>) -> Result<u64> {
+        let read_err = |source| Error::Read { path: self.shown(path), source };
+        let (mut kept, mut dropped) = (0u64, 0u64);
+        for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
+            let line = line.map_err(read_err)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: RejectRow =
+                serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.to_path_buf(), source })?;
+            if done.contains(&row.source) { kept += row.count() } else { dropped += 1 }
         }
-        let row: RejectRow =
-            serde_json::from_str(&line).map_err(|source| Error::Parse { path: path.to_path_buf(), source })?;
-        if done.contains(&row.source) { kept += row.count() } else { dropped += 1 }
-    }
-    if dropped == 0 {
-        return Ok(kept);
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("rejects.jsonl");
-    let tmp = path.with_file_name(format!("{TMP_PREFIX}{name}.tmp"));
-    let write_err = |source| Error::Write { path: tmp.clone(), source };
-    let mut out = io::BufWriter::new(File::create(&tmp).map_err(write_err)?);
-    for line in BufReader::new(File::open(path).map_err(read_err)?).lines() {
-        let line = line.map_err(read_err)?;
-        let keep = serde_json::from_str::<RejectRow>(&line).is_ok_and(|row| done.contains(&row.source));
-        if keep {
-            out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+        if dropped == 0 {
+            return Ok(kept);
         }
-    }
-    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    file.sync_all().map_err(write_err)?;
-    FinishedFile { tmp_path: tmp.clone(), final_path: path.to_path_buf() }.publish().map_err(write_err)?;
-    Ok(kept)
-}
-
-fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(Error::Read { path: dir.to_path_buf(), source });
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("rejects.jsonl");
+        let tmp = path.with_file_name(format!("{TMP_PREFIX}{name}.tmp"));
+        let write_err = |source| Error::Write { path: tmp.clone(), source };
+        let mut out = io::BufWriter::new(File::create(&tmp).map_err(write_err)?);
+        for line in BufReader::new(self.files.open_read(path).map_err(read_err)?).lines() {
+            let line = line.map_err(read_err)?;
+            let keep = serde_json::from_str::<RejectRow>(&line).is_ok_and(|row| done.contains(&row.source));
+            if keep {
+                out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+            }
         }
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
-        if entry.file_type().map_err(|source| Error::Read { path: entry.path(), source })?.is_file() {
-            out.push(entry.path());
-        }
+        let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+        file.sync_all().map_err(write_err)?;
+        self.files.upload(&tmp, path).map_err(write_err)?;
+        Ok(kept)
     }
-    Ok(out)
 }
 
 /// Read a warehouse Parquet file, optionally only some columns (by index in the file schema).
 pub fn read_parquet(path: &Path, columns: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|source| Error::ReadParquet { path: path.to_path_buf(), source })?;
+    parquet_batches(ParquetRecordBatchReaderBuilder::try_new(file), path, columns)
+}
+
+fn parquet_batches<T: parquet::file::reader::ChunkReader + 'static>(
+    builder: parquet::errors::Result<ParquetRecordBatchReaderBuilder<T>>,
+    path: &Path,
+    columns: Option<&[usize]>,
+) -> Result<Vec<RecordBatch>> {
+    let builder = builder.map_err(|source| Error::ReadParquet { path: path.to_path_buf(), source })?;
     let builder = match columns {
         Some(cols) => {
             let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());

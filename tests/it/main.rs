@@ -11,4 +11,5 @@ mod query;
 mod readers;
 mod recommend;
 mod report;
+mod s3_warehouse;
 mod util;

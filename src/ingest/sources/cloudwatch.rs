@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 
 use super::SourceObject;
 use crate::aws::io_error;
-use crate::store::parquet::write_file_atomic;
+use crate::store::files::Files;
 
 /// The log stream Bedrock writes to in every log group.
 pub const STREAM: &str = "aws/bedrock/modelinvocations";
@@ -43,8 +43,8 @@ impl Checkpoint {
     }
 
     /// Read the checkpoint (empty when none was written yet).
-    pub fn load(warehouse: &Path) -> io::Result<Checkpoint> {
-        match std::fs::read(Self::path(warehouse)) {
+    pub fn load(files: &Files) -> io::Result<Checkpoint> {
+        match files.read(&Self::path(files.root())) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(io::Error::other),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Checkpoint { version: 1, ..Checkpoint::default() }),
             Err(e) => Err(e),
@@ -52,9 +52,9 @@ impl Checkpoint {
     }
 
     /// Write it atomically (temporary file, fsync, rename).
-    pub fn save(&self, warehouse: &Path) -> io::Result<()> {
+    pub fn save(&self, files: &Files) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        write_file_atomic(&Self::path(warehouse), &bytes)
+        files.write_atomic(&Self::path(files.root()), &bytes)
     }
 
     /// The key of a log group in a Region.
