@@ -515,6 +515,8 @@ fn run_ddl(settings: &Settings, args: &DdlArgs) -> Result<Outcome> {
         discount: settings.config.pricing.discount.clone(),
         price_columns: ddl::csv_header(&book_text, &book.origin)?,
         provisioned_columns: ddl::csv_header(provisioned_text, "bundled pricing/provisioned-throughput.csv")?,
+        long_context_thresholds: book.long_context_thresholds(),
+        header_lines: [ddl::csv_header_lines(&book_text), ddl::csv_header_lines(provisioned_text)],
     };
     let script = ddl::script(&options)?;
     if args.upload_prices {

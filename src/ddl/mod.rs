@@ -81,6 +81,12 @@ pub struct Options {
     pub price_columns: Vec<String>,
     /// Header of the Provisioned Throughput sheet, in order.
     pub provisioned_columns: Vec<String>,
+    /// The book's long-context thresholds ([`crate::pricing::PriceBook::long_context_thresholds`]), which the
+    /// views' `long_context_floor` expression is written from.
+    pub long_context_thresholds: Vec<i64>,
+    /// Lines of each sheet ([`PRICE_FILES`] order) up to and including its header ([`csv_header_lines`]): Athena's
+    /// CSV reader has no comment option, so it skips them by count.
+    pub header_lines: [usize; 2],
 }
 
 /// One statement with a line saying what it is for.
@@ -98,6 +104,12 @@ pub fn csv_header(text: &str, origin: &str) -> Result<Vec<String>, Error> {
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .ok_or_else(|| Error::NoHeader { origin: origin.into() })?;
     Ok(line.split(',').map(|c| c.trim().to_string()).collect())
+}
+
+/// How many lines of a CSV sheet come before its data: the `#` comment and blank lines above the header, and the
+/// header. 1 for a sheet without a comment block; 1 also for a sheet with no header (then [`csv_header`] fails).
+pub fn csv_header_lines(text: &str) -> usize {
+    text.lines().position(|l| !l.trim().is_empty() && !l.trim().starts_with('#')).map_or(1, |i| i + 1)
 }
 
 /// The statements, in the order they must run.
@@ -141,10 +153,12 @@ pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
             sql: parquet_table(o.engine, &db, table, &columns, None, &location)?,
         });
     }
-    for ((folder, _, table), columns) in PRICE_FILES.iter().zip([&o.price_columns, &o.provisioned_columns]) {
+    for (((folder, _, table), columns), skip) in
+        PRICE_FILES.iter().zip([&o.price_columns, &o.provisioned_columns]).zip(o.header_lines)
+    {
         out.push(Statement {
             comment: format!("The price sheet {folder}.csv as uploaded (`ddl --upload-prices`): every column as text."),
-            sql: csv_table(o.engine, &db, table, columns, &format!("{}/{folder}/", o.prices_location)),
+            sql: csv_table(o.engine, &db, table, columns, &format!("{}/{folder}/", o.prices_location), skip),
         });
     }
     out.push(Statement {
@@ -163,7 +177,7 @@ pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
     for (name, template) in [("usage_costs", USAGE_COSTS), ("invocation_costs", INVOCATION_COSTS)] {
         out.push(Statement {
             comment: format!("The cost view `{name}`: the rules of queries/views/{name}.sql."),
-            sql: fill(template, o.engine, &db),
+            sql: fill(template, o.engine, &db, &o.long_context_thresholds),
         });
     }
     Ok(out)
@@ -244,22 +258,27 @@ fn parquet_table(
 }
 
 /// A table over a CSV sheet with a header line, every column as text (Athena's OpenCSVSerde reads only
-/// strings; Spark is told the same so that both views cast alike).
-fn csv_table(engine: Engine, db: &str, table: &str, columns: &[String], location: &str) -> String {
+/// strings; Spark is told the same so that both views cast alike). The sheet may open with `#` comment lines
+/// (the bundled book does) and hold more between rows, as the loader allows: Spark skips them (`comment`),
+/// Athena skips the `skip` lines up to the header, and the typed views drop rows whose model starts with `#`.
+fn csv_table(engine: Engine, db: &str, table: &str, columns: &[String], location: &str, skip: usize) -> String {
     let lines = columns.iter().map(|c| format!("  `{c}` string")).collect::<Vec<_>>().join(",\n");
     match engine {
         Engine::Athena => format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS {db}{table} (\n{lines}\n)\n\
              ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'\n\
              WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '\"')\n\
-             STORED AS TEXTFILE\nLOCATION '{location}'\nTBLPROPERTIES ('skip.header.line.count' = '1')"
+             STORED AS TEXTFILE\nLOCATION '{location}'\nTBLPROPERTIES ('skip.header.line.count' = '{skip}')"
         ),
         Engine::Spark => format!(
-            "CREATE TABLE IF NOT EXISTS {db}{table} (\n{lines}\n)\nUSING csv\nOPTIONS (header 'true')\n\
+            "CREATE TABLE IF NOT EXISTS {db}{table} (\n{lines}\n)\nUSING csv\nOPTIONS (header 'true', comment '#')\n\
              LOCATION '{location}'"
         ),
     }
 }
+
+/// Drops what Athena reads as rows from `#` comment lines between a sheet's rows (Spark skips them itself).
+const COMMENT_ROWS: &str = "WHERE NOT coalesce(trim(model) LIKE '#%', false)";
 
 /// Text of a sheet cell: trimmed, empty as NULL (Athena reads an empty cell as '', Spark as NULL).
 fn cell(column: &str) -> String {
@@ -268,16 +287,32 @@ fn cell(column: &str) -> String {
 
 /// The `prices` view: DataFusion's `prices` table from the sheet's text. Prices are parsed as DECIMAL(20,10)
 /// (the book's 10 decimals) and multiplied by an exact 0.000001 for the per-token rate (a division would
-/// round in Trino). Columns the view does not know (new ones in the sheet) pass through as text.
+/// round in Trino). `tier` is lower case with blank as `standard` and `long_context_above` a BIGINT with blank
+/// as NULL, as the loader makes them (both constant in a book older than those columns). `price_row` is the
+/// row's key (model, Region, routing, start, tier, threshold: the loader refuses two rows with the same key).
+/// Columns the view does not know (new ones in the sheet) pass through as text.
 fn prices_view(db: &str, columns: &[String]) -> String {
-    let mut items = vec![format!(
-        "  concat({}, '|', {}, '|', {}, '|', coalesce({}, '')) AS price_row",
-        cell("model"),
-        cell("region"),
-        cell("routing"),
-        cell("effective_from")
-    )];
-    for c in columns {
+    let has = |name: &str| columns.iter().any(|c| c == name);
+    let tier = if has("tier") { format!("coalesce(lower({}), 'standard')", cell("tier")) } else { "'standard'".into() };
+    let threshold = if has("long_context_above") {
+        format!("CAST({} AS BIGINT)", cell("long_context_above"))
+    } else {
+        "CAST(NULL AS BIGINT)".into()
+    };
+    let threshold_text =
+        if has("long_context_above") { format!("coalesce({}, '')", cell("long_context_above")) } else { "''".into() };
+    let mut items = vec![
+        format!(
+            "  concat({}, '|', {}, '|', {}, '|', coalesce({}, ''), '|', {tier}, '|', {threshold_text}) AS price_row",
+            cell("model"),
+            cell("region"),
+            cell("routing"),
+            cell("effective_from")
+        ),
+        format!("  {tier} AS tier"),
+        format!("  {threshold} AS long_context_above"),
+    ];
+    for c in columns.iter().filter(|c| !matches!(c.as_str(), "tier" | "long_context_above")) {
         if let Some(class) = c.strip_suffix("_per_mtok") {
             let mtok = format!("CAST({} AS DECIMAL(20,10))", cell(c));
             items.push(format!("  {mtok} AS {c}"));
@@ -294,7 +329,7 @@ fn prices_view(db: &str, columns: &[String]) -> String {
             items.push(format!("  {} AS {c}", cell(c)));
         }
     }
-    format!("CREATE OR REPLACE VIEW {db}prices AS\nSELECT\n{}\nFROM {db}price_book", items.join(",\n"))
+    format!("CREATE OR REPLACE VIEW {db}prices AS\nSELECT\n{}\nFROM {db}price_book\n{COMMENT_ROWS}", items.join(",\n"))
 }
 
 /// The `provisioned_prices` view, typed as DataFusion's table.
@@ -308,7 +343,7 @@ fn provisioned_view(db: &str, columns: &[String]) -> String {
         })
         .collect::<Vec<_>>();
     format!(
-        "CREATE OR REPLACE VIEW {db}provisioned_prices AS\nSELECT\n{}\nFROM {db}provisioned_price_book",
+        "CREATE OR REPLACE VIEW {db}provisioned_prices AS\nSELECT\n{}\nFROM {db}provisioned_price_book\n{COMMENT_ROWS}",
         items.join(",\n")
     )
 }
@@ -327,12 +362,13 @@ fn settings_view(db: &str, discount: &Discount) -> String {
 
 /// A view template from `queries/engines/` with its slots filled; its header comment (which names the slots)
 /// is dropped.
-fn fill(template: &str, engine: Engine, db: &str) -> String {
+fn fill(template: &str, engine: Engine, db: &str, thresholds: &[i64]) -> String {
     let body: String = template.lines().skip_while(|l| l.starts_with("--")).map(|l| format!("{l}\n")).collect();
     body.replace("{{db}}", db)
         .replace("{{model_refs}}", &sql::model_ref_ctes(engine))
         .replace("{{rate_type}}", sql::RATE_TYPE)
         .replace("{{token_costs}}", &sql::token_costs())
+        .replace("{{long_context_floor}}", &sql::long_context_floor(thresholds))
         .replace("{{invocation_columns}}", &invocation_columns())
 }
 
@@ -366,6 +402,8 @@ mod tests {
             discount: Discount::parse("12.5").unwrap(),
             price_columns: csv_header(crate::pricing::BUNDLED_PRICES, "bundled").unwrap(),
             provisioned_columns: csv_header(crate::pricing::BUNDLED_PROVISIONED, "bundled").unwrap(),
+            long_context_thresholds: vec![200_000],
+            header_lines: [csv_header_lines(crate::pricing::BUNDLED_PRICES), 1],
         }
     }
 
@@ -380,6 +418,7 @@ mod tests {
             "PARTITIONED BY (`day` date)",
             "LOCATION 's3://bucket/wh/pricing/bedrock-prices/'",
             "CAST('0.87500000' AS DECIMAL(9,8)) AS discount_multiplier",
+            "'skip.header.line.count' = '11'",
         ] {
             assert!(text.contains(needle), "missing {needle}");
         }
@@ -408,9 +447,22 @@ mod tests {
     #[test]
     fn unknown_sheet_columns_pass_through() {
         let mut o = options(Engine::Spark, "file:/tmp/wh");
-        o.price_columns.push("tier".into());
+        o.price_columns.push("notes".into());
         let text = script(&o).unwrap();
-        assert!(text.contains("NULLIF(trim(tier), '') AS tier"));
-        assert!(text.contains("`tier` string"));
+        assert!(text.contains("NULLIF(trim(notes), '') AS notes"));
+        assert!(text.contains("`notes` string"));
+    }
+
+    #[test]
+    fn prices_view_types_tier_and_threshold_even_for_older_books() {
+        let o = options(Engine::Spark, "file:/tmp/wh");
+        let text = script(&o).unwrap();
+        assert!(text.contains("coalesce(lower(NULLIF(trim(tier), '')), 'standard') AS tier"), "{text}");
+        assert!(text.contains("CAST(NULLIF(trim(long_context_above), '') AS BIGINT) AS long_context_above"));
+        assert!(text.contains("> 200000 THEN CAST(200000 AS BIGINT)"), "the floor from the thresholds");
+        let mut old = o.clone();
+        old.price_columns.retain(|c| c != "tier" && c != "long_context_above");
+        let text = script(&old).unwrap();
+        assert!(text.contains("  'standard' AS tier") && text.contains("  CAST(NULL AS BIGINT) AS long_context_above"));
     }
 }

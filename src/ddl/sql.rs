@@ -146,6 +146,24 @@ named AS (
     )
 }
 
+/// `long_context_floor(total_input)` as a CASE expression over the `invocations` token columns: the largest of
+/// `thresholds` (the book's, [`crate::pricing::PriceBook::long_context_thresholds`]) that the request's total
+/// input (input + cache read + cache write tokens, missing counts 0) exceeds, NULL when none, as a BIGINT. The
+/// engines have no session functions; the DataFusion function (src/query/long_context.rs) takes the thresholds
+/// from the same book, so both group alike.
+pub fn long_context_floor(thresholds: &[i64]) -> String {
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    if sorted.is_empty() {
+        return "CAST(NULL AS BIGINT)".into();
+    }
+    let total = "coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)";
+    // Largest first: the first threshold the total exceeds is the largest one.
+    let arms: String = sorted.iter().map(|n| format!(" WHEN {total} > {n} THEN CAST({n} AS BIGINT)")).collect();
+    format!("CASE{arms} END")
+}
+
 /// The select-list items of `token_costs`: reads `c.n_input`, `c.n_cache_read`, `c.n_cache_write_5m`,
 /// `c.n_cache_write_1h`, `c.n_output`, the `c.*_rate` columns and `c.discount_multiplier`, and names the nine
 /// figures as [`crate::query::token_costs`] does, with its types (list figures at scale 16, net at scale 24).
@@ -194,6 +212,15 @@ mod tests {
     fn literals_follow_each_dialect() {
         assert_eq!(literal(Engine::Spark, r"^\s+'x"), r"'^\\s+\'x'");
         assert_eq!(literal(Engine::Athena, r"^\s+'x"), r"'^\s+''x'");
+    }
+
+    #[test]
+    fn long_context_floor_takes_the_largest_threshold_first() {
+        assert_eq!(long_context_floor(&[]), "CAST(NULL AS BIGINT)");
+        let sql = long_context_floor(&[200_000, 1_000_000, 200_000]);
+        assert_eq!(sql.matches(" WHEN ").count(), 2, "one arm per distinct threshold: {sql}");
+        let (big, small) = (sql.find("> 1000000 THEN").unwrap(), sql.find("> 200000 THEN").unwrap());
+        assert!(big < small, "largest first: {sql}");
     }
 
     #[test]

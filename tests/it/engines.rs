@@ -20,14 +20,68 @@ fn python() -> String {
 }
 
 /// A generated month slice with every kind of model id the generator makes (priced, unpriced, profiles,
-/// provisioned, custom, imported), ingested.
+/// provisioned, custom, imported), plus [`rule_cases`], ingested.
 fn generated_warehouse(t: &TestDir) -> PathBuf {
     let logs = t.path("logs");
     generate(&logs, 4000, 3, "s3", &["--seed", "11", "--start", "2025-11-28"]);
+    t.write("logs/rule-cases.json.gz", &gzip(rule_cases().join("\n").as_bytes()));
     let wh = t.warehouse();
     let summary = ingest_paths(&wh, &[logs]);
     assert!(summary.ingested > 3000, "{summary:?}");
     wh
+}
+
+/// Requests the generator does not make, one per rule of the price book that the engine views must restate:
+/// total input (input + cache read + cache write) just above and exactly at Sonnet 4.5's 200,000-token
+/// threshold, regional and global; above the book's threshold on a model without a long-context row; GovCloud on
+/// a model priced only for region `*` (never GovCloud) and on one with GovCloud rows (above the threshold too:
+/// the long-context row is `*`, so unpriced); service tiers flex and priority (no rows: unpriced), reserved (no
+/// per-token charge), and `resolvedServiceTier` default (Standard, not assumed). Built as tests/it/pricing.rs
+/// builds its long-context cases.
+fn rule_cases() -> Vec<String> {
+    let request = |id: &str, model: &str, region: &str, [input, read, write, output]: [i64; 4], extra: Value| {
+        let mut r = json!({
+            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2025-11-29T08:00:00Z",
+            "accountId": "111122223333", "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/app/rules"},
+            "region": region, "requestId": id, "operation": "Converse", "modelId": model,
+            "input": {"inputContentType": "application/json", "inputTokenCount": input,
+                      "cacheReadInputTokenCount": read, "cacheWriteInputTokenCount": write},
+            "output": {"outputContentType": "application/json", "outputTokenCount": output},
+        });
+        if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
+            r.extend(extra.clone());
+        }
+        r.to_string()
+    };
+    let sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let (us, global) = (format!("us.{sonnet}"), format!("global.{sonnet}"));
+    let haiku = "anthropic.claude-3-haiku-20240307-v1:0";
+    let none = Value::Null;
+    vec![
+        request("lc-above", &us, "us-east-1", [150_000, 40_000, 10_001, 900], none.clone()),
+        request("lc-at", &us, "us-east-1", [150_000, 40_000, 10_000, 900], none.clone()),
+        request("lc-global-above", &global, "us-west-2", [250_000, 0, 0, 10], none.clone()),
+        request("lc-no-row", haiku, "us-east-1", [300_000, 0, 0, 5], none.clone()),
+        request(
+            "gov-star-only",
+            "anthropic.claude-opus-4-20250514-v1:0",
+            "us-gov-west-1",
+            [1_000, 0, 0, 5],
+            none.clone(),
+        ),
+        request("gov-row", sonnet, "us-gov-west-1", [1_000, 0, 0, 5], none.clone()),
+        request("gov-lc", sonnet, "us-gov-west-1", [210_000, 0, 0, 5], none.clone()),
+        request("tier-flex", "amazon.nova-lite-v1:0", "us-east-1", [7_000, 0, 0, 333], json!({"serviceTier": "flex"})),
+        request("tier-priority", &us, "us-east-1", [7_000, 0, 0, 333], json!({"serviceTier": {"type": "priority"}})),
+        request("tier-reserved", &us, "us-east-1", [7_000, 0, 0, 333], json!({"serviceTier": "reserved"})),
+        request(
+            "tier-default",
+            "amazon.nova-lite-v1:0",
+            "us-east-1",
+            [7_000, 0, 0, 333],
+            json!({"serviceTier": "priority", "resolvedServiceTier": "default"}),
+        ),
+    ]
 }
 
 fn ok(out: Output, what: &str) -> String {
@@ -290,6 +344,10 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
     let ddl_file = t.write("spark.sql", script.as_bytes());
 
     let sums = cost_sums();
+    let rule_ids: Vec<String> = rule_cases()
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["requestId"].as_str().unwrap().to_string())
+        .collect();
     let ids = MODEL_IDS.iter().map(|id| format!("('{id}')")).chain(["(NULL)".to_string()]).collect::<Vec<_>>();
     let model_refs = bedrock_spend::ddl::sql::model_ref_ctes(bedrock_spend::ddl::Engine::Spark);
     let queries = json!({
@@ -298,9 +356,14 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
              sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS null_costs, {sums} \
              FROM bedrock.invocation_costs GROUP BY 1, 2"),
         "total": format!("SELECT count(*) AS requests, {sums} FROM bedrock.invocation_costs"),
+        "rule_cases": format!(
+            "SELECT request_id, price_tier, tier_assumed, long_context, price_status, priced, {sums} \
+             FROM bedrock.invocation_costs WHERE request_id IN ({}) GROUP BY 1, 2, 3, 4, 5, 6",
+            rule_ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ")),
         "groups": format!(
-            "SELECT CAST(day AS STRING) AS day, region, model_id, has_token_counts, has_output_tokens, model, provider, \
-             routing, inference_profile, price_status, priced, requests, {} FROM bedrock.usage_costs",
+            "SELECT CAST(day AS STRING) AS day, region, model_id, service_tier, long_context_floor, has_token_counts, \
+             has_output_tokens, model, provider, routing, inference_profile, price_tier, tier_assumed, long_context, \
+             price_status, priced, requests, {} FROM bedrock.usage_costs",
             COST_COLUMNS.iter().map(|c| format!("CAST({c} AS DECIMAL(38,12)) AS {c}")).collect::<Vec<_>>().join(", ")),
         "model_ids": format!(
             "WITH grouped AS (SELECT * FROM VALUES {} AS t(model_id)), {model_refs} \
@@ -360,15 +423,70 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
     assert!(unpriced > 0 && our_models.values().any(|r| r["price_status"] == "priced"), "{our_models:?}");
     assert!(our_models.len() >= 6, "several models: {:?}", our_models.keys());
 
-    let spark_groups = keyed(&rows("groups"), &["day", "region", "model_id", "has_token_counts", "has_output_tokens"]);
-    let our_groups = keyed(
-        &ours(queries["groups"].as_str().unwrap()),
-        &["day", "region", "model_id", "has_token_counts", "has_output_tokens"],
-    );
+    let grain =
+        ["day", "region", "model_id", "service_tier", "long_context_floor", "has_token_counts", "has_output_tokens"];
+    let spark_groups = keyed(&rows("groups"), &grain);
+    let our_groups = keyed(&ours(queries["groups"].as_str().unwrap()), &grain);
     assert_eq!(spark_groups.len(), our_groups.len(), "same usage_costs groups");
     for (key, mine) in &our_groups {
         let theirs = spark_groups.get(key).unwrap_or_else(|| panic!("Spark lacks group {key}"));
-        for c in ["model", "provider", "routing", "inference_profile", "price_status", "priced", "requests"] {
+        for c in [
+            "model",
+            "provider",
+            "routing",
+            "inference_profile",
+            "price_tier",
+            "tier_assumed",
+            "long_context",
+            "price_status",
+            "priced",
+            "requests",
+        ] {
+            assert_eq!(mine[c], theirs[c], "{key}: {c}");
+        }
+        largest = largest.max(assert_money_close(key, mine, theirs));
+    }
+
+    // The rule cases, request by request, and what DataFusion makes of them (worked out from the book's rows:
+    // Sonnet 4.5 has `*` long-context rows above 200000 for both routings, Haiku 3 none; Opus 4 only `*` rows;
+    // no flex or priority rows), so that each rule is exercised, not just agreed on.
+    let spark_cases = keyed(&rows("rule_cases"), &["request_id"]);
+    let our_cases = keyed(&ours(queries["rule_cases"].as_str().unwrap()), &["request_id"]);
+    assert_eq!(our_cases.len(), rule_ids.len(), "every rule case ingested: {:?}", our_cases.keys());
+    let case = |id: &str| &our_cases[&format!("\"{id}\"")];
+    for (id, long_context, status) in [
+        ("lc-above", true, "priced"),
+        ("lc-at", false, "priced"),
+        ("lc-global-above", true, "priced"),
+        ("lc-no-row", false, "priced"),
+        ("gov-star-only", false, "no price"),
+        ("gov-row", false, "priced"),
+        ("gov-lc", true, "no price"),
+        ("tier-flex", false, "no price"),
+        ("tier-priority", false, "no price"),
+        ("tier-reserved", false, "no per-token charge"),
+        ("tier-default", false, "priced"),
+    ] {
+        assert_eq!(
+            (case(id)["long_context"].as_bool(), case(id)["price_status"].as_str()),
+            (Some(long_context), Some(status)),
+            "{id}"
+        );
+    }
+    assert_eq!(case("tier-default")["tier_assumed"], false, "the record names its tier");
+    assert_eq!(case("lc-at")["tier_assumed"], true);
+    assert_eq!(case("tier-reserved")["price_tier"], "reserved");
+    // List costs from the Sonnet 4.5 rows (USD per million: input, cache read, cache write, output). At the
+    // threshold, regional standard 3.30, 0.33, 4.125, 16.50: 150000 x 3.30 + 40000 x 0.33 + 10000 x 4.125
+    // + 900 x 16.50 = 0.5643. One token above, regional long context 6.60, 0.66, 8.25, 24.75: 0.99 + 0.0264
+    // + 0.08250825 + 0.022275 = 1.12118325. Global above: 250000 x 6.00 + 10 x 22.50 = 1.500225.
+    let cost = |id: &str| money(&case(id)["list_cost_usd"]);
+    for (id, want) in [("lc-at", "0.5643"), ("lc-above", "1.12118325"), ("lc-global-above", "1.500225")] {
+        assert_eq!(cost(id), Some(Decimal::from_str(want).unwrap()), "{id}");
+    }
+    for (key, mine) in &our_cases {
+        let theirs = spark_cases.get(key).unwrap_or_else(|| panic!("Spark lacks {key}"));
+        for c in ["price_tier", "tier_assumed", "long_context", "price_status", "priced"] {
             assert_eq!(mine[c], theirs[c], "{key}: {c}");
         }
         largest = largest.max(assert_money_close(key, mine, theirs));
