@@ -2,16 +2,52 @@
 -- Parameters: $since (date, inclusive), $until (date, exclusive).
 -- Columns: principal, account_id, requests, models (distinct models used), input_tokens, output_tokens, cost_usd,
 --   unpriced_requests.
+-- Priced group by group, not request by request: the requests are first summed by the columns shown plus the
+-- pricing grain of `usage_costs` (day, region, model_id, service_tier, long_context_floor, has_token_counts,
+-- has_output_tokens, written as in `invocation_costs`), and each group's sums are priced at its `usage_costs`
+-- rates through `token_costs`. Costs are linear in the token counts, so this equals summing `invocation_costs`
+-- exactly, at a fraction of the work (per-request pricing was most of this query's time at 10M records).
+WITH grouped AS (
+  SELECT coalesce(principal, '(unknown)') AS principal, account_id,
+    day, region, model_id, service_tier,
+    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
+      AS long_context_floor,
+    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
+      OR cache_write_tokens IS NOT NULL AS has_token_counts,
+    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
+    count(*) AS requests,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+    sum(cache_write_1h_tokens) AS cache_write_1h_tokens
+  FROM invocations
+  WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+),
+costed AS (
+  SELECT g.principal, g.account_id, g.requests, g.input_tokens, g.output_tokens, u.model, u.priced,
+    token_costs(
+      coalesce(g.input_tokens, 0), coalesce(g.cache_read_tokens, 0),
+      coalesce(g.cache_write_tokens, 0) - coalesce(g.cache_write_1h_tokens, 0), coalesce(g.cache_write_1h_tokens, 0),
+      coalesce(g.output_tokens, 0),
+      u.input_rate, u.cache_read_rate, u.cache_write_rate, u.cache_write_1h_rate, u.output_rate,
+      u.batch_input_rate, u.batch_output_rate, u.discount_multiplier
+    )['cost_usd'] AS cost_usd
+  FROM grouped g
+  JOIN usage_costs u ON (u.day IS NOT DISTINCT FROM g.day) AND (u.region IS NOT DISTINCT FROM g.region)
+    AND (u.model_id IS NOT DISTINCT FROM g.model_id) AND (u.has_token_counts IS NOT DISTINCT FROM g.has_token_counts)
+    AND (u.has_output_tokens IS NOT DISTINCT FROM g.has_output_tokens)
+    AND (u.service_tier IS NOT DISTINCT FROM g.service_tier)
+    AND (u.long_context_floor IS NOT DISTINCT FROM g.long_context_floor)
+)
 SELECT
-  coalesce(principal, '(unknown)') AS principal,
+  principal,
   account_id,
-  count(*) AS requests,
+  sum(requests) AS requests,
   count(DISTINCT model) AS models,
   sum(input_tokens) AS input_tokens,
   sum(output_tokens) AS output_tokens,
   CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS cost_usd,
-  sum(CASE WHEN priced THEN 0 ELSE 1 END) AS unpriced_requests
-FROM invocation_costs
-WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
+  sum(CASE WHEN priced THEN 0 ELSE requests END) AS unpriced_requests
+FROM costed
 GROUP BY 1, 2
 ORDER BY cost_usd DESC NULLS LAST, requests DESC, principal, account_id

@@ -19,7 +19,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, PrimitiveArray, StructArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Decimal128Type, Field, Fields, Int64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
@@ -74,13 +75,13 @@ pub struct Costs {
 
 /// Apply the rates to the tokens. `None` from an overflow is told apart from NULL by the caller's `Err`.
 pub fn costs(t: Tokens, r: TokenRates) -> std::result::Result<Costs, &'static str> {
-    let mul = |n: i128, rate: Option<i128>| rate.map(|rate| n.checked_mul(rate).ok_or("overflow")).transpose();
+    let mul = |n: i128, rate: Option<i128>| rate.map(|rate| checked_mul(n, rate).ok_or("overflow")).transpose();
     let add = |a: Option<i128>, b: Option<i128>| match (a, b) {
         (Some(a), Some(b)) => a.checked_add(b).map(Some).ok_or("overflow"),
         _ => Ok(None),
     };
     let net = |list: Option<i128>| match (list, r.multiplier) {
-        (Some(v), Some(m)) => v.checked_mul(m).map(Some).ok_or("overflow"),
+        (Some(v), Some(m)) => checked_mul(v, m).map(Some).ok_or("overflow"),
         _ => Ok(None),
     };
     let all_input = [t.cache_read, t.cache_write_5m, t.cache_write_1h]
@@ -102,6 +103,15 @@ pub fn costs(t: Tokens, r: TokenRates) -> std::result::Result<Costs, &'static st
         list: [input, output, cache_read, cache_write, list],
         net: [net(list)?, net(uncached)?, net(savings)?, net(batch)?],
     })
+}
+
+/// `a * b`, `None` on overflow. Operands that fit in 64 bits (every token count, every rate, the multiplier and any
+/// realistic cost) cannot overflow 128 bits, so they skip the general overflow check: for 128-bit operands that
+/// check is a library call (`__muloti4`) that made this function the most expensive step of `invocation_costs`.
+#[inline]
+fn checked_mul(a: i128, b: i128) -> Option<i128> {
+    const SMALL: u128 = i64::MAX as u128;
+    if a.unsigned_abs() <= SMALL && b.unsigned_abs() <= SMALL { Some(a * b) } else { a.checked_mul(b) }
 }
 
 /// The SQL function.
@@ -150,38 +160,43 @@ impl ScalarUDFImpl for TokenCosts {
             .map(|a| arrow::compute::cast(a, &DataType::Decimal128(38, PER_TOKEN_SCALE)))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let multiplier = arrow::compute::cast(&arrays[12], &DataType::Decimal128(38, MULTIPLIER_SCALE))?;
-        let count = |i: usize, row: usize| -> Option<i128> {
-            let a = counts[i].as_primitive::<Int64Type>();
-            a.is_valid(row).then(|| i128::from(a.value(row)))
-        };
-        let decimal = |a: &ArrayRef, row: usize| -> Option<i128> {
-            let a = a.as_primitive::<Decimal128Type>();
-            a.is_valid(row).then(|| a.value(row))
+        // Plain slices and validity bitmaps, taken once outside the row loop: this function runs on every request
+        // of `invocation_costs`, and per-row array access (downcast, bounds and null checks) cost more than the
+        // arithmetic.
+        let counts: Vec<&PrimitiveArray<Int64Type>> = counts.iter().map(|a| a.as_primitive::<Int64Type>()).collect();
+        let rates: Vec<&PrimitiveArray<Decimal128Type>> =
+            rates.iter().chain(std::iter::once(&multiplier)).map(|a| a.as_primitive::<Decimal128Type>()).collect();
+        let count_nulls =
+            counts.iter().fold(None, |acc: Option<NullBuffer>, a| NullBuffer::union(acc.as_ref(), a.nulls()));
+        let count_values: Vec<&[i64]> = counts.iter().map(|a| a.values().as_ref()).collect();
+        let rate_values: Vec<&[i128]> = rates.iter().map(|a| a.values().as_ref()).collect();
+        let rate_nulls: Vec<Option<&NullBuffer>> = rates.iter().map(|a| a.nulls()).collect();
+        let rate = |i: usize, row: usize| -> Option<i128> {
+            rate_nulls[i].is_none_or(|nulls| nulls.is_valid(row)).then(|| rate_values[i][row])
         };
         let mut list: Vec<Decimal128Builder> = (0..5).map(|_| Decimal128Builder::with_capacity(rows)).collect();
         let mut net: Vec<Decimal128Builder> = (0..4).map(|_| Decimal128Builder::with_capacity(rows)).collect();
         for row in 0..rows {
-            let n = [count(0, row), count(1, row), count(2, row), count(3, row), count(4, row)];
-            let result = match n {
-                [Some(input), Some(cache_read), Some(cache_write_5m), Some(cache_write_1h), Some(output)] => {
-                    let tokens = Tokens { input, cache_read, cache_write_5m, cache_write_1h, output };
-                    let r = |i: usize| decimal(&rates[i], row);
-                    let rates = TokenRates {
-                        input: r(0),
-                        cache_read: r(1),
-                        cache_write: r(2),
-                        cache_write_1h: r(3),
-                        output: r(4),
-                        batch_input: r(5),
-                        batch_output: r(6),
-                        multiplier: decimal(&multiplier, row),
-                    };
-                    match costs(tokens, rates) {
-                        Ok(c) => c,
-                        Err(e) => return exec_err!("token_costs: {e} in row {row}"),
-                    }
+            let result = if count_nulls.as_ref().is_none_or(|nulls| nulls.is_valid(row)) {
+                let n = |i: usize| i128::from(count_values[i][row]);
+                let tokens =
+                    Tokens { input: n(0), cache_read: n(1), cache_write_5m: n(2), cache_write_1h: n(3), output: n(4) };
+                let rates = TokenRates {
+                    input: rate(0, row),
+                    cache_read: rate(1, row),
+                    cache_write: rate(2, row),
+                    cache_write_1h: rate(3, row),
+                    output: rate(4, row),
+                    batch_input: rate(5, row),
+                    batch_output: rate(6, row),
+                    multiplier: rate(7, row),
+                };
+                match costs(tokens, rates) {
+                    Ok(c) => c,
+                    Err(e) => return exec_err!("token_costs: {e} in row {row}"),
                 }
-                _ => Costs::default(),
+            } else {
+                Costs::default()
             };
             for (b, v) in list.iter_mut().zip(result.list) {
                 b.append_option(v);
@@ -232,6 +247,16 @@ mod tests {
         // Net at scale 24, times 0.875: uncached = 1600 * 3 + 7500 = 12300; batch = 1600 * 1.5 + 500 * 7.5 = 6150.
         let net = |micro_usd: i128| Some(micro_usd * 10i128.pow(24 - 6) * 875 / 1000);
         assert_eq!(c.net, [net(12285), net(12300), net(15), net(6150)]);
+    }
+
+    #[test]
+    fn multiplication_is_exact_and_overflow_still_caught() {
+        let big = i128::from(i64::MAX);
+        assert_eq!(checked_mul(big, -big), Some(-(big * big)), "64-bit operands: the exact product");
+        assert_eq!(checked_mul(big + 1, 3), Some((big + 1) * 3), "past 64 bits: the general path, still exact");
+        assert_eq!(checked_mul(i128::MAX / 2, 3), None, "a product past 128 bits is an overflow");
+        assert_eq!(checked_mul(i128::MIN, 1), Some(i128::MIN));
+        assert_eq!(checked_mul(i128::MIN, -1), None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ fn benchmark_script_smoke_run() {
         "round by round",
         "in CPU seconds (user + sys)",
         "CPU s (median)",
+        "recommend: bedrock-spend",
+        "report (HTML, month 2025-11):",
     ] {
         assert!(table.contains(row), "{row} in:\n{table}");
     }
