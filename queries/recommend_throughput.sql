@@ -48,7 +48,9 @@ per_minute AS (
     AND (u.has_output_tokens IS NOT DISTINCT FROM g.has_output_tokens)
     AND (u.service_tier IS NOT DISTINCT FROM g.service_tier)
     AND (u.long_context_floor IS NOT DISTINCT FROM g.long_context_floor)
-  WHERE u.price_status = 'priced' AND u.model IS NOT NULL
+  -- The period again, on the rates' side, so `usage_costs` groups only the period's requests.
+  WHERE u.day >= CAST($since AS DATE) AND u.day < CAST($until AS DATE)
+    AND u.price_status = 'priced' AND u.model IS NOT NULL
   GROUP BY 1, 2, 3
 ),
 ranked AS (

@@ -38,6 +38,8 @@ costed AS (
     AND (u.has_output_tokens IS NOT DISTINCT FROM g.has_output_tokens)
     AND (u.service_tier IS NOT DISTINCT FROM g.service_tier)
     AND (u.long_context_floor IS NOT DISTINCT FROM g.long_context_floor)
+  -- The period again, on the rates' side, so `usage_costs` groups only the period's requests.
+  WHERE u.day >= CAST($since AS DATE) AND u.day < CAST($until AS DATE)
 )
 SELECT
   principal,

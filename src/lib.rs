@@ -27,6 +27,7 @@ pub mod generate;
 pub mod ingest;
 pub mod model_id;
 pub mod notify;
+pub mod output_file;
 pub mod pricing;
 pub mod query;
 pub mod recommend;

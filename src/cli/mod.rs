@@ -583,22 +583,16 @@ fn write_statement(statement: Statement, args: &OutputArgs) -> Result<output::Wr
             stream_into(statement, output::ResultWriter::new(out, args.format, args.maxrows), &schema)
         }
         Some(path) => {
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-            let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            let result = stream_into(
+            let (file, pending) =
+                crate::output_file::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let written = stream_into(
                 statement,
                 output::ResultWriter::new(std::io::BufWriter::new(file), args.format, 0),
                 &schema,
             )
-            .and_then(|written| {
-                std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-                Ok(written)
-            });
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result.with_context(|| format!("writing {}", path.display()))
+            .with_context(|| format!("writing {}", path.display()))?;
+            pending.commit().with_context(|| format!("writing {}", path.display()))?;
+            Ok(written)
         }
     }
 }
@@ -774,17 +768,9 @@ fn run_sync(settings: &Settings, args: &SyncArgs) -> Result<Outcome> {
     Ok(if diff.prices_changed() { Outcome::Partial } else { Outcome::Ok })
 }
 
-/// Write a file whole or not at all: a temporary file beside it, renamed over it.
+/// Write a file whole or not at all (see [`crate::output_file`]).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::output_file::write_whole(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The one async runtime of the process: queries block on it from the main thread, and ingest workers block on
@@ -1076,7 +1062,7 @@ fn run_recommend(settings: &Settings, args: &RecommendArgs) -> Result<Outcome> {
     let mut buffer = Vec::new();
     crate::recommend::render::render(&mut buffer, &recs, args.format)?;
     match (&args.output, &recipients) {
-        (Some(path), _) => write_whole(path, &buffer)?,
+        (Some(path), _) => write_atomically(path, &buffer)?,
         (None, None) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&buffer)?;
@@ -1260,21 +1246,6 @@ fn render_to_vec(report: &MonthlyReport, format: ReportFormat) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// Write `bytes` to `path` whole or not at all (beside it, then renamed).
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        // A device or pipe (/dev/null, /dev/stdout) is written in place.
-        return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
-    }
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing {}", path.display()))
-}
-
 fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
     let period = parse_report_month(&args.month, Utc::now())?;
     let recipients = email_recipients(settings, &args.email_to, args.dry_run)?;
@@ -1282,7 +1253,7 @@ fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
     let report = build_report(settings, &session, &period)?;
     let rendered = render_to_vec(&report, args.format)?;
     match (&args.output, &recipients) {
-        (Some(path), _) => write_whole(path, &rendered)?,
+        (Some(path), _) => write_atomically(path, &rendered)?,
         (None, None) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&rendered)?;

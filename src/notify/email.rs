@@ -130,14 +130,8 @@ pub fn build_message(from: &str, to: &[Address], email: &Email) -> Result<Messag
 
 /// Write the message as a `.eml` file (whole or not at all).
 pub fn write_eml(path: &Path, message: &Message) -> Result<(), Error> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    let err = |source| Error::WriteEml { path: path.to_path_buf(), source };
-    std::fs::write(&tmp, message.formatted()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+    crate::output_file::write_whole(path, &message.formatted())
+        .map_err(|source| Error::WriteEml { path: path.to_path_buf(), source })
 }
 
 /// Build and deliver `email` to `to`. Returns a warning when the server accepted the message but the goodbye

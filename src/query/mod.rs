@@ -9,6 +9,7 @@ mod context;
 pub mod functions;
 pub mod long_context;
 pub mod period;
+mod period_cache;
 pub mod rows;
 mod session;
 pub mod token_costs;

@@ -17,6 +17,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
+use super::period_cache::{self, PeriodCached};
 use super::rows::{Columns, TypedQuery, UnpricedTotals, WarehouseExtent};
 use super::{Error, Period, catalog, context};
 use crate::pricing::Pricing;
@@ -266,6 +267,47 @@ impl Session {
     pub async fn extent(&self) -> Result<WarehouseExtent, Error> {
         let rows = self.rows::<WarehouseExtent>(&Params::new()).await?;
         Ok(rows.into_iter().next().unwrap_or(WarehouseExtent { first_day: None, last_day: None, requests: 0 }))
+    }
+
+    /// Keep `usage_costs` over `period` in memory for the rest of this session: commands that read the same period
+    /// many times (the report, the recommender) group its requests once instead of once per read. Reads of other
+    /// days still go to the view (see [`super::period_cache`]). Asking again for a period already held does nothing.
+    pub async fn cache_usage_costs(&self, period: &Period) -> Result<(), Error> {
+        const VIEW: &str = "usage_costs";
+        let registered = |source| Error::Register { table: VIEW, path: String::new(), source };
+        let inner = self.ctx.table_provider(VIEW).await.map_err(registered)?;
+        let provider: &dyn std::any::Any = inner.as_ref();
+        if provider.downcast_ref::<PeriodCached>().is_some_and(|held| held.holds(period)) {
+            return Ok(());
+        }
+        let day = |d: NaiveDate| datafusion::prelude::lit(ScalarValue::Date32(Some(period_cache::date32(d))));
+        let filter = datafusion::prelude::col("day")
+            .gt_eq(day(period.since()))
+            .and(datafusion::prelude::col("day").lt(day(period.until())));
+        let label = "usage_costs (cached for the period)";
+        let limit = self.limit_bytes;
+        let batches = self
+            .ctx
+            .table(VIEW)
+            .await
+            .and_then(|df| df.filter(filter))
+            .map_err(|e| Error::execution(label, limit, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::execution(label, limit, e))?;
+        // The view's declared schema, not the plan's: they can differ in nullability, and the memo must read as the
+        // view it stands in for.
+        let schema = inner.schema();
+        let batches = batches
+            .into_iter()
+            .map(|batch| arrow::array::RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| registered(e.into()))?;
+        let rows = datafusion::catalog::MemTable::try_new(schema, vec![batches]).map_err(registered)?;
+        let cached = PeriodCached::new(inner, rows, period.since(), period.until());
+        self.ctx.deregister_table(VIEW).map_err(registered)?;
+        self.ctx.register_table(VIEW, Arc::new(cached)).map_err(registered)?;
+        Ok(())
     }
 
     /// Requests and tokens in `period` that have no price.

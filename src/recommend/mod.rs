@@ -176,6 +176,9 @@ pub async fn recommend(
     period: &Period,
     config: &RecommendConfig,
 ) -> Result<Vec<Recommendation>, Error> {
+    // The rules read `usage_costs` over this period many times (directly, and as the rates of the queries that
+    // price group by group): group it once.
+    session.cache_usage_costs(period).await?;
     let extent = session.extent().await?;
     let (Some(first), Some(last)) = (extent.first_day, extent.last_day) else {
         return Ok(Vec::new());

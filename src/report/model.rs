@@ -288,6 +288,10 @@ pub async fn gather(session: &Session, period: &Period, options: &GatherOptions<
     let month = period.month_label().ok_or(Error::NotAMonth { since: period.since(), until: period.until() })?;
     let params = Params::new().period(period);
     let q = |section: &'static str| move |source: crate::query::Error| Error::Query { section, source };
+    // Every section and the recommender read `usage_costs` over this month or the one before: group them once.
+    let hull =
+        period.previous_month().and_then(|prev| Period::new(prev.since(), period.until()).ok()).unwrap_or(*period);
+    session.cache_usage_costs(&hull).await.map_err(q("usage costs"))?;
     let previous_params = period.previous_month().map(|prev| Params::new().period(&prev));
     let previous = async {
         match &previous_params {
