@@ -4,8 +4,10 @@
 //! Why not a charting crate: plotters (the one that writes SVG) lays out axis labels by measuring text, which
 //! needs a font backend (`ttf` pulls fontconfig/freetype system libraries, `ab_glyph` needs a font file embedded);
 //! without one its chart builder cannot place labels. This chart is a few rectangles and labels, and writing it
-//! directly keeps the output small, deterministic to the byte, free of fonts and safe to inline in an email.
-//! Geometry is computed in `f64` (pixels only; money stays exact elsewhere) and printed with one decimal.
+//! directly keeps the output small and deterministic to the byte, with no font in the HTML file (the browser
+//! brings its own). Email clients that drop inline SVG get the same SVG drawn as PNG by [`super::raster`], which
+//! does embed a font. Geometry is computed in `f64` (pixels only; money stays exact elsewhere) and printed with one
+//! decimal.
 
 use std::fmt::Write as _;
 
