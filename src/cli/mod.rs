@@ -1109,6 +1109,7 @@ pub fn recommend_email(
         subject: render::subject(recs, &context),
         text: String::from_utf8(text).context("the recommendations' text")?,
         html: String::from_utf8(html).context("the recommendations' HTML")?,
+        related: Vec::new(),
         attachments: vec![crate::notify::Attachment {
             filename: format!("bedrock-spend-recommendations-{}-to-{last}.json", period.since()),
             content_type: "application/json".to_string(),
@@ -1276,14 +1277,23 @@ fn run_report(settings: &Settings, args: &ReportArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The report as an email: HTML body, the Markdown as the plain-text alternative, the CSV attached.
+/// The report as an email: HTML body with the chart as an inline PNG beside it (Gmail and Outlook desktop drop
+/// inline SVG), the Markdown as the plain-text alternative, the CSV attached.
 pub fn report_email(report: &MonthlyReport) -> Result<crate::notify::Email> {
     let text = String::from_utf8(render_to_vec(report, ReportFormat::Markdown)?).context("the report's text")?;
-    let html = String::from_utf8(render_to_vec(report, ReportFormat::Html)?).context("the report's HTML")?;
+    let chart_cid = format!("daily-spend-{}@bedrock-spend", report.month);
+    let body = crate::report::render_email_html(report, &chart_cid)?;
+    let related = body.chart_png.map(|png| crate::notify::Related {
+        content_id: chart_cid,
+        filename: format!("bedrock-spend-{}-daily.png", report.month),
+        content_type: "image/png".to_string(),
+        body: png,
+    });
     Ok(crate::notify::Email {
         subject: crate::report::subject(report),
         text,
-        html,
+        html: body.html,
+        related: related.into_iter().collect(),
         attachments: vec![crate::notify::Attachment {
             filename: format!("bedrock-spend-{}.csv", report.month),
             content_type: "text/csv; charset=utf-8".to_string(),

@@ -20,13 +20,28 @@ use crate::config::{SmtpConfig, SmtpTls};
 /// How long one SMTP exchange may take before the send fails.
 const TIMEOUT_SECS: u64 = 60;
 
-/// A message to send: the subject, an HTML body with its plain-text alternative, and attachments.
+/// A message to send: the subject, an HTML body with its plain-text alternative, the parts the HTML shows inline
+/// (images it references as `cid:`), and attachments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Sent beside the HTML in a `multipart/related`, each with its `Content-ID`.
+    pub related: Vec<Related>,
     pub attachments: Vec<Attachment>,
+}
+
+/// A part the HTML body shows inline, e.g. an image it references as `<img src="cid:{content_id}">`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    /// The `Content-ID` without its angle brackets, e.g. `chart-2025-12@bedrock-spend`.
+    pub content_id: String,
+    /// The name a reader sees when saving it, e.g. `daily-spend-2025-12.png`.
+    pub filename: String,
+    /// A MIME type, e.g. `image/png`.
+    pub content_type: String,
+    pub body: Vec<u8>,
 }
 
 /// A file attached to an [`Email`].
@@ -57,6 +72,8 @@ pub enum Error {
     Recipient { address: String, source: lettre::address::AddressError },
     #[error("cannot build the message")]
     Build(#[from] lettre::error::Error),
+    #[error("invalid MIME type {content_type:?} for {filename}")]
+    ContentType { filename: String, content_type: String, source: lettre::message::header::ContentTypeErr },
     #[error("cannot read the CA certificate {path} (smtp.ca_file)")]
     CaFile { path: PathBuf, source: std::io::Error },
     #[error("the CA certificate {path} is not a PEM certificate (smtp.ca_file)")]
@@ -107,7 +124,14 @@ pub fn parse_recipients(list: &[String]) -> Result<Vec<Address>, Error> {
 }
 
 /// The MIME message: `multipart/mixed` of a `multipart/alternative` (plain text first, then HTML) and the
-/// attachments. lettre adds the `Date` and `Message-ID` headers.
+/// attachments. With related parts the HTML alternative is a `multipart/related` of the HTML and those parts
+/// (RFC 2387), so clients show them in the body rather than as attachments:
+///
+/// ```text
+/// multipart/mixed [ multipart/alternative [ text/plain, multipart/related [ text/html, image/png ] ], text/csv ]
+/// ```
+///
+/// lettre adds the `Date` and `Message-ID` headers.
 pub fn build_message(from: &str, to: &[Address], email: &Email) -> Result<Message, Error> {
     let sender: Mailbox = from.parse().map_err(|source| Error::Sender { address: from.to_string(), source })?;
     if to.is_empty() {
@@ -117,13 +141,31 @@ pub fn build_message(from: &str, to: &[Address], email: &Email) -> Result<Messag
     for address in to {
         builder = builder.to(Mailbox::new(None, address.clone()));
     }
-    let alternative = MultiPart::alternative()
-        .singlepart(SinglePart::plain(email.text.clone()))
-        .singlepart(SinglePart::html(email.html.clone()));
+    let content_type = |filename: &str, text: &str| {
+        ContentType::parse(text).map_err(|source| Error::ContentType {
+            filename: filename.to_string(),
+            content_type: text.to_string(),
+            source,
+        })
+    };
+    let plain = MultiPart::alternative().singlepart(SinglePart::plain(email.text.clone()));
+    let html = SinglePart::html(email.html.clone());
+    let alternative = if email.related.is_empty() {
+        plain.singlepart(html)
+    } else {
+        let mut related = MultiPart::related().singlepart(html);
+        for r in &email.related {
+            let part = MimeAttachment::new_inline_with_name(r.content_id.clone(), r.filename.clone())
+                .body(r.body.clone(), content_type(&r.filename, &r.content_type)?);
+            related = related.singlepart(part);
+        }
+        plain.multipart(related)
+    };
     let mut mixed = MultiPart::mixed().multipart(alternative);
     for a in &email.attachments {
-        let content_type = ContentType::parse(&a.content_type).unwrap_or(ContentType::TEXT_PLAIN);
-        mixed = mixed.singlepart(MimeAttachment::new(a.filename.clone()).body(a.body.clone(), content_type));
+        let part =
+            MimeAttachment::new(a.filename.clone()).body(a.body.clone(), content_type(&a.filename, &a.content_type)?);
+        mixed = mixed.singlepart(part);
     }
     Ok(builder.multipart(mixed)?)
 }
@@ -244,6 +286,7 @@ mod tests {
             subject: "Spend, December 2025: $5.37".into(),
             text: "plain".into(),
             html: "<p>html</p>".into(),
+            related: vec![],
             attachments: vec![Attachment {
                 filename: "report-2025-12.csv".into(),
                 content_type: "text/csv; charset=utf-8".into(),
@@ -270,6 +313,34 @@ mod tests {
         assert!(text.contains("multipart/alternative") && text.contains("multipart/mixed"));
         assert!(text.contains("Content-Type: text/plain") && text.contains("Content-Type: text/html"));
         assert!(text.contains("filename=\"report-2025-12.csv\""), "{text}");
+    }
+
+    /// With a related part: the HTML and the image sit in one `multipart/related` inside the alternative, the image
+    /// with the Content-ID the HTML names, and the attachment stays outside.
+    #[test]
+    fn related_parts_go_beside_the_html() {
+        let to = parse_recipients(&["finance@example.test".into()]).unwrap();
+        let mut e = email();
+        e.html = r#"<img src="cid:chart@test">"#.into();
+        e.related = vec![Related {
+            content_id: "chart@test".into(),
+            filename: "chart.png".into(),
+            content_type: "image/png".into(),
+            body: vec![0x89, b'P', b'N', b'G'],
+        }];
+        let text = String::from_utf8(build_message("a@b.test", &to, &e).unwrap().formatted()).unwrap();
+        let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("no {needle} in {text}"));
+        assert!(at("multipart/mixed") < at("multipart/alternative"));
+        assert!(at("multipart/alternative") < at("Content-Type: text/plain"));
+        assert!(at("Content-Type: text/plain") < at("multipart/related"));
+        assert!(at("multipart/related") < at("Content-Type: text/html"));
+        assert!(at("Content-Type: text/html") < at("Content-ID: <chart@test>"));
+        assert!(at("Content-ID: <chart@test>") < at("filename=\"report-2025-12.csv\""));
+        assert!(text.contains("Content-Type: image/png") && text.contains("Content-Disposition: inline"), "{text}");
+
+        e.related[0].content_type = "not a type".into();
+        let err = build_message("a@b.test", &to, &e).unwrap_err();
+        assert!(matches!(&err, Error::ContentType { filename, .. } if filename == "chart.png"), "{err}");
     }
 
     #[test]

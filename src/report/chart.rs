@@ -4,8 +4,10 @@
 //! Why not a charting crate: plotters (the one that writes SVG) lays out axis labels by measuring text, which
 //! needs a font backend (`ttf` pulls fontconfig/freetype system libraries, `ab_glyph` needs a font file embedded);
 //! without one its chart builder cannot place labels. This chart is a few rectangles and labels, and writing it
-//! directly keeps the output small, deterministic to the byte, free of fonts and safe to inline in an email.
-//! Geometry is computed in `f64` (pixels only; money stays exact elsewhere) and printed with one decimal.
+//! directly keeps the output small and deterministic to the byte, with no font in the HTML file (the browser
+//! brings its own). Email clients that drop inline SVG get the same SVG drawn as PNG by [`super::raster`], which
+//! does embed a font. Geometry is computed in `f64` (pixels only; money stays exact elsewhere) and printed with one
+//! decimal.
 
 use std::fmt::Write as _;
 
@@ -13,7 +15,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::format;
-use super::model::Daily;
+use super::model::{Daily, MonthlyReport};
 
 /// Okabe-Ito colours, most distinct first; the last is for `other`.
 pub const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D1F", "#999999"];
@@ -30,8 +32,59 @@ pub fn colour(i: usize, n: usize, name: &str) -> &'static str {
     if name == "other" && i + 1 == n { PALETTE[PALETTE.len() - 1] } else { PALETTE[i % (PALETTE.len() - 1)] }
 }
 
-/// The chart, or a short note when there is no priced spend to draw. `title` names the month (for the x axis).
-pub fn daily_svg(daily: &Daily, month_name: &str) -> String {
+/// The chart drawn: the SVG, its size in CSS pixels (the email's `<img>` shows the PNG at this size) and a text
+/// alternative for clients that show no images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyChart {
+    pub svg: String,
+    pub width: u32,
+    pub height: u32,
+    pub alt: String,
+}
+
+/// The chart of `daily`; `month_name` names the month (for the title and the x axis).
+pub fn daily_chart(daily: &Daily, month_name: &str) -> DailyChart {
+    let svg = daily_svg(daily, month_name);
+    let (width, height) = size(daily);
+    DailyChart { svg, width, height, alt: alt_text(daily, month_name) }
+}
+
+/// The chart of `report`'s month, or `None` when there is no priced spend to draw.
+pub fn daily_chart_of(report: &MonthlyReport) -> Option<DailyChart> {
+    report
+        .daily
+        .totals
+        .iter()
+        .any(|v| *v > Decimal::ZERO)
+        .then(|| daily_chart(&report.daily, &super::render::month_name(&report.month)))
+}
+
+/// Width and height in whole pixels (every layout constant is whole).
+fn size(daily: &Daily) -> (u32, u32) {
+    let legend_rows = daily.series.len().div_ceil(2);
+    (WIDTH as u32, (TOP + PLOT_HEIGHT + 44.0 + legend_rows as f64 * LEGEND_ROW + 6.0) as u32)
+}
+
+/// What the picture says, for a reader whose client blocks images: the busiest day and the models drawn.
+fn alt_text(daily: &Daily, month_name: &str) -> String {
+    let mut alt = format!("Daily spend by model, {month_name}, stacked bars per day");
+    let busiest = daily.days.iter().zip(&daily.totals).fold(None, |best: Option<(_, Decimal)>, (d, v)| match best {
+        Some((_, b)) if b >= *v => best,
+        _ => Some((d, *v)),
+    });
+    if let Some((day, v)) = busiest.filter(|(_, v)| *v > Decimal::ZERO) {
+        let _ = write!(alt, "; highest day {} at {}", day.format("%b %-d"), format::usd(Some(v)));
+    }
+    if !daily.series.is_empty() {
+        let names: Vec<&str> = daily.series.iter().map(|s| s.name.as_str()).collect();
+        let _ = write!(alt, "; models: {}", names.join(", "));
+    }
+    alt.push_str(". The figures are in the tables below and the attached CSV.");
+    alt
+}
+
+/// The chart's SVG. `month_name` names the month (for the title and the x axis).
+fn daily_svg(daily: &Daily, month_name: &str) -> String {
     let max = daily.totals.iter().copied().max().unwrap_or(Decimal::ZERO);
     let (step, ticks) = nice_ticks(max);
     let top_value = step * Decimal::from(ticks);
@@ -39,9 +92,8 @@ pub fn daily_svg(daily: &Daily, month_name: &str) -> String {
     let plot_width = WIDTH - LEFT - RIGHT;
     let slot = plot_width / n as f64;
     let bar = (slot * 0.72).max(1.0);
-    let legend_rows = daily.series.len().div_ceil(2);
     let axis_bottom = TOP + PLOT_HEIGHT;
-    let height = axis_bottom + 44.0 + legend_rows as f64 * LEGEND_ROW + 6.0;
+    let height = f64::from(size(daily).1);
     let y = |v: Decimal| -> f64 {
         let frac = if top_value.is_zero() { 0.0 } else { (v / top_value).to_f64().unwrap_or(0.0) };
         axis_bottom - frac * PLOT_HEIGHT
@@ -196,10 +248,19 @@ mod tests {
             ],
             totals: vec![d("3"), d("3")],
         };
-        let svg = daily_svg(&daily, "December 2025");
+        let chart = daily_chart(&daily, "December 2025");
+        let svg = &chart.svg;
         // 3 bars + 2 legend swatches.
         assert_eq!(svg.matches("<rect").count(), 5, "{svg}");
         assert!(svg.contains("a&lt;b") && !svg.contains("a<b"), "names are escaped");
         assert!(svg.contains("#0072B2") && svg.contains("#E69F00"));
+        // One legend row of 18 px below the 240 px plot, its 12 px top margin and the 44 px of axis labels, + 6.
+        assert_eq!((chart.width, chart.height), (700, 12 + 240 + 44 + 18 + 6));
+        assert!(svg.contains(r#"width="700" height="320""#), "{svg}");
+        assert_eq!(
+            chart.alt,
+            "Daily spend by model, December 2025, stacked bars per day; highest day Dec 1 at $3.00; models: a<b, c. \
+             The figures are in the tables below and the attached CSV."
+        );
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::chart;
 use super::format::{count, percent, percent_change, tokens, usd, usd_change};
 use super::model::MonthlyReport;
+use super::raster;
 
 /// The output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +32,8 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("cannot write the report")]
     Write(#[from] std::io::Error),
+    #[error("cannot draw the {month} chart as PNG")]
+    Chart { month: String, source: raster::Error },
 }
 
 /// Rows a table shows before the rest are summed into one line.
@@ -51,12 +54,39 @@ pub fn render<W: Write>(report: &MonthlyReport, format: ReportFormat, out: &mut 
 
 /// One self-contained HTML file: inline CSS, an inline SVG chart, no scripts, no external assets.
 pub fn render_html<W: Write>(report: &MonthlyReport, out: &mut W) -> Result<(), Error> {
-    render_template("report.html", HTML_TEMPLATE, report, out)
+    render_template("report.html", HTML_TEMPLATE, View::of(report), out)
+}
+
+/// The HTML body of the report's email and the chart it shows as a PNG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailHtml {
+    pub html: String,
+    /// The daily chart, for the message part whose `Content-ID` is the `chart_cid` given to [`render_email_html`];
+    /// `None` when there is no priced spend to draw (the HTML then says so).
+    pub chart_png: Option<Vec<u8>>,
+}
+
+/// The HTML for an email: the same report as [`render_html`], but the chart is an `<img src="cid:{chart_cid}">`
+/// (with its size and a text alternative) showing the chart's SVG rasterised to PNG, because Gmail and Outlook
+/// desktop drop inline SVG. The caller attaches the PNG as a related part with `Content-ID: <{chart_cid}>`.
+pub fn render_email_html(report: &MonthlyReport, chart_cid: &str) -> Result<EmailHtml, Error> {
+    let mut view = View::of(report);
+    let chart_png = match chart::daily_chart_of(report) {
+        Some(c) => {
+            let png = raster::svg_to_png(&c.svg, c.width, c.height)
+                .map_err(|source| Error::Chart { month: report.month.clone(), source })?;
+            view.chart_img =
+                Some(ChartImg { src: format!("cid:{chart_cid}"), width: c.width, height: c.height, alt: c.alt });
+            Some(png)
+        }
+        None => None,
+    };
+    Ok(EmailHtml { html: template_text("report.html", HTML_TEMPLATE, view)?, chart_png })
 }
 
 /// Markdown (also the plain-text part of the email).
 pub fn render_markdown<W: Write>(report: &MonthlyReport, out: &mut W) -> Result<(), Error> {
-    render_template("report.md", MARKDOWN_TEMPLATE, report, out)
+    render_template("report.md", MARKDOWN_TEMPLATE, View::of(report), out)
 }
 
 /// The report for machines: [`MonthlyReport`] as JSON, money as exact decimal strings, unknown as `null`.
@@ -173,12 +203,12 @@ fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
-fn render_template<W: Write>(
-    name: &'static str,
-    source: &'static str,
-    report: &MonthlyReport,
-    out: &mut W,
-) -> Result<(), Error> {
+fn render_template<W: Write>(name: &'static str, source: &'static str, view: View, out: &mut W) -> Result<(), Error> {
+    out.write_all(template_text(name, source, view)?.as_bytes())?;
+    Ok(())
+}
+
+fn template_text(name: &'static str, source: &'static str, view: View) -> Result<String, Error> {
     let err = |source| Error::Template { template: name, source };
     let mut env = Environment::new();
     env.set_trim_blocks(true);
@@ -186,9 +216,7 @@ fn render_template<W: Write>(
     env.set_keep_trailing_newline(true);
     env.add_filter("md", |text: String| text.replace('|', "\\|"));
     env.add_template(name, source).map_err(err)?;
-    let text = env.get_template(name).map_err(err)?.render(View::of(report)).map_err(err)?;
-    out.write_all(text.as_bytes())?;
-    Ok(())
+    env.get_template(name).map_err(err)?.render(view).map_err(err)
 }
 
 /// `December 2025`.
@@ -234,6 +262,8 @@ pub struct View {
     models: Vec<Vec<String>>,
     model_totals: Vec<String>,
     chart_svg: String,
+    /// Set for email: the chart as an `<img>` instead of the inline SVG.
+    chart_img: Option<ChartImg>,
     chart_series: usize,
     has_chart: bool,
     principals: Vec<Vec<String>>,
@@ -252,6 +282,15 @@ pub struct View {
     rejected: String,
     price_book: String,
     price_sources: Vec<Vec<String>>,
+}
+
+/// The chart as an image the HTML references (`src` is a `cid:` URL in email).
+#[derive(Debug, Serialize)]
+struct ChartImg {
+    src: String,
+    width: u32,
+    height: u32,
+    alt: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -387,10 +426,9 @@ impl View {
                 ]
             })
             .collect();
-        let (chart_svg, has_chart) = if r.daily.totals.iter().any(|v| *v > Decimal::ZERO) {
-            (chart::daily_svg(&r.daily, &name), true)
-        } else {
-            (String::new(), false)
+        let (chart_svg, has_chart) = match chart::daily_chart_of(r) {
+            Some(c) => (c.svg, true),
+            None => (String::new(), false),
         };
         View {
             title: format!("Amazon Bedrock spend, {name}"),
@@ -417,6 +455,7 @@ impl View {
             model_totals,
             chart_series: r.daily.series.len(),
             chart_svg,
+            chart_img: None,
             has_chart,
             principals,
             metadata,

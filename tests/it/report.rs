@@ -252,13 +252,20 @@ impl Drop for SmtpSink {
     }
 }
 
-/// Parse a saved message with Python's `email` package: subject, the text and HTML alternatives, attachments (the
-/// content of text and JSON ones).
+/// Parse a saved message with Python's `email` package: subject, the MIME tree (`structure`, e.g.
+/// `multipart/mixed[multipart/alternative[text/plain,text/html],text/csv]`), the text and HTML alternatives as a
+/// client picks them, attachments (the content of text and JSON ones), and the images (`images`: Content-ID,
+/// disposition, filename, and the decoded bytes saved beside the message as `NAME.eml.N.png`).
 pub(crate) fn parse_message(path: &Path) -> Value {
     const PARSE: &str = r#"
 import email, email.policy, json, sys
 m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
 out = {"subject": m["subject"], "to": m["to"], "from": m["from"], "content_type": m.get_content_type(), "attachments": []}
+def shape(p):
+    if p.is_multipart():
+        return p.get_content_type() + "[" + ",".join(shape(q) for q in p.iter_parts()) + "]"
+    return p.get_content_type()
+out["structure"] = shape(m)
 out["text"] = m.get_body(("plain",)).get_content()
 out["html"] = m.get_body(("html",)).get_content()
 for part in m.iter_attachments():
@@ -266,6 +273,12 @@ for part in m.iter_attachments():
     if part.get_content_type() == "application/json":
         content = part.get_content().decode("utf-8")
     out["attachments"].append({"filename": part.get_filename(), "type": part.get_content_type(), "content": content})
+out["images"] = []
+for n, part in enumerate(p for p in m.walk() if p.get_content_maintype() == "image"):
+    saved = f"{sys.argv[1]}.{n}.png"
+    open(saved, "wb").write(part.get_content())
+    out["images"].append({"content_id": part["Content-ID"], "disposition": part.get_content_disposition(),
+                          "type": part.get_content_type(), "filename": part.get_filename(), "saved": saved})
 print(json.dumps(out))
 "#;
     let python = std::env::var("BEDROCK_SPEND_PYTHON").unwrap();
@@ -274,15 +287,38 @@ print(json.dumps(out))
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// The saved message is the report: subject with month and total, both alternatives, the CSV attached, totals
-/// equal to `month_summary`.
+/// The saved message is the report: subject with month and total, both alternatives, the chart as a PNG beside the
+/// HTML (which shows it by Content-ID, with its size and a text alternative, and carries no SVG), the CSV attached,
+/// totals equal to `month_summary`.
 fn check_report_message(msg: &Value, summary: &MonthSummary) {
     assert_eq!(msg["subject"], "Amazon Bedrock spend, December 2025: $5.43 (+47 unpriced requests)");
     assert_eq!(msg["content_type"], "multipart/mixed");
+    assert_eq!(
+        msg["structure"],
+        "multipart/mixed[multipart/alternative[text/plain,multipart/related[text/html,image/png]],text/csv]"
+    );
     let text = msg["text"].as_str().unwrap();
     assert!(text.contains("**Total spend: $5.43** over 1,293 requests"), "{text}");
     let html = msg["html"].as_str().unwrap();
-    assert!(html.contains("<svg") && html.contains("$5.43") && html.contains("Unpriced usage"), "html part");
+    assert!(html.contains("$5.43") && html.contains("Unpriced usage"), "html part");
+    assert!(!html.contains("<svg"), "no inline SVG in the email (Gmail and Outlook drop it)");
+    let images = msg["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{images:?}");
+    let image = &images[0];
+    assert_eq!((image["type"].as_str(), image["disposition"].as_str()), (Some("image/png"), Some("inline")));
+    let cid = image["content_id"].as_str().unwrap();
+    let cid = cid.strip_prefix('<').and_then(|c| c.strip_suffix('>')).unwrap_or_else(|| panic!("Content-ID {cid}"));
+    let img = chart_img_tag(html, cid);
+    let attr = |name: &str| {
+        let start = img.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {img}")) + name.len() + 3;
+        img[start..start + img[start..].find('"').unwrap()].to_string()
+    };
+    assert!(attr("alt").starts_with("Daily spend by model, December 2025"), "{img}");
+    // The PNG is drawn at twice the size the HTML shows it: the SVG's 700 px wide chart.
+    let (width, height): (u32, u32) = (attr("width").parse().unwrap(), attr("height").parse().unwrap());
+    assert_eq!(width, 700);
+    let png = decode_png(Path::new(image["saved"].as_str().unwrap()));
+    assert_eq!((png.width, png.height), (2 * width, 2 * height));
     let attachments = msg["attachments"].as_array().unwrap();
     assert_eq!(attachments.len(), 1);
     assert_eq!(attachments[0]["filename"], "bedrock-spend-2025-12.csv");
@@ -291,6 +327,138 @@ fn check_report_message(msg: &Value, summary: &MonthSummary) {
     let cost = summary.cost_usd.unwrap().normalize();
     assert!(csv.contains(&format!("totals,2025-12,cost_usd,{cost}\n")), "{csv}");
     assert!(csv.contains(&format!("totals,2025-12,requests,{}\n", summary.requests)), "{csv}");
+}
+
+/// The `<img ...>` tag of the HTML whose `src` is `cid:{cid}`.
+fn chart_img_tag<'a>(html: &'a str, cid: &str) -> &'a str {
+    let at =
+        html.find(&format!("src=\"cid:{cid}\"")).unwrap_or_else(|| panic!("no <img src=\"cid:{cid}\"> in the HTML"));
+    let start = html[..at].rfind("<img").unwrap();
+    &html[start..at + html[at..].find('>').unwrap() + 1]
+}
+
+/// A decoded PNG: size and RGBA pixels.
+struct Png {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+impl Png {
+    fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = 4 * (y as usize * self.width as usize + x as usize);
+        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2], self.rgba[i + 3]]
+    }
+
+    /// Pixels in the box `x0..x1` x `y0..y1` for which `keep` holds.
+    fn count(&self, (x0, x1): (u32, u32), (y0, y1): (u32, u32), keep: impl Fn([u8; 4]) -> bool) -> usize {
+        (y0..y1.min(self.height))
+            .flat_map(|y| (x0..x1.min(self.width)).map(move |x| (x, y)))
+            .filter(|&(x, y)| keep(self.pixel(x, y)))
+            .count()
+    }
+}
+
+fn decode_png(path: &Path) -> Png {
+    let mut reader =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgba, png::BitDepth::Eight), "RGBA, 8 bits");
+    buf.truncate(info.buffer_size());
+    Png { width: info.width, height: info.height, rgba: buf }
+}
+
+/// The email's chart over a generated month: the PNG is byte-identical across runs, is the chart's size at 2x,
+/// and shows what a reader needs: every series' colour (bars and legend swatches) and text drawn with the embedded
+/// font in the y-axis labels, the x-axis labels and the legend (none of which would have ink without a font).
+#[test]
+fn email_chart_png_is_deterministic_and_shows_text() {
+    let t = TestDir::new();
+    let logs = t.path("logs");
+    generate(&logs, 2000, 30, "s3", &["--seed", "7", "--start", "2025-11-01"]);
+    let wh = t.warehouse();
+    ingest_paths(&wh, &[logs]);
+    let clean_env = |c: &mut Command| {
+        for var in ["BEDROCK_SPEND_WAREHOUSE", "BEDROCK_SPEND_CONFIG", "BEDROCK_SPEND_SMTP_PASSWORD"] {
+            c.env_remove(var);
+        }
+        for (var, _) in bedrock_spend::config::ENV_VARS {
+            c.env_remove(var);
+        }
+    };
+    let eml = |name: &str| {
+        let path = t.path(name);
+        let mut c = Command::new(BIN);
+        c.args(["--warehouse", wh.to_str().unwrap(), "report", "--month", "2025-11", "--email-to", "f@example.test"])
+            .args(["--dry-run", "--eml", path.to_str().unwrap()]);
+        clean_env(&mut c);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        parse_message(&path)
+    };
+    let (first, second) = (eml("a.eml"), eml("b.eml"));
+    assert_eq!(
+        first["structure"],
+        "multipart/mixed[multipart/alternative[text/plain,multipart/related[text/html,image/png]],text/csv]"
+    );
+    let saved = |m: &Value| PathBuf::from(m["images"][0]["saved"].as_str().unwrap());
+    let bytes = std::fs::read(saved(&first)).unwrap();
+    assert!(bytes == std::fs::read(saved(&second)).unwrap(), "the same report gives the same PNG bytes");
+
+    // The series, in legend order, from the attached CSV (`daily,DAY,cost_usd:SERIES,...`).
+    let csv = first["attachments"][0]["content"].as_str().unwrap().replace("\r\n", "\n");
+    let mut series: Vec<&str> = Vec::new();
+    for name in csv.lines().filter_map(|l| l.strip_prefix("daily,")?.split(',').nth(1)?.strip_prefix("cost_usd:")) {
+        if !series.contains(&name) {
+            series.push(name);
+        }
+    }
+    assert!(series.len() >= 3, "the generator spreads traffic over several priced models: {series:?}");
+
+    // The chart's layout (src/report/chart.rs), in CSS pixels: 700 wide; the plot from y 12 to 252 right of x 72;
+    // day labels and the x-axis title under it; then legend rows of 18 px, two series a row, and 6 px of margin.
+    let (plot_top, axis, left) = (12, 252, 72);
+    let rows = series.len().div_ceil(2) as u32;
+    let png = decode_png(&saved(&first));
+    assert_eq!((png.width, png.height), (1400, 2 * (axis + 44 + 18 * rows + 6)), "the chart at 2x");
+    assert_eq!(png.pixel(2, 2), [255, 255, 255, 255], "an opaque white background, for dark-mode clients");
+    // Okabe-Ito, in legend order; `other` (grey) when there are more than seven models.
+    let palette = [
+        [0x00, 0x72, 0xB2],
+        [0xE6, 0x9F, 0x00],
+        [0x00, 0x9E, 0x73],
+        [0xCC, 0x79, 0xA7],
+        [0x56, 0xB4, 0xE9],
+        [0xD5, 0x5E, 0x00],
+        [0x8C, 0x6D, 0x1F],
+    ];
+    for (i, name) in series.iter().enumerate() {
+        let rgb = if *name == "other" { [0x99, 0x99, 0x99] } else { palette[i % 7] };
+        let is = |p: [u8; 4]| p[..3] == rgb;
+        // A 12 px legend swatch is 24 x 24 device pixels.
+        let legend = png.count((0, 1400), (2 * (axis + 30), png.height), is);
+        assert!(legend >= 22 * 22, "legend swatch of {name} ({rgb:?}): {legend} pixels");
+        if i == 0 {
+            let bars = png.count((2 * left, 1400), (2 * plot_top, 2 * axis), is);
+            assert!(bars > 2_000, "the biggest series' bars are drawn: {bars} pixels");
+        }
+    }
+    // Text is dark grey (#333333 axes, #222222 legend) and antialiased: count clearly dark pixels.
+    let dark = |p: [u8; 4]| p[0] < 110 && p[1] < 110 && p[2] < 110;
+    let y_labels = png.count((0, 2 * left - 4), (0, 2 * axis + 12), dark);
+    let x_labels = png.count((2 * left, 1400), (2 * axis + 4, 2 * (axis + 36)), dark);
+    let legend_text = png.count((0, 1400), (2 * (axis + 30), png.height), dark);
+    for (what, n) in [
+        ("y-axis labels and title", y_labels),
+        ("day labels and x-axis title", x_labels),
+        ("legend names", legend_text),
+    ] {
+        assert!(n > 1_000, "{what} drawn in the embedded font: {n} dark pixels");
+    }
+    if let Some(keep) = std::env::var_os("BEDROCK_SPEND_KEEP_PNG") {
+        std::fs::copy(saved(&first), PathBuf::from(keep).with_extension("chart.png")).unwrap();
+    }
 }
 
 pub(crate) fn smtp_env(c: &mut Command, port: u16, tls: &str) {
