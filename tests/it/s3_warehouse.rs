@@ -147,6 +147,22 @@ fn s3_warehouse_answers_as_the_local_one() {
         "until=2025-12-01",
     ]));
 
+    // A read command reaches the warehouse through its own AWS flags (#20): no Region or endpoint in the
+    // environment; then with the environment's endpoint a closed port, so only the flag can lead to moto.
+    let flags = ["--endpoint-url", &moto(), "--region", "us-east-1", "--max-attempts", "1"];
+    let mut args = vec!["--warehouse", &url, "-q", "sql", "--format", "json", TOTALS];
+    args.extend_from_slice(&flags);
+    let mut no_env = command(&args);
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] {
+        no_env.env_remove(var);
+    }
+    let out = no_env.output().unwrap();
+    assert_eq!(serde_json::from_slice::<Vec<Value>>(&ok(&out).stdout).unwrap(), remote);
+    let mut args = vec!["--warehouse", &url, "-q", "rejects"];
+    args.extend_from_slice(&flags);
+    let out = command(&args).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env_remove("AWS_REGION").output().unwrap();
+    ok(&out);
+
     // The manifest in S3 makes a re-run read nothing.
     let out = ingest(&url, &logs, &["--json"]);
     let summary: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
