@@ -1234,7 +1234,7 @@ fn deliver_email(
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
 fn usd(value: Option<crate::query::Decimal>) -> String {
-    value.map_or_else(|| "unknown".to_string(), crate::recommend::render::usd)
+    value.map_or_else(|| "unknown".to_string(), crate::money::usd)
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
