@@ -175,6 +175,25 @@ fn s3_warehouse_answers_as_the_local_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no warehouse"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// An S3 warehouse behind a closed port: one line that names the warehouse and the object, with object_store's
+/// retry account said once (it wraps it three levels deep), and the innermost cause. No server needed.
+#[test]
+fn an_unreachable_s3_warehouse_says_why_once() {
+    // A port that was free a moment ago: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let args = ["--warehouse", "s3://no-such-bucket/wh", "sql", "SELECT 1", "--endpoint-url", &endpoint];
+    let out = command(&args).args(["--max-attempts", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("after 1 retries").count(), 1, "{err}");
+    assert_eq!(err.matches("Error performing").count(), 1, "{err}");
+    assert!(err.contains("s3://no-such-bucket/wh:"), "the warehouse: {err}");
+    assert!(err.contains("/no-such-bucket/wh/_warehouse.json"), "the object: {err}");
+    assert!(err.contains("Connection refused"), "the innermost cause: {err}");
+}
+
 fn wait_until(child: &mut Child, give_up_after: Duration, mut done: impl FnMut() -> bool) {
     let give_up = Instant::now() + give_up_after;
     while child.try_wait().unwrap().is_none() && Instant::now() < give_up && !done() {
