@@ -1079,16 +1079,22 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
         "\nNext: bedrock-spend --warehouse {dir} query --list; bedrock-spend --warehouse {dir} recommend",
         dir = warehouse.display()
     );
-    // The demo ends with what to change: the top three over the last 30 days of the samples, every saving shown
-    // (the samples are small, so their savings are cents).
+    // The demo ends with what to change: the top three savings over the last 30 days of the samples, every saving
+    // shown (the samples are small, so their savings are cents). Recommendations that claim no saving (evidence, a
+    // quote to ask for) rank after every saving; they are counted here and listed by `recommend`.
     let mut config = settings.config.recommend.clone();
     config.min_monthly_savings_usd = crate::query::Decimal::ZERO;
     let window = Period::days_ending(latest, config.window_days);
     let recs = rt.block_on(crate::recommend::recommend(&session, &window, &config))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "\nTop recommendations for {window} (bedrock-spend recommend shows them all):")?;
-    let top: Vec<_> = recs.into_iter().take(3).collect();
+    let without_saving = recs.iter().filter(|r| r.monthly_savings_usd <= crate::query::Decimal::ZERO).count();
+    let top: Vec<_> =
+        recs.into_iter().filter(|r| r.monthly_savings_usd > crate::query::Decimal::ZERO).take(3).collect();
     crate::recommend::render::render(&mut out, &top, crate::recommend::render::Format::Table)?;
+    if without_saving > 0 {
+        writeln!(out, "and {without_saving} recommendation(s) that claim no saving (evidence, a quote to ask for)")?;
+    }
     Ok(if summary.all_ingested() { Outcome::Ok } else { Outcome::Partial })
 }
 
