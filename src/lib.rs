@@ -12,7 +12,8 @@
 //! - Next, each in a folder of its own: `recommend/` (rules over query results), `report/` (the monthly report),
 //!   `notify/` (delivery, e.g. email) and `export/` (FinOps exports).
 //!
-//! Beside the pipeline: [`model_id`] (the model-id normalizer that ingest, query and discovery share), [`aws`]
+//! Beside the pipeline: [`model_id`] (the model-id normalizer that ingest, query and discovery share), [`money`]
+//! (dollars as people read them, for the report, the recommendations and the demo), [`aws`]
 //! (SDK set-up and clients, and [`aws::discover`], the one place that asks the Bedrock control plane anything),
 //! [`generate`] (realistic synthetic logs for the demo, tests and benchmarks), [`config`], [`error`], and [`cli`]
 //! (the command line). Only `ingest::sources`, `ingest::plan`, `aws`, `pricing::sync::fetch`, `store` file writes,
@@ -26,6 +27,7 @@ pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod model_id;
+pub mod money;
 pub mod notify;
 pub mod output_file;
 pub mod pricing;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("bedrock-spend: {err:#}");
+            eprintln!("bedrock-spend: {}", bedrock_spend::error::chain_text(err.as_ref()));
             if err.chain().any(|e| e.downcast_ref::<bedrock_spend::notify::Error>().is_some()) {
                 return ExitCode::from(bedrock_spend::notify::Error::EXIT_CODE);
             }

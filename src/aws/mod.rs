@@ -15,7 +15,7 @@ use aws_sdk_s3::error::SdkError;
 pub mod discover;
 
 /// How to reach AWS.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsOptions {
     /// A named profile from the shared config files.
     pub profile: Option<String>,
@@ -79,6 +79,11 @@ pub async fn warehouse_store(
     }
     if let Some(provider) = config.credentials_provider() {
         builder = builder.with_credentials(std::sync::Arc::new(SdkCredentials::new(provider)));
+    }
+    if let Some(attempts) = options.max_attempts {
+        // object_store retries by itself (not through the SDK): the same bound, as retries after the first.
+        let retry = object_store::RetryConfig { max_retries: attempts.max(1) as usize - 1, ..Default::default() };
+        builder = builder.with_retry(retry);
     }
     Ok(std::sync::Arc::new(builder.build()?))
 }

@@ -60,6 +60,8 @@ pub struct Settings {
     pub warehouse: PathBuf,
     pub config: Config,
     pub quiet: bool,
+    /// How an `s3://` warehouse (and every other AWS call) is reached: the command's AWS flags.
+    pub aws: AwsOptions,
 }
 
 impl Settings {
@@ -73,13 +75,22 @@ impl Settings {
             memory_limit: cli.memory_limit.clone(),
         };
         let config = Config::resolve(&flags)?;
-        Ok(Settings { warehouse: config.warehouse.clone(), config, quiet: cli.quiet })
+        let aws = cli.command.aws().cloned().unwrap_or_default();
+        if aws.regions.len() > 1 && !matches!(cli.command, Command::Ingest(_)) {
+            bail!("--region is given {} times: only `ingest` reads several Regions", aws.regions.len());
+        }
+        Ok(Settings { warehouse: config.warehouse.clone(), config, quiet: cli.quiet, aws: aws.options() })
     }
 
     /// Open the query session over the warehouse (which must exist).
     fn session(&self) -> Result<Session> {
-        let options = SessionOptions { memory_limit_bytes: self.config.memory_limit_bytes };
-        Ok(runtime()?.block_on(Session::open(&self.warehouse, &self.config.pricing, options))?)
+        self.session_over(&self.warehouse)
+    }
+
+    /// Open a query session over `warehouse` (which must exist), reached with the command's AWS flags.
+    fn session_over(&self, warehouse: &Path) -> Result<Session> {
+        let options = SessionOptions { memory_limit_bytes: self.config.memory_limit_bytes, aws: self.aws.clone() };
+        Ok(runtime()?.block_on(Session::open(warehouse, &self.config.pricing, options))?)
     }
 }
 
@@ -97,6 +108,8 @@ pub enum Command {
         /// that run is dead: two writers at once are not safe).
         #[arg(long)]
         break_lease: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Generate the sample logs (the repository's sample-logs/), ingest them into ./bedrock-spend-demo and print
     /// the last month's spend.
@@ -115,6 +128,8 @@ pub enum Command {
         /// Include the raw text of each reject.
         #[arg(long)]
         raw: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Run SQL over the warehouse: tables invocations, prices, provisioned_prices; views usage_costs, invocation_costs.
     /// With no statement on a terminal, starts an interactive shell.
@@ -132,6 +147,8 @@ pub enum Command {
         allow_write: bool,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Run a named query from queries/ (`--list` shows them).
     Query {
@@ -145,6 +162,8 @@ pub enum Command {
         params: Vec<(String, String)>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Find the money: ranked recommendations (batch, prompt caching, throughput commitments, routing, model
     /// lifecycle) with their evidence, computed from the price book; optionally emailed (exit 3 when the email was
@@ -163,6 +182,27 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command's AWS flags; `None` for the commands that never call AWS.
+    fn aws(&self) -> Option<&AwsArgs> {
+        match self {
+            Command::Ingest(IngestArgs { aws, .. })
+            | Command::Compact { aws, .. }
+            | Command::Rejects { aws, .. }
+            | Command::Sql { aws, .. }
+            | Command::Query { aws, .. }
+            | Command::Recommend(RecommendArgs { aws, .. })
+            | Command::Report(ReportArgs { aws, .. })
+            | Command::Ddl(DdlArgs { aws, .. })
+            | Command::Pricing {
+                command:
+                    PricingCommand::List { aws, .. } | PricingCommand::Show { aws, .. } | PricingCommand::Check { aws, .. },
+            } => Some(aws),
+            Command::Demo { .. } | Command::Generate(_) | Command::Pricing { command: PricingCommand::Sync(_) } => None,
+        }
+    }
+}
+
 /// `pricing` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PricingCommand {
@@ -170,18 +210,24 @@ pub enum PricingCommand {
     List {
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// The prices of one model (any modelId form: `us.anthropic...`, an ARN, a base id).
     Show {
         model: String,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// The models, Regions and days in the warehouse that the book does not price, and traffic on models past
     /// their end of life (a warning on stderr). Exit 1 if any.
     Check {
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Rebuild the book from the AWS Price List (both Bedrock offer codes) plus the hand-kept rows, and print how
     /// it differs from the current book. Exit 0 when the prices are the same, 1 when they changed, 2 on an error
@@ -238,6 +284,38 @@ pub struct OutputArgs {
     pub maxrows: usize,
 }
 
+/// How AWS is reached: the sources and discovery of `ingest`, `ddl --upload-prices`, and every command over an
+/// `s3://` warehouse. Flattened into each command that may call AWS, so `--help` shows them only there.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsArgs {
+    /// AWS Region [default: the configured Region, e.g. AWS_REGION]; `ingest auto` reads each Region given
+    /// (repeat it).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Send AWS calls to this endpoint (an emulator or a VPC endpoint); AWS_ENDPOINT_URL works too.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, with backoff on throttling and 5xx [default: the SDK's 3].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+}
+
+impl AwsArgs {
+    /// The options every AWS client is built with: the first `--region` (`ingest auto` reads the others too).
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone(),
+            region: self.regions.first().cloned(),
+            endpoint_url: self.endpoint_url.clone(),
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
 /// Arguments of `recommend`.
 #[derive(Debug, clap::Args)]
 pub struct RecommendArgs {
@@ -268,6 +346,8 @@ pub struct RecommendArgs {
     /// With --dry-run: the .eml file [default: bedrock-spend-recommendations-SINCE.eml].
     #[arg(long)]
     pub eml: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// `YYYY-MM-DD`.
@@ -297,6 +377,8 @@ pub struct ReportArgs {
     /// With --dry-run: the .eml file [default: bedrock-spend-report-YYYY-MM.eml].
     #[arg(long)]
     pub eml: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// `key=value`.
@@ -332,18 +414,6 @@ pub struct IngestArgs {
     /// Print the summary as JSON (for schedulers) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// AWS Region; repeat with `auto` to read several (default: the configured Region).
-    #[arg(long)]
-    pub region: Vec<String>,
-    /// AWS profile from the shared config files.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Send AWS calls to this endpoint (an emulator or a VPC endpoint); AWS_ENDPOINT_URL works too.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Attempts per AWS call, with backoff on throttling (default: the SDK's 3).
-    #[arg(long)]
-    pub max_attempts: Option<u32>,
     /// Fetch request bodies offloaded to S3 (over 100 KB) to fingerprint their prompts; one GET per such record.
     #[arg(long)]
     pub fetch_offloaded: bool,
@@ -355,6 +425,8 @@ pub struct IngestArgs {
     /// without it.
     #[arg(long)]
     pub break_lease: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Arguments of `ddl`.
@@ -379,15 +451,8 @@ pub struct DdlArgs {
     /// First day of Athena's partition projection (YYYY-MM-DD) [default: 2023-09-01].
     #[arg(long)]
     pub since: Option<NaiveDate>,
-    /// AWS Region for the upload (default: the configured Region).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// AWS profile from the shared config files.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Send AWS calls to this endpoint (an emulator or a VPC endpoint); AWS_ENDPOINT_URL works too.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Arguments of `generate`.
@@ -444,11 +509,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let settings = Settings::resolve(&cli)?;
     match &cli.command {
         Command::Ingest(args) => run_ingest(&settings, args),
-        Command::Compact { day, break_lease } => run_compact(&settings, day, *break_lease),
+        Command::Compact { day, break_lease, .. } => run_compact(&settings, day, *break_lease),
         Command::Demo { logs } => run_demo(&settings, cli.warehouse.is_some(), logs.as_deref()),
         Command::Generate(args) => run_generate(&settings, args),
-        Command::Rejects { limit, raw } => run_rejects(&settings, *limit, *raw),
-        Command::Sql { query, file, params, allow_write, output } => {
+        Command::Rejects { limit, raw, .. } => run_rejects(&settings, *limit, *raw),
+        Command::Sql { query, file, params, allow_write, output, .. } => {
             let sql = match (query, file) {
                 (Some(q), None) => q.clone(),
                 (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
@@ -470,7 +535,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             print_statement(&settings, &session, statement, &params, output)?;
             Ok(Outcome::Ok)
         }
-        Command::Query { name, list, params, output } => {
+        Command::Query { name, list, params, output, .. } => {
             let Some(name) = name.as_deref().filter(|_| !*list) else {
                 output::print_query_list(&mut std::io::stdout().lock())?;
                 return Ok(Outcome::Ok);
@@ -525,13 +590,7 @@ fn run_ddl(settings: &Settings, args: &DdlArgs) -> Result<Outcome> {
             upload::PriceFile { folder: prices_folder, name: prices_name, bytes: book_text.into_bytes() },
             upload::PriceFile { folder: pt_folder, name: pt_name, bytes: provisioned_text.as_bytes().to_vec() },
         ];
-        let aws = AwsOptions {
-            profile: args.profile.clone(),
-            region: args.region.clone(),
-            endpoint_url: args.endpoint_url.clone(),
-            max_attempts: None,
-        };
-        let written = runtime()?.block_on(upload::upload(&prices_location, &files, &aws))?;
+        let written = runtime()?.block_on(upload::upload(&prices_location, &files, &settings.aws))?;
         if !settings.quiet {
             for w in written {
                 eprintln!("bedrock-spend: uploaded {w}");
@@ -635,13 +694,13 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
     let session = || settings.session();
     match command {
         PricingCommand::Sync(args) => run_sync(settings, args),
-        PricingCommand::List { output: out_args } => {
+        PricingCommand::List { output: out_args, .. } => {
             let session = session()?;
             let statement = rt.block_on(session.named("price_book", &Params::new()))?;
             write_statement(statement, out_args)?;
             Ok(Outcome::Ok)
         }
-        PricingCommand::Show { model, output: out_args } => {
+        PricingCommand::Show { model, output: out_args, .. } => {
             let session = session()?;
             let base = crate::model_id::normalize(model).model.unwrap_or_else(|| model.clone());
             let params = Params::new().text("model", base.clone());
@@ -657,7 +716,7 @@ fn run_pricing(settings: &Settings, command: &PricingCommand) -> Result<Outcome>
             }
             Ok(Outcome::Ok)
         }
-        PricingCommand::Check { output: out_args } => {
+        PricingCommand::Check { output: out_args, .. } => {
             let session = session()?;
             let params = Params::new().period(&Period::all());
             let statement = rt.block_on(session.named("unpriced_usage", &params))?;
@@ -794,19 +853,14 @@ fn run_ingest(cli: &Settings, args: &IngestArgs) -> Result<Outcome> {
     let plan = Plan::new(&args.sources)?;
     let has_remote = plan.has_remote();
     let auto = plan.auto;
-    let aws = AwsOptions {
-        profile: args.profile.clone(),
-        region: args.region.first().cloned(),
-        endpoint_url: args.endpoint_url.clone(),
-        max_attempts: args.max_attempts,
-    };
+    let aws = cli.aws.clone();
     let mut wh = open_for_write(&cli.warehouse, &aws, args.break_lease)?;
     let now = Utc::now();
     let plan_options = PlanOptions {
         since: args.since,
         until: args.until,
         aws,
-        regions: args.region.clone(),
+        regions: args.aws.regions.clone(),
         overlap: chrono::Duration::minutes(args.overlap_minutes.max(0)),
         fetch_offloaded: args.fetch_offloaded,
     };
@@ -856,7 +910,7 @@ fn open_for_write(warehouse: &Path, aws: &AwsOptions, break_lease: bool) -> Resu
 }
 
 /// Open the warehouse for reading its rejects (no lock, no lease).
-fn open_read_only(warehouse: &Path) -> Result<Warehouse> {
+fn open_read_only(warehouse: &Path, aws: &AwsOptions) -> Result<Warehouse> {
     match warehouse.to_str().and_then(S3Location::parse) {
         None => {
             if !warehouse.join("invocations").is_dir() {
@@ -865,7 +919,7 @@ fn open_read_only(warehouse: &Path) -> Result<Warehouse> {
             Ok(Warehouse::open_read_only(warehouse))
         }
         Some(location) => {
-            let remote = remote_warehouse(&location, &AwsOptions::default())
+            let remote = remote_warehouse(&location, aws)
                 .with_context(|| format!("opening warehouse {}", warehouse.display()))?;
             Ok(Warehouse::open_remote_read_only(remote))
         }
@@ -885,7 +939,7 @@ fn remote_warehouse(location: &S3Location, aws: &AwsOptions) -> Result<std::sync
 }
 
 fn run_compact(cli: &Settings, days: &[NaiveDate], break_lease: bool) -> Result<Outcome> {
-    let mut wh = open_for_write(&cli.warehouse, &AwsOptions::default(), break_lease)?;
+    let mut wh = open_for_write(&cli.warehouse, &cli.aws, break_lease)?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let selected: Vec<i32> = if days.is_empty() {
         wh.day_dirs()?.into_iter().map(|(d, _)| d).collect()
@@ -970,8 +1024,7 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
     output::print_summary(&mut out, &summary)?;
 
     let rt = runtime()?;
-    let options = SessionOptions { memory_limit_bytes: settings.config.memory_limit_bytes };
-    let session = rt.block_on(Session::open(&warehouse, &settings.config.pricing, options))?;
+    let session = settings.session_over(&warehouse)?;
     let Some(latest) = rt.block_on(session.extent())?.last_day else {
         writeln!(out, "\nno records were ingested")?;
         return Ok(Outcome::Partial);
@@ -1012,16 +1065,22 @@ fn run_demo(settings: &Settings, explicit_warehouse: bool, logs: Option<&Path>) 
         "\nNext: bedrock-spend --warehouse {dir} query --list; bedrock-spend --warehouse {dir} recommend",
         dir = warehouse.display()
     );
-    // The demo ends with what to change: the top three over the last 30 days of the samples, every saving shown
-    // (the samples are small, so their savings are cents).
+    // The demo ends with what to change: the top three savings over the last 30 days of the samples, every saving
+    // shown (the samples are small, so their savings are cents). Recommendations that claim no saving (evidence, a
+    // quote to ask for) rank after every saving; they are counted here and listed by `recommend`.
     let mut config = settings.config.recommend.clone();
     config.min_monthly_savings_usd = crate::query::Decimal::ZERO;
     let window = Period::days_ending(latest, config.window_days);
     let recs = rt.block_on(crate::recommend::recommend(&session, &window, &config))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "\nTop recommendations for {window} (bedrock-spend recommend shows them all):")?;
-    let top: Vec<_> = recs.into_iter().take(3).collect();
+    let without_saving = recs.iter().filter(|r| r.monthly_savings_usd <= crate::query::Decimal::ZERO).count();
+    let top: Vec<_> =
+        recs.into_iter().filter(|r| r.monthly_savings_usd > crate::query::Decimal::ZERO).take(3).collect();
     crate::recommend::render::render(&mut out, &top, crate::recommend::render::Format::Table)?;
+    if without_saving > 0 {
+        writeln!(out, "and {without_saving} recommendation(s) that claim no saving (evidence, a quote to ask for)")?;
+    }
     Ok(if summary.all_ingested() { Outcome::Ok } else { Outcome::Partial })
 }
 
@@ -1168,7 +1227,7 @@ fn deliver_email(
 
 /// Money for people: `$1,234.56`; unknown is `unknown`, never `$0`.
 fn usd(value: Option<crate::query::Decimal>) -> String {
-    value.map_or_else(|| "unknown".to_string(), crate::recommend::render::usd)
+    value.map_or_else(|| "unknown".to_string(), crate::money::usd)
 }
 
 fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
@@ -1201,7 +1260,7 @@ fn run_generate(cli: &Settings, args: &GenerateArgs) -> Result<Outcome> {
 }
 
 fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
-    let wh = open_read_only(&cli.warehouse)?;
+    let wh = open_read_only(&cli.warehouse, &cli.aws)?;
     let rejects = wh.last_rejects(limit)?;
     let mut out = std::io::stdout().lock();
     output::print_rejects(&mut out, &rejects, raw)?;
@@ -1210,9 +1269,9 @@ fn run_rejects(cli: &Settings, limit: usize, raw: bool) -> Result<Outcome> {
 
 /// Records rejected at ingest in the whole warehouse. One small function, so the reader behind it (the rejects
 /// files) can change without touching the report.
-pub fn count_rejects(warehouse: &Path) -> Result<u64> {
+pub fn count_rejects(warehouse: &Path, aws: &AwsOptions) -> Result<u64> {
     let mut count = 0;
-    for row in open_read_only(warehouse)?.read_rejects()? {
+    for row in open_read_only(warehouse, aws)?.read_rejects()? {
         count += row?.count();
     }
     Ok(count)
@@ -1232,7 +1291,7 @@ pub fn build_report(settings: &Settings, session: &Session, period: &Period) -> 
     let options = crate::report::GatherOptions {
         metadata_keys: &config.report.metadata_keys,
         recommend: &config.recommend,
-        rejected_records: count_rejects(&settings.warehouse)?,
+        rejected_records: count_rejects(&settings.warehouse, &settings.aws)?,
         price_book: config.pricing.book.origin.clone(),
         discount_pct: config.pricing.discount.as_text().to_string(),
     };

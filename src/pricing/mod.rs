@@ -82,14 +82,27 @@ pub fn parse_decimal(text: &str, scale: u32) -> Option<i128> {
     int.checked_mul(10i128.pow(scale))?.checked_add(frac_value)
 }
 
-/// One row of the price sheet as written (columns beyond these are allowed and ignored).
+/// The seven price columns (USD per million tokens), in the sheet's order, which is also the order of [`Rates`]'
+/// fields.
+pub const PRICE_COLUMNS: [&str; 7] = [
+    "input_per_mtok",
+    "output_per_mtok",
+    "cache_read_per_mtok",
+    "cache_write_per_mtok",
+    "cache_write_1h_per_mtok",
+    "batch_input_per_mtok",
+    "batch_output_per_mtok",
+];
+
+/// One row of the price sheet as written, every cell as text (columns beyond these are allowed and ignored). The
+/// loader below validates it into a [`PriceRow`]; `pricing sync` reads, compares and rewrites the sheet through it.
 #[derive(Debug, Deserialize)]
-struct RawPriceRow {
-    model: String,
-    region: String,
-    routing: String,
-    effective_from: String,
-    effective_to: String,
+pub(crate) struct RawPriceRow {
+    pub(crate) model: String,
+    pub(crate) region: String,
+    pub(crate) routing: String,
+    pub(crate) effective_from: String,
+    pub(crate) effective_to: String,
     input_per_mtok: String,
     output_per_mtok: String,
     cache_read_per_mtok: String,
@@ -97,14 +110,32 @@ struct RawPriceRow {
     cache_write_1h_per_mtok: String,
     batch_input_per_mtok: String,
     batch_output_per_mtok: String,
-    source: String,
-    as_of: String,
+    pub(crate) source: String,
+    pub(crate) as_of: String,
+    /// Optional, and not read by the loader: the sync's note on how sure a price is.
+    #[serde(default)]
+    pub(crate) confidence: String,
     /// Optional (books older than the column load): blank = standard.
     #[serde(default)]
-    tier: String,
+    pub(crate) tier: String,
     /// Optional (books older than the column load): blank = standard context.
     #[serde(default)]
-    long_context_above: String,
+    pub(crate) long_context_above: String,
+}
+
+impl RawPriceRow {
+    /// The seven price cells, in [`PRICE_COLUMNS`] order.
+    pub(crate) fn prices(&self) -> [&str; 7] {
+        [
+            &self.input_per_mtok,
+            &self.output_per_mtok,
+            &self.cache_read_per_mtok,
+            &self.cache_write_per_mtok,
+            &self.cache_write_1h_per_mtok,
+            &self.batch_input_per_mtok,
+            &self.batch_output_per_mtok,
+        ]
+    }
 }
 
 /// The service tier a row prices. Reserved capacity is billed per tokens-per-minute, never per token, so it has
@@ -206,7 +237,7 @@ fn parse_price(origin: &str, line: u64, column: &'static str, value: &str) -> Re
 
 /// Read a CSV sheet into rows, each with its line in the file as written (comments included), so errors and
 /// `price_row` point at it. Columns beyond those of `T` are ignored.
-fn read_sheet<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<Vec<(u64, T)>, Error> {
+pub(crate) fn read_sheet<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<Vec<(u64, T)>, Error> {
     let csv_error = |source| Error::Csv { origin: origin.to_string(), source };
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(csv_error)?.clone();
@@ -257,15 +288,12 @@ pub fn parse_price_book(text: &str, origin: &str) -> Result<PriceBook, Error> {
         {
             return Err(invalid(origin, line, "effective_to", &raw.effective_to, "is not after effective_from"));
         }
-        let rates = Rates {
-            input: parse_price(origin, line, "input_per_mtok", &raw.input_per_mtok)?,
-            output: parse_price(origin, line, "output_per_mtok", &raw.output_per_mtok)?,
-            cache_read: parse_price(origin, line, "cache_read_per_mtok", &raw.cache_read_per_mtok)?,
-            cache_write: parse_price(origin, line, "cache_write_per_mtok", &raw.cache_write_per_mtok)?,
-            cache_write_1h: parse_price(origin, line, "cache_write_1h_per_mtok", &raw.cache_write_1h_per_mtok)?,
-            batch_input: parse_price(origin, line, "batch_input_per_mtok", &raw.batch_input_per_mtok)?,
-            batch_output: parse_price(origin, line, "batch_output_per_mtok", &raw.batch_output_per_mtok)?,
-        };
+        let mut prices = [None; 7];
+        for (price, (column, text)) in prices.iter_mut().zip(PRICE_COLUMNS.into_iter().zip(raw.prices())) {
+            *price = parse_price(origin, line, column, text)?;
+        }
+        let [input, output, cache_read, cache_write, cache_write_1h, batch_input, batch_output] = prices;
+        let rates = Rates { input, output, cache_read, cache_write, cache_write_1h, batch_input, batch_output };
         if rates.input.is_none() {
             return Err(invalid(origin, line, "input_per_mtok", "", "is required (the fallback for unpriced classes)"));
         }

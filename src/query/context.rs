@@ -13,7 +13,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::prelude::SessionContext;
 
 use super::Error;
-use crate::aws::S3Location;
+use crate::aws::{AwsOptions, S3Location};
 use crate::pricing::Pricing;
 use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
 
@@ -26,10 +26,16 @@ pub const VIEWS: &[(&str, &str)] = &[
 /// Register every table, function and view on `ctx`. The warehouse must exist: a read never creates one, so a
 /// mistyped path is an error rather than an empty warehouse answering $0.
 /// A warehouse `s3://BUCKET/PREFIX` is read through the object store built by [`crate::aws::warehouse_store`]
-/// (credentials, Region and endpoint from the environment, as for every AWS call).
-pub async fn register_all(ctx: &SessionContext, warehouse_root: &Path, pricing: &Pricing) -> Result<(), Error> {
+/// from `aws` (the command's `--profile`, `--region`, `--endpoint-url`, then the environment, as for every AWS
+/// call).
+pub async fn register_all(
+    ctx: &SessionContext,
+    warehouse_root: &Path,
+    pricing: &Pricing,
+    aws: &AwsOptions,
+) -> Result<(), Error> {
     match warehouse_root.to_str().and_then(S3Location::parse) {
-        Some(location) => register_remote(ctx, &location).await?,
+        Some(location) => register_remote(ctx, &location, aws).await?,
         None => register_local(ctx, warehouse_root)?,
     }
     for function in super::functions::all() {
@@ -64,16 +70,14 @@ fn register_local(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Err
 }
 
 /// The warehouse at `s3://bucket/prefix`: its object store, wrapped in the snapshot reader, serves `s3://bucket`.
-async fn register_remote(ctx: &SessionContext, location: &S3Location) -> Result<(), Error> {
+async fn register_remote(ctx: &SessionContext, location: &S3Location, aws: &AwsOptions) -> Result<(), Error> {
     use datafusion::object_store::ObjectStoreExt;
     use datafusion::object_store::path::Path as ObjectPath;
     let url = format!("s3://{}/{}", location.bucket, location.prefix.trim_end_matches('/'));
     let url = url.trim_end_matches('/').to_string();
     let register_err = |source| Error::Register { table: "invocations", path: url.clone(), source };
     let external = |e: datafusion::object_store::Error| datafusion::error::DataFusionError::ObjectStore(Box::new(e));
-    let store = crate::aws::warehouse_store(&crate::aws::AwsOptions::default(), &location.bucket)
-        .await
-        .map_err(|e| register_err(external(e)))?;
+    let store = crate::aws::warehouse_store(aws, &location.bucket).await.map_err(|e| register_err(external(e)))?;
     let root = ObjectPath::from(location.prefix.trim_matches('/'));
     // A read never creates a warehouse: the marker every writer leaves tells an empty one from a mistyped URL.
     match store.head(&root.clone().join(crate::store::warehouse::WAREHOUSE_MARKER)).await {

@@ -23,15 +23,17 @@ use super::{Error, Period, catalog, context};
 use crate::pricing::Pricing;
 
 /// How a session runs queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOptions {
     /// Bytes the query engine may hold for joins, aggregations and sorts before it spills or fails.
     pub memory_limit_bytes: usize,
+    /// How a warehouse in S3 is reached (credentials, Region, endpoint); unused for a local one.
+    pub aws: crate::aws::AwsOptions,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { memory_limit_bytes: default_memory_limit() }
+        SessionOptions { memory_limit_bytes: default_memory_limit(), aws: crate::aws::AwsOptions::default() }
     }
 }
 
@@ -219,7 +221,7 @@ impl Session {
             .map_err(|source| Error::Register { table: "runtime", path: String::new(), source })?;
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        context::register_all(&ctx, warehouse, pricing).await?;
+        context::register_all(&ctx, warehouse, pricing, &options.aws).await?;
         Ok(Session {
             ctx,
             warehouse: warehouse.to_path_buf(),

@@ -159,8 +159,9 @@ pub(crate) fn money(value: Decimal) -> serde_json::Value {
 }
 
 /// Rank (largest monthly savings first, then kind and id so the order is stable) and drop the positive savings
-/// below the minimum. Recommendations with no saving (reliability, evidence, a stated increase) are kept: they
-/// are not savings claims the minimum could weigh.
+/// below the minimum. Recommendations with no saving (reliability, evidence, a quote to ask for, a stated increase)
+/// are kept: they are not savings claims the minimum could weigh. The amount orders them after every saving (a
+/// saving is above zero), so they never push one down the list.
 pub fn rank(mut all: Vec<Recommendation>, min_monthly_savings_usd: Decimal) -> Vec<Recommendation> {
     all.retain(|r| r.monthly_savings_usd <= Decimal::ZERO || r.monthly_savings_usd >= min_monthly_savings_usd);
     all.sort_by(|a, b| {
@@ -270,5 +271,30 @@ mod tests {
         let ranked = rank(vec![rec(Kind::Batch, 3), rec(Kind::Routing, 0), rec(Kind::PromptCaching, 50)], 5.into());
         let kinds: Vec<Kind> = ranked.iter().map(|r| r.kind).collect();
         assert_eq!(kinds, vec![Kind::PromptCaching, Kind::Routing], "3 < 5 is dropped, 0 (no claim) is kept");
+    }
+
+    #[test]
+    fn no_saving_never_precedes_a_saving() {
+        // Kinds that sort before Batch in the tie-break, with no saving or an increase, and the smallest saving
+        // there is (a millionth of a dollar a month) on the kind that sorts last.
+        let mut tiny = rec(Kind::FlexTier, 0);
+        tiny.monthly_savings_usd = Decimal::new(1, 6);
+        let all = vec![
+            rec(Kind::ProvisionedThroughput, 0),
+            rec(Kind::ModelLifecycle, -4),
+            tiny,
+            rec(Kind::Batch, 0),
+            rec(Kind::Batch, 7),
+        ];
+        let ranked = rank(all, Decimal::ZERO);
+        let monthly: Vec<Decimal> = ranked.iter().map(|r| r.monthly_savings_usd).collect();
+        let expected: Vec<Decimal> = ["7", "0.000001", "0", "0", "-4"].iter().map(|d| d.parse().unwrap()).collect();
+        assert_eq!(monthly, expected);
+        let first_without = ranked.iter().position(|r| r.monthly_savings_usd <= Decimal::ZERO).unwrap();
+        assert!(
+            ranked[first_without..].iter().all(|r| r.monthly_savings_usd <= Decimal::ZERO),
+            "a recommendation without a saving precedes a saving: {monthly:?}"
+        );
+        assert_eq!((ranked[2].kind, ranked[3].kind), (Kind::Batch, Kind::ProvisionedThroughput), "ties by kind");
     }
 }

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Recommendation;
+use crate::money::usd;
 
 const EMAIL_TEMPLATE: &str = include_str!("templates/recommendations.html");
 
@@ -147,21 +148,6 @@ pub enum Format {
     Csv,
 }
 
-/// Money for people: `$1,234.56` (negative as `-$3.10`).
-pub fn usd(value: Decimal) -> String {
-    let cents = value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{:.2}", cents.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}${grouped}.{frac}", if cents.is_sign_negative() && !cents.is_zero() { "-" } else { "" })
-}
-
 fn scope_text(r: &Recommendation) -> String {
     r.scope.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
@@ -268,13 +254,6 @@ fn render_text<W: Write>(out: &mut W, recs: &[Recommendation], markdown: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_is_grouped_and_signed() {
-        assert_eq!(usd("1234.565".parse().unwrap()), "$1,234.57");
-        assert_eq!(usd("-3.1".parse().unwrap()), "-$3.10");
-        assert_eq!(usd(Decimal::ZERO), "$0.00");
-    }
 
     fn rec(monthly: &str, action: &str) -> Recommendation {
         let window = super::super::Window {

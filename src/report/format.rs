@@ -3,18 +3,16 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-/// `$1,234.56`; amounts under a cent but above zero show as `<$0.01` (a total of $0.004 is not "$0.00");
-/// `None` is `unknown`.
+use crate::money::group_thousands;
+
+/// [`crate::money::usd`] (`$1,234.56`), except that amounts under a cent but above zero show as `<$0.01` (a total
+/// of $0.004 is not "$0.00"); `None` is `unknown`.
 pub fn usd(value: Option<Decimal>) -> String {
     let Some(v) = value else { return "unknown".to_string() };
-    let cents = v.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    if cents.is_zero() && !v.is_zero() {
+    if !v.is_zero() && v.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero).is_zero() {
         return if v.is_sign_negative() { "-<$0.01" } else { "<$0.01" }.to_string();
     }
-    let text = format!("{:.2}", cents.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let sign = if cents.is_sign_negative() && !cents.is_zero() { "-" } else { "" };
-    format!("{sign}${}.{frac}", group(int))
+    crate::money::usd(v)
 }
 
 /// A signed amount: `+$12.34`, `-$5.00`, `unknown`.
@@ -28,7 +26,7 @@ pub fn usd_change(value: Option<Decimal>) -> String {
 /// `1,293`.
 pub fn count(value: i64) -> String {
     let text = value.unsigned_abs().to_string();
-    format!("{}{}", if value < 0 { "-" } else { "" }, group(&text))
+    format!("{}{}", if value < 0 { "-" } else { "" }, group_thousands(&text))
 }
 
 /// Tokens, short: `812`, `45.3K`, `1.2M`, `3.4B`; `None` (no request had the count) is `-`.
@@ -64,17 +62,6 @@ pub fn percent_change(ratio: Option<Decimal>) -> String {
         Some(r) if !r.is_sign_negative() => format!("+{}", percent(Some(r))),
         other => percent(other),
     }
-}
-
-fn group(digits: &str) -> String {
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    grouped
 }
 
 #[cfg(test)]

@@ -36,22 +36,11 @@ fn generated_warehouse(t: &TestDir) -> PathBuf {
 /// threshold, regional and global; above the book's threshold on a model without a long-context row; GovCloud on
 /// a model priced only for region `*` (never GovCloud) and on one with GovCloud rows (above the threshold too:
 /// the long-context row is `*`, so unpriced); service tiers flex and priority (no rows: unpriced), reserved (no
-/// per-token charge), and `resolvedServiceTier` default (Standard, not assumed). Built as tests/it/pricing.rs
-/// builds its long-context cases.
+/// per-token charge), and `resolvedServiceTier` default (Standard, not assumed). Built with [`token_record`], as
+/// tests/it/pricing.rs builds its long-context cases.
 fn rule_cases() -> Vec<String> {
-    let request = |id: &str, model: &str, region: &str, [input, read, write, output]: [i64; 4], extra: Value| {
-        let mut r = json!({
-            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2025-11-29T08:00:00Z",
-            "accountId": "111122223333", "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/app/rules"},
-            "region": region, "requestId": id, "operation": "Converse", "modelId": model,
-            "input": {"inputContentType": "application/json", "inputTokenCount": input,
-                      "cacheReadInputTokenCount": read, "cacheWriteInputTokenCount": write},
-            "output": {"outputContentType": "application/json", "outputTokenCount": output},
-        });
-        if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
-            r.extend(extra.clone());
-        }
-        r.to_string()
+    let request = |id: &str, model: &str, region: &str, tokens: [i64; 4], extra: Value| {
+        token_record("2025-11-29T08:00:00Z", "app/rules", id, model, region, tokens, extra)
     };
     let sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0";
     let (us, global) = (format!("us.{sonnet}"), format!("global.{sonnet}"));

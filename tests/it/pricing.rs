@@ -208,19 +208,8 @@ fn costs_match_an_independent_decimal_computation() {
     // Long context and service tiers: requests just below, at and above Sonnet 4's 200000-token threshold (total
     // input = input + cache read + cache write), a global request above it (the fixture has no global long-context
     // row: unpriced), a model without a threshold, GovCloud (region `*` does not cover it), and named tiers.
-    let request = |id: &str, model: &str, region: &str, [input, read, write, output]: [i64; 4], extra: Value| {
-        let mut r = serde_json::json!({
-            "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": "2025-11-12T08:00:00Z",
-            "accountId": "111122223333", "identity": {"arn": "arn:aws:sts::111122223333:assumed-role/app/long"},
-            "region": region, "requestId": id, "operation": "Converse", "modelId": model,
-            "input": {"inputContentType": "application/json", "inputTokenCount": input,
-                      "cacheReadInputTokenCount": read, "cacheWriteInputTokenCount": write},
-            "output": {"outputContentType": "application/json", "outputTokenCount": output},
-        });
-        if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
-            r.extend(extra.clone());
-        }
-        r.to_string()
+    let request = |id: &str, model: &str, region: &str, tokens: [i64; 4], extra: Value| {
+        token_record("2025-11-12T08:00:00Z", "app/long", id, model, region, tokens, extra)
     };
     let (sonnet_us, sonnet_global) =
         ("us.anthropic.claude-sonnet-4-20250514-v1:0", "global.anthropic.claude-sonnet-4-20250514-v1:0");

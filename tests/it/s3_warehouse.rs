@@ -147,6 +147,22 @@ fn s3_warehouse_answers_as_the_local_one() {
         "until=2025-12-01",
     ]));
 
+    // A read command reaches the warehouse through its own AWS flags (#20): no Region or endpoint in the
+    // environment; then with the environment's endpoint a closed port, so only the flag can lead to moto.
+    let flags = ["--endpoint-url", &moto(), "--region", "us-east-1", "--max-attempts", "1"];
+    let mut args = vec!["--warehouse", &url, "-q", "sql", "--format", "json", TOTALS];
+    args.extend_from_slice(&flags);
+    let mut no_env = command(&args);
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] {
+        no_env.env_remove(var);
+    }
+    let out = no_env.output().unwrap();
+    assert_eq!(serde_json::from_slice::<Vec<Value>>(&ok(&out).stdout).unwrap(), remote);
+    let mut args = vec!["--warehouse", &url, "-q", "rejects"];
+    args.extend_from_slice(&flags);
+    let out = command(&args).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env_remove("AWS_REGION").output().unwrap();
+    ok(&out);
+
     // The manifest in S3 makes a re-run read nothing.
     let out = ingest(&url, &logs, &["--json"]);
     let summary: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
@@ -157,6 +173,25 @@ fn s3_warehouse_answers_as_the_local_one() {
     let out = cli(&["--warehouse", &format!("s3://{bucket}/no-such"), "sql", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no warehouse"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// An S3 warehouse behind a closed port: one line that names the warehouse and the object, with object_store's
+/// retry account said once (it wraps it three levels deep), and the innermost cause. No server needed.
+#[test]
+fn an_unreachable_s3_warehouse_says_why_once() {
+    // A port that was free a moment ago: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let args = ["--warehouse", "s3://no-such-bucket/wh", "sql", "SELECT 1", "--endpoint-url", &endpoint];
+    let out = command(&args).args(["--max-attempts", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("after 1 retries").count(), 1, "{err}");
+    assert_eq!(err.matches("Error performing").count(), 1, "{err}");
+    assert!(err.contains("s3://no-such-bucket/wh:"), "the warehouse: {err}");
+    assert!(err.contains("/no-such-bucket/wh/_warehouse.json"), "the object: {err}");
+    assert!(err.contains("Connection refused"), "the innermost cause: {err}");
 }
 
 fn wait_until(child: &mut Child, give_up_after: Duration, mut done: impl FnMut() -> bool) {

@@ -127,6 +127,33 @@ pub fn record(id: &str, ts: &str, input: i64, output: i64) -> String {
     .to_string()
 }
 
+/// A Converse record at `ts` by the role `role` (`arn:aws:sts::111122223333:assumed-role/ROLE`) with every token
+/// count, `[input, cache read, cache write, output]`, and `extra`'s fields added at the top level (`serviceTier`,
+/// `resolvedServiceTier`): the price-rule cases of the pricing and engine tests.
+pub fn token_record(
+    ts: &str,
+    role: &str,
+    id: &str,
+    model: &str,
+    region: &str,
+    tokens: [i64; 4],
+    extra: Value,
+) -> String {
+    let [input, read, write, output] = tokens;
+    let mut r = serde_json::json!({
+        "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": ts, "accountId": "111122223333",
+        "identity": {"arn": format!("arn:aws:sts::111122223333:assumed-role/{role}")},
+        "region": region, "requestId": id, "operation": "Converse", "modelId": model,
+        "input": {"inputContentType": "application/json", "inputTokenCount": input,
+                  "cacheReadInputTokenCount": read, "cacheWriteInputTokenCount": write},
+        "output": {"outputContentType": "application/json", "outputTokenCount": output},
+    });
+    if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
+        r.extend(extra.clone());
+    }
+    r.to_string()
+}
+
 /// Generate logs with the project's generator.
 pub fn generate(out: &Path, records: u64, days: u32, layout: &str, extra: &[&str]) {
     let (records, days) = (records.to_string(), days.to_string());

@@ -8,42 +8,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use super::Error;
 use super::offer::parse_price;
+pub use crate::pricing::PRICE_COLUMNS;
+use crate::pricing::RawPriceRow;
 
-/// The book's columns, in order; `tier` and `long_context_above` are the two the sync added (blank = standard).
-pub const COLUMNS: [&str; 17] = [
-    "model",
-    "region",
-    "routing",
-    "effective_from",
-    "effective_to",
-    "input_per_mtok",
-    "output_per_mtok",
-    "cache_read_per_mtok",
-    "cache_write_per_mtok",
-    "cache_write_1h_per_mtok",
-    "batch_input_per_mtok",
-    "batch_output_per_mtok",
-    "source",
-    "as_of",
-    "confidence",
-    "tier",
-    "long_context_above",
-];
-
-/// The seven price columns, as [`BookRow::prices`] holds them.
-pub const PRICE_COLUMNS: [&str; 7] = [
-    "input_per_mtok",
-    "output_per_mtok",
-    "cache_read_per_mtok",
-    "cache_write_per_mtok",
-    "cache_write_1h_per_mtok",
-    "batch_input_per_mtok",
-    "batch_output_per_mtok",
-];
+/// The columns written before the prices, and after them (`tier` and `long_context_above` are the two the sync
+/// added; blank = standard). Rows are written in the same order: these, [`PRICE_COLUMNS`], the rest.
+const KEY_COLUMNS: [&str; 5] = ["model", "region", "routing", "effective_from", "effective_to"];
+const TRAILING_COLUMNS: [&str; 5] = ["source", "as_of", "confidence", "tier", "long_context_above"];
 
 /// One book row. Prices are USD per million tokens; `None` = blank.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,52 +96,14 @@ impl BookRow {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct RawRow {
-    model: String,
-    region: String,
-    routing: String,
-    effective_from: String,
-    effective_to: String,
-    input_per_mtok: String,
-    output_per_mtok: String,
-    cache_read_per_mtok: String,
-    cache_write_per_mtok: String,
-    cache_write_1h_per_mtok: String,
-    batch_input_per_mtok: String,
-    batch_output_per_mtok: String,
-    source: String,
-    as_of: String,
-    #[serde(default)]
-    confidence: String,
-    #[serde(default)]
-    tier: String,
-    #[serde(default)]
-    long_context_above: String,
-}
-
-/// Read a book (or the hand-kept sheet): `#` lines are comments; `confidence`, `tier` and `long_context_above` may
-/// be absent (a book written before the sync). Each row comes with its line.
+/// Read a book (or the hand-kept sheet) through the loader's row reader: `#` lines are comments; `confidence`,
+/// `tier` and `long_context_above` may be absent (a book written before the sync). Each row comes with its line.
 pub fn read_book(text: &str, origin: &str) -> Result<Vec<(u64, BookRow)>, Error> {
     let invalid = |line, reason: String| Error::Book { origin: origin.to_string(), line, reason };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| invalid(1, e.to_string()))?.clone();
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| invalid(0, e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let raw: RawRow = record.deserialize(Some(&headers)).map_err(|e| invalid(line, e.to_string()))?;
-        let texts = [
-            &raw.input_per_mtok,
-            &raw.output_per_mtok,
-            &raw.cache_read_per_mtok,
-            &raw.cache_write_per_mtok,
-            &raw.cache_write_1h_per_mtok,
-            &raw.batch_input_per_mtok,
-            &raw.batch_output_per_mtok,
-        ];
+    for (line, raw) in crate::pricing::read_sheet::<RawPriceRow>(text, origin).map_err(Error::Sheet)? {
         let mut prices = [None; 7];
-        for (i, text) in texts.iter().enumerate() {
+        for (i, text) in raw.prices().iter().enumerate() {
             if !text.is_empty() {
                 prices[i] = Some(
                     parse_price(text)
@@ -220,7 +156,8 @@ pub fn write_book(rows: &[BookRow], comment: &str) -> Result<String, Error> {
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     let csv_error =
         |e: csv::Error| Error::Book { origin: "the synced book".to_string(), line: 0, reason: e.to_string() };
-    writer.write_record(COLUMNS).map_err(csv_error)?;
+    let header = KEY_COLUMNS.iter().chain(&PRICE_COLUMNS).chain(&TRAILING_COLUMNS);
+    writer.write_record(header).map_err(csv_error)?;
     for r in rows {
         let prices = r.prices.map(|p| p.map_or(String::new(), |d| d.normalize().to_string()));
         let mut record: Vec<&str> = vec![&r.model, &r.region, &r.routing, &r.effective_from, &r.effective_to];

@@ -50,6 +50,8 @@ pub enum Error {
     Aliases { origin: String, line: u64, reason: String },
     #[error("{origin} line {line}: {reason}")]
     Book { origin: String, line: u64, reason: String },
+    #[error("cannot read price sheet")]
+    Sheet(#[source] crate::pricing::Error),
     #[error("SKU {sku} of {offer_code} matches two aliases in {origin}: {first} and {second}")]
     AmbiguousAlias { origin: String, offer_code: String, sku: String, first: String, second: String },
     #[error("{model} in {place}: SKUs {first} and {second} both price {column}, differently")]
