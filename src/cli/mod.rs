@@ -864,7 +864,11 @@ fn open_for_write(warehouse: &Path, aws: &AwsOptions, break_lease: bool) -> Resu
         None => Warehouse::open_for_write(warehouse).with_context(context),
         Some(location) => {
             let remote = remote_warehouse(&location, aws).with_context(context)?;
-            Warehouse::open_remote_for_write(remote, break_lease).with_context(context)
+            let warehouse = Warehouse::open_remote_for_write(remote, break_lease).with_context(context)?;
+            if let Some(notice) = warehouse.lease_notice() {
+                eprintln!("bedrock-spend: warning: {notice}");
+            }
+            Ok(warehouse)
         }
     }
 }
