@@ -103,8 +103,9 @@ fn assert_manifests_match(bucket: &str, prefix: &str) -> usize {
                 live.entry(day.to_string()).or_default().push(format!("s3://{bucket}/{key}"));
             }
             ["_symlink_format_manifest", day, "manifest"] => {
+                let client = s3();
                 let body = rt().block_on(async {
-                    let o = s3().get_object().bucket(bucket).key(&key).send().await.unwrap();
+                    let o = client.get_object().bucket(bucket).key(&key).send().await.unwrap();
                     o.body.collect().await.unwrap().into_bytes()
                 });
                 let lines: Vec<String> = String::from_utf8(body.to_vec()).unwrap().lines().map(String::from).collect();
@@ -331,8 +332,9 @@ fn the_lease_is_renewed_and_a_lost_or_stale_one_is_detected() {
     let remote = std::sync::Arc::new(Remote::new(std::sync::Arc::new(store), &url, "wh", runtime.handle().clone()).unwrap());
     let timing = LeaseTiming { renew_every: Duration::from_millis(200), stale_after: Duration::from_secs(3) };
     let read = || -> Value {
+        let client = s3();
         let body = rt().block_on(async {
-            let o = s3().get_object().bucket(&bucket).key("wh/_lease.json").send().await.unwrap();
+            let o = client.get_object().bucket(&bucket).key("wh/_lease.json").send().await.unwrap();
             o.body.collect().await.unwrap().into_bytes()
         });
         serde_json::from_slice(&body).unwrap()
