@@ -233,10 +233,11 @@ fn invocations_table(o: &Options, db: &str) -> Result<Vec<Statement>, Error> {
                 projection(o.since, &manifests)
             );
             Ok(vec![Statement {
-                comment: "The warehouse, read through its per-day manifests (each day's live Parquet files, switched in \
+                comment:
+                    "The warehouse, read through its per-day manifests (each day's live Parquet files, switched in \
                           one PUT by ingest and compaction), with partition projection on `day`: no crawler, no MSCK \
                           REPAIR; a query filtered on `day` reads only those days' manifests and files."
-                    .into(),
+                        .into(),
                 sql,
             }])
         }
@@ -524,7 +525,10 @@ mod tests {
     #[test]
     fn spark_partitions_and_repairs() {
         let text = script(&options(Engine::Spark, "file:/tmp/wh")).unwrap();
-        assert!(text.contains("invocation_files (") && text.contains("PARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/invocations/'"));
+        assert!(
+            text.contains("invocation_files (")
+                && text.contains("PARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/invocations/'")
+        );
         assert!(text.contains("USING text\nPARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/_symlink_format_manifest/'"));
         assert!(text.contains("MSCK REPAIR TABLE bedrock.invocation_files"));
         assert!(text.contains("MSCK REPAIR TABLE bedrock.invocation_manifests"));

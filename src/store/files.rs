@@ -375,7 +375,11 @@ mod tests {
             let (n, fail, log) = (self.parts, self.fail_part == Some(self.parts), self.log.clone());
             Box::pin(async move {
                 log.lock().unwrap().push(format!("part {n} of {} bytes", data.content_length()));
-                if fail { Err(object_store::Error::Generic { store: "test", source: "part refused".into() }) } else { Ok(()) }
+                if fail {
+                    Err(object_store::Error::Generic { store: "test", source: "part refused".into() })
+                } else {
+                    Ok(())
+                }
             })
         }
         async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {

@@ -223,7 +223,8 @@ impl Lease {
         if !self.shared.lost.load(Ordering::Acquire) {
             return Ok(());
         }
-        let holder = self.shared.taken_by.lock().ok().and_then(|h| h.clone()).unwrap_or_else(|| "another writer".into());
+        let holder =
+            self.shared.taken_by.lock().ok().and_then(|h| h.clone()).unwrap_or_else(|| "another writer".into());
         Err(LeaseError::Lost { url: self.remote.url().to_string(), holder })
     }
 

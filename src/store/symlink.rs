@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn manifest_is_sorted_unique_lines() {
-        let text = manifest_text(vec!["s3://b/p/b.parquet".into(), "s3://b/p/a.parquet".into(), "s3://b/p/a.parquet".into()]);
+        let text =
+            manifest_text(vec!["s3://b/p/b.parquet".into(), "s3://b/p/a.parquet".into(), "s3://b/p/a.parquet".into()]);
         assert_eq!(text, "s3://b/p/a.parquet\ns3://b/p/b.parquet\n");
         assert_eq!(manifest_text(Vec::new()), "", "an emptied day names nothing");
     }

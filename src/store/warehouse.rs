@@ -1332,7 +1332,10 @@ mod tests {
         let mut live: Vec<String> = fs::read_dir(root.join("invocations/day=2025-11-28"))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet") && !p.file_name().unwrap().to_str().unwrap().starts_with('.'))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "parquet")
+                    && !p.file_name().unwrap().to_str().unwrap().starts_with('.')
+            })
             .map(|p| format!("file:{}", p.canonicalize().unwrap().display()))
             .collect();
         live.sort();

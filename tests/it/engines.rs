@@ -189,7 +189,9 @@ fn ddl_columns_are_the_columns_of_a_warehouse_file() {
     let athena = ddl(&wh, &["--engine", "athena", "--location", "s3://bucket/warehouse"]);
     assert_eq!(table_columns(&athena, "invocations"), expected, "Athena columns are the file's, in order");
     assert!(athena.contains("PARTITIONED BY (`day` date)"));
-    assert!(athena.contains("'storage.location.template' = 's3://bucket/warehouse/_symlink_format_manifest/day=${day}/'"));
+    assert!(
+        athena.contains("'storage.location.template' = 's3://bucket/warehouse/_symlink_format_manifest/day=${day}/'")
+    );
 
     let spark = ddl(&wh, &["--engine", "spark"]);
     let mut with_day = expected.clone();
@@ -374,7 +376,12 @@ fn mid_swap(t: &TestDir, warehouse: &Path) -> BTreeMap<String, Vec<u8>> {
     let manifest_bytes = || {
         manifests(warehouse)
             .keys()
-            .map(|day| (day.clone(), std::fs::read(warehouse.join("_symlink_format_manifest").join(day).join("manifest")).unwrap()))
+            .map(|day| {
+                (
+                    day.clone(),
+                    std::fs::read(warehouse.join("_symlink_format_manifest").join(day).join("manifest")).unwrap(),
+                )
+            })
             .collect::<BTreeMap<_, _>>()
     };
     let old_manifests = manifest_bytes();
@@ -476,7 +483,10 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
     let mut phases = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
     let mut next_phase = |what: &str| -> Value {
         let line = phases.next().and_then(Result::ok).unwrap_or_else(|| {
-            panic!("spark-check.py gave no {what}: {}", std::fs::read_to_string(t.path("spark.log")).unwrap_or_default())
+            panic!(
+                "spark-check.py gave no {what}: {}",
+                std::fs::read_to_string(t.path("spark.log")).unwrap_or_default()
+            )
         });
         serde_json::from_str(&line).unwrap()
     };

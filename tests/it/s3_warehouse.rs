@@ -329,7 +329,8 @@ fn the_lease_is_renewed_and_a_lost_or_stale_one_is_detected() {
         .build()
         .unwrap();
     let url = format!("s3://{bucket}/wh");
-    let remote = std::sync::Arc::new(Remote::new(std::sync::Arc::new(store), &url, "wh", runtime.handle().clone()).unwrap());
+    let remote =
+        std::sync::Arc::new(Remote::new(std::sync::Arc::new(store), &url, "wh", runtime.handle().clone()).unwrap());
     let timing = LeaseTiming { renew_every: Duration::from_millis(200), stale_after: Duration::from_secs(3) };
     let read = || -> Value {
         let client = s3();
@@ -361,8 +362,10 @@ fn the_lease_is_renewed_and_a_lost_or_stale_one_is_detected() {
 
     // Someone breaks the lease and another writer takes it: the next renewal finds the ETag changed.
     let taker = r#"{"run":"run-c","host":"elsewhere","pid":7,"acquired_at":"2026-01-01T00:00:00Z"}"#;
-    rt().block_on(s3().put_object().bucket(&bucket).key("wh/_lease.json").body(taker.as_bytes().to_vec().into()).send())
-        .unwrap();
+    rt().block_on(
+        s3().put_object().bucket(&bucket).key("wh/_lease.json").body(taker.as_bytes().to_vec().into()).send(),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     match lease.check() {
         Err(e @ LeaseError::Lost { .. }) => assert!(e.to_string().contains("run run-c (pid 7 on elsewhere)"), "{e}"),
