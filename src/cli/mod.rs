@@ -93,8 +93,8 @@ pub enum Command {
         /// Only these days (YYYY-MM-DD); default: every day with more than one file.
         #[arg(long)]
         day: Vec<NaiveDate>,
-        /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
-        /// that run is dead: two writers at once are not safe).
+        /// S3 warehouse: take over the writer lease held by a run on another host (make sure that run is dead: a
+        /// live one stops at its next commit). One not renewed for 10 minutes is taken over without it.
         #[arg(long)]
         break_lease: bool,
     },
@@ -350,9 +350,9 @@ pub struct IngestArgs {
     /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
     #[arg(long, default_value_t = crate::ingest::sources::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
     pub overlap_minutes: i64,
-    /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
-    /// that run is dead: two writers at once are not safe). A lease of a dead process on this host is taken over
-    /// without it.
+    /// S3 warehouse: take over the writer lease left by a run that died on another host (make sure
+    /// that run is dead: two writers at once are not safe). A lease of a dead process on this host, or one not
+    /// renewed for 10 minutes, is taken over without it.
     #[arg(long)]
     pub break_lease: bool,
 }
