@@ -2,10 +2,14 @@
 """Run `bedrock-spend ddl --engine spark` output on a real Spark (local mode), then named queries, and print their
 rows as JSON for the Rust test that compares them with DataFusion (tests/it/engines.rs).
 
-Usage: spark-check.py DDL_FILE QUERIES_JSON
-  DDL_FILE      the script `ddl --engine spark` printed (statements end with `;` at the end of a line)
-  QUERIES_JSON  a JSON object {name: SQL}
-Prints {"rows": {name: [{column: value}]}, "seconds": {...}}; decimals and dates as text (exact), NULL as null.
+Usage: spark-check.py DDL_FILE QUERIES_JSON [LATER_QUERIES_JSON]
+  DDL_FILE            the script `ddl --engine spark` printed (statements end with `;` at the end of a line)
+  QUERIES_JSON        a JSON object {name: SQL}
+  LATER_QUERIES_JSON  a JSON list of such objects: phases run in the same session, each after a line on stdin (the
+                      caller changes the warehouse in between; every table is refreshed first, as a long-lived
+                      session must after files change under it)
+Prints one line per phase, {"rows": {name: [{column: value}]}, "seconds": {...}}; decimals and dates as text
+(exact), NULL as null.
 
 Spark runs in local mode with two threads, a small driver, no UI and only the loopback interface: nothing leaves
 the machine. Its catalog is in memory and its warehouse directory is a temporary folder.
@@ -26,6 +30,10 @@ def main():
         ddl = f.read()
     with open(queries_path) as f:
         queries = json.load(f)
+    later = []
+    if len(sys.argv) > 3:
+        with open(sys.argv[3]) as f:
+            later = json.load(f)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     started = time.monotonic()
     from pyspark.sql import SparkSession
@@ -60,13 +68,27 @@ def main():
             spark.sql(body)
     seconds["ddl"] = time.monotonic() - t
 
-    rows = {}
     t = time.monotonic()
-    for name, sql in queries.items():
-        rows[name] = [{k: plain(v) for k, v in r.asDict().items()} for r in spark.sql(sql).collect()]
+    rows = run(spark, queries)
     seconds["queries"] = time.monotonic() - t
+    print(json.dumps({"rows": rows, "seconds": seconds}), flush=True)
+    for phase in later:
+        sys.stdin.readline()
+        t = time.monotonic()
+        for database in spark.catalog.listDatabases():
+            for table in spark.catalog.listTables(database.name):
+                if table.tableType != "VIEW":
+                    spark.sql(f"REFRESH TABLE `{database.name}`.`{table.name}`")
+        rows = run(spark, phase)
+        print(json.dumps({"rows": rows, "seconds": {"queries": time.monotonic() - t}}), flush=True)
     spark.stop()
-    json.dump({"rows": rows, "seconds": seconds}, sys.stdout)
+
+
+def run(spark, queries):
+    return {
+        name: [{k: plain(v) for k, v in r.asDict().items()} for r in spark.sql(sql).collect()]
+        for name, sql in queries.items()
+    }
 
 
 def plain(value):

@@ -104,8 +104,8 @@ pub enum Command {
         /// Only these days (YYYY-MM-DD); default: every day with more than one file.
         #[arg(long)]
         day: Vec<NaiveDate>,
-        /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
-        /// that run is dead: two writers at once are not safe).
+        /// S3 warehouse: take over the writer lease held by a run on another host (make sure that run is dead: a
+        /// live one stops at its next commit). One not renewed for 10 minutes is taken over without it.
         #[arg(long)]
         break_lease: bool,
         #[command(flatten)]
@@ -420,9 +420,9 @@ pub struct IngestArgs {
     /// CloudWatch: how far before the last run's end an incremental run starts, to catch late events.
     #[arg(long, default_value_t = crate::ingest::sources::cloudwatch::DEFAULT_OVERLAP_MINUTES)]
     pub overlap_minutes: i64,
-    /// S3 warehouse: delete the writer lease left by a run that died on another host, then take it (make sure
-    /// that run is dead: two writers at once are not safe). A lease of a dead process on this host is taken over
-    /// without it.
+    /// S3 warehouse: take over the writer lease left by a run that died on another host (make sure
+    /// that run is dead: two writers at once are not safe). A lease of a dead process on this host, or one not
+    /// renewed for 10 minutes, is taken over without it.
     #[arg(long)]
     pub break_lease: bool,
     #[command(flatten)]
@@ -904,7 +904,11 @@ fn open_for_write(warehouse: &Path, aws: &AwsOptions, break_lease: bool) -> Resu
         None => Warehouse::open_for_write(warehouse).with_context(context),
         Some(location) => {
             let remote = remote_warehouse(&location, aws).with_context(context)?;
-            Warehouse::open_remote_for_write(remote, break_lease).with_context(context)
+            let warehouse = Warehouse::open_remote_for_write(remote, break_lease).with_context(context)?;
+            if let Some(notice) = warehouse.lease_notice() {
+                eprintln!("bedrock-spend: warning: {notice}");
+            }
+            Ok(warehouse)
         }
     }
 }

@@ -135,13 +135,7 @@ pub fn statements(o: &Options) -> Result<Vec<Statement>, Error> {
             sql: format!("CREATE DATABASE IF NOT EXISTS {d}"),
         });
     }
-    out.push(invocations_table(o, &db)?);
-    if o.engine == Engine::Spark {
-        out.push(Statement {
-            comment: "Register the day folders as partitions; run again after each ingest adds days.".into(),
-            sql: format!("MSCK REPAIR TABLE {db}invocations"),
-        });
-    }
+    out.extend(invocations_table(o, &db)?);
     use crate::store::estate::{PROFILES_SCHEMA, PROVISIONED_SCHEMA};
     for (table, schema) in
         [("provisioned_throughputs", &*PROVISIONED_SCHEMA), ("inference_profiles", &*PROFILES_SCHEMA)]
@@ -196,17 +190,112 @@ pub fn script(o: &Options) -> Result<String, Error> {
     Ok(out)
 }
 
-fn invocations_table(o: &Options, db: &str) -> Result<Statement, Error> {
+/// Where the per-day manifests are, under the warehouse (see [`crate::store::symlink`]).
+fn manifests_location(o: &Options) -> String {
+    format!("{}/{}/", o.location, crate::store::symlink::SYMLINK_DIR)
+}
+
+/// The `invocations` table, read through the per-day manifests the writer switches in one PUT (see
+/// [`crate::store::symlink`]), so a compaction never shows an engine a day twice or not at all.
+///
+/// Athena: a Hive table with `SymlinkTextInputFormat` over `_symlink_format_manifest/` and the Parquet SerDe, as for
+/// Delta Lake's manifests (docs.delta.io, "Presto and Athena to Delta Lake integration": "Presto and Athena support
+/// reading from external tables using a manifest file ... rather than finding the files by directory listing"), with
+/// partition projection whose `storage.location.template` names each day's manifest folder. Partition projection
+/// computes a partition's location from the template for any Hive table (docs.aws.amazon.com/athena/latest/ug/
+/// partition-projection.html); no AWS page we found says in so many words that it combines with a symlink table,
+/// and none excludes it. UNCONFIRMED on a live Athena: README says how to fall back to registered partitions.
+///
+/// Spark cannot read a Parquet `SymlinkTextInputFormat` table: the Hive reader returned no rows in local PySpark
+/// 4.3 (partitions found, every query empty), and the change that would add it (SPARK-32432, apache/spark#35734)
+/// was closed unmerged. So Spark reads the files as a plain Parquet table, `invocation_files`, the manifests as a
+/// text table, `invocation_manifests`, and `invocations` is a view keeping the rows of files some manifest of their
+/// day names. Files are matched by day and file name (unique in the warehouse: run id and sequence), so a manifest's
+/// `s3://` URI matches the file Spark lists as `s3a://` (open-source Spark) or through a mount.
+fn invocations_table(o: &Options, db: &str) -> Result<Vec<Statement>, Error> {
     let columns: Vec<(String, arrow::datatypes::DataType)> =
         FILE_SCHEMA.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-    let root = format!("{}/invocations/", o.location);
-    let comment = match o.engine {
-        Engine::Athena => "The warehouse, with partition projection on `day`: no crawler, no MSCK REPAIR; a query \
-                           filtered on `day` reads only those days' folders."
-            .to_string(),
-        Engine::Spark => "The warehouse: Parquet files under day=YYYY-MM-DD folders.".to_string(),
-    };
-    Ok(Statement { comment, sql: parquet_table(o.engine, db, "invocations", &columns, Some(o.since), &root)? })
+    let day = PARTITION_COLUMN;
+    let manifests = manifests_location(o);
+    match o.engine {
+        Engine::Athena => {
+            let mut lines = Vec::with_capacity(columns.len());
+            for (name, data_type) in &columns {
+                lines.push(format!("  `{name}` {}", sql::column_type(name, data_type)?));
+            }
+            let sql = format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS {db}invocations (\n{}\n)\nPARTITIONED BY (`{day}` date)\n\
+                 ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'\n\
+                 STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'\n\
+                 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'\n\
+                 LOCATION '{manifests}'\n{}",
+                lines.join(",\n"),
+                projection(o.since, &manifests)
+            );
+            Ok(vec![Statement {
+                comment:
+                    "The warehouse, read through its per-day manifests (each day's live Parquet files, switched in \
+                          one PUT by ingest and compaction), with partition projection on `day`: no crawler, no MSCK \
+                          REPAIR; a query filtered on `day` reads only those days' manifests and files."
+                        .into(),
+                sql,
+            }])
+        }
+        Engine::Spark => {
+            let root = format!("{}/invocations/", o.location);
+            let files = parquet_table(o.engine, db, "invocation_files", &columns, Some(o.since), &root)?;
+            let manifest_table = format!(
+                "CREATE TABLE IF NOT EXISTS {db}invocation_manifests (\n  `value` string,\n  `{day}` date\n)\n\
+                 USING text\nPARTITIONED BY (`{day}`)\nLOCATION '{manifests}'"
+            );
+            let names: Vec<String> = columns.iter().map(|(name, _)| format!("f.`{name}`")).collect();
+            let view = format!(
+                "CREATE OR REPLACE VIEW {db}invocations AS\nSELECT {}, f.`{day}`\n\
+                 FROM (SELECT *, _metadata.file_name AS file_name FROM {db}invocation_files) f\n\
+                 LEFT SEMI JOIN {db}invocation_manifests m\n\
+                 ON f.`{day}` = m.`{day}` AND f.file_name = regexp_extract(m.value, '[^/]+$', 0)",
+                names.join(", ")
+            );
+            Ok(vec![
+                Statement {
+                    comment: "Every Parquet file under the day=YYYY-MM-DD folders (during a compaction: both \
+                              generations of a day; read `invocations`)."
+                        .into(),
+                    sql: files,
+                },
+                Statement {
+                    comment: "The per-day manifests: each day's live files, one URI a line.".into(),
+                    sql: manifest_table,
+                },
+                Statement {
+                    comment: "Register the day folders as partitions; run again after each ingest adds days.".into(),
+                    sql: format!("MSCK REPAIR TABLE {db}invocation_files"),
+                },
+                Statement {
+                    comment: "The same for the manifests' day folders.".into(),
+                    sql: format!("MSCK REPAIR TABLE {db}invocation_manifests"),
+                },
+                Statement {
+                    comment: "The warehouse as the manifests name it: exactly one generation of each day, even while \
+                              a compaction swaps it."
+                        .into(),
+                    sql: view,
+                },
+            ])
+        }
+    }
+}
+
+/// Athena's partition projection on `day`, each day's folder under `location`.
+fn projection(since: NaiveDate, location: &str) -> String {
+    let day = PARTITION_COLUMN;
+    format!(
+        "TBLPROPERTIES (\n  'projection.enabled' = 'true',\n  \
+         'projection.{day}.type' = 'date',\n  'projection.{day}.format' = 'yyyy-MM-dd',\n  \
+         'projection.{day}.range' = '{since},NOW',\n  'projection.{day}.interval' = '1',\n  \
+         'projection.{day}.interval.unit' = 'DAYS',\n  \
+         'storage.location.template' = '{location}{day}=${{{day}}}/'\n)"
+    )
 }
 
 /// `CREATE EXTERNAL TABLE` (Athena) or `CREATE TABLE ... USING parquet` (Spark) over a folder; `since` makes it
@@ -232,13 +321,7 @@ fn parquet_table(
             }
             text.push_str(&format!("STORED AS PARQUET\nLOCATION '{location}'"));
             if let Some(since) = since {
-                text.push_str(&format!(
-                    "\nTBLPROPERTIES (\n  'projection.enabled' = 'true',\n  \
-                     'projection.{day}.type' = 'date',\n  'projection.{day}.format' = 'yyyy-MM-dd',\n  \
-                     'projection.{day}.range' = '{since},NOW',\n  'projection.{day}.interval' = '1',\n  \
-                     'projection.{day}.interval.unit' = 'DAYS',\n  \
-                     'storage.location.template' = '{location}{day}=${{{day}}}/'\n)"
-                ));
+                text.push_str(&format!("\n{}", projection(since, location)));
             }
             text
         }
@@ -411,10 +494,12 @@ mod tests {
     fn athena_projects_days_from_the_location() {
         let text = script(&options(Engine::Athena, "s3://bucket/wh")).unwrap();
         for needle in [
-            "LOCATION 's3://bucket/wh/invocations/'",
+            "LOCATION 's3://bucket/wh/_symlink_format_manifest/'",
+            "STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'",
+            "ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'",
             "'projection.day.type' = 'date'",
             "'projection.day.range' = '2023-09-01,NOW'",
-            "'storage.location.template' = 's3://bucket/wh/invocations/day=${day}/'",
+            "'storage.location.template' = 's3://bucket/wh/_symlink_format_manifest/day=${day}/'",
             "PARTITIONED BY (`day` date)",
             "LOCATION 's3://bucket/wh/pricing/bedrock-prices/'",
             "CAST('0.87500000' AS DECIMAL(9,8)) AS discount_multiplier",
@@ -424,6 +509,7 @@ mod tests {
         }
         assert!(!text.contains("{{"), "every slot filled");
         assert!(!text.contains("MSCK REPAIR TABLE"), "projection needs no repair");
+        assert!(!text.contains("/invocations/"), "Athena never lists the day folders itself");
     }
 
     #[test]
@@ -439,8 +525,14 @@ mod tests {
     #[test]
     fn spark_partitions_and_repairs() {
         let text = script(&options(Engine::Spark, "file:/tmp/wh")).unwrap();
-        assert!(text.contains("PARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/invocations/'"));
-        assert!(text.contains("MSCK REPAIR TABLE bedrock.invocations"));
+        assert!(
+            text.contains("invocation_files (")
+                && text.contains("PARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/invocations/'")
+        );
+        assert!(text.contains("USING text\nPARTITIONED BY (`day`)\nLOCATION 'file:/tmp/wh/_symlink_format_manifest/'"));
+        assert!(text.contains("MSCK REPAIR TABLE bedrock.invocation_files"));
+        assert!(text.contains("MSCK REPAIR TABLE bedrock.invocation_manifests"));
+        assert!(text.contains("CREATE OR REPLACE VIEW bedrock.invocations AS"), "the views read the manifests' view");
         assert!(!text.contains("{{"));
     }
 

@@ -814,15 +814,20 @@ impl<'w> WriterState<'w> {
         Ok(())
     }
 
-    /// Files first, then rejects, then the manifest: a source is recorded only once its rows are durable.
+    /// Files first (with the days' manifests), then rejects, then the manifest of sources: a source is recorded
+    /// only once its rows are durable.
     fn commit(&mut self) -> Result<(), Error> {
         // The days written since the last commit are exactly the days with an open file.
         let written: HashSet<i32> = self.open_files.keys().copied().collect();
+        let days: Vec<i32> = self.open_files.keys().copied().collect();
+        // The days' manifests (what Athena and Spark read) follow the files, under a mark a crash leaves behind.
+        let mark = self.warehouse.begin_day_manifests(&days)?;
         let files: Vec<(i32, AtomicParquetFile)> = std::mem::take(&mut self.open_files).into_iter().collect();
         for (day, committed) in commit_files(files, self.options.threads)? {
             committed.map_err(|source| warehouse::Error::Write { path: self.warehouse.day_dir(day), source })?;
             self.counters.files_written += 1;
         }
+        self.warehouse.finish_day_manifests(&days, mark)?;
         if let Some(path) = self.warehouse.publish_rejects()? {
             self.last_rejects_file = Some(path);
         }

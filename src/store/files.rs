@@ -22,7 +22,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use datafusion::object_store::path::Path as ObjectPath;
-use datafusion::object_store::{self, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use datafusion::object_store::{self, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload};
 use futures::TryStreamExt;
 
 use super::parquet::sync_dir;
@@ -281,21 +281,8 @@ impl Files {
             let payload = PutPayload::from(Bytes::from(fs::read(tmp)?));
             remote.block_on(remote.store.put(&key, payload)).map_err(io_error)?;
         } else {
-            let mut file = File::open(tmp)?;
-            remote.block_on(async {
-                let upload = remote.store.put_multipart(&key).await.map_err(io_error)?;
-                let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-                let mut buffer = vec![0u8; PART_BYTES];
-                loop {
-                    let n = file.read(&mut buffer)?;
-                    if n == 0 {
-                        break;
-                    }
-                    writer.wait_for_capacity(4).await.map_err(io_error)?;
-                    writer.write(&buffer[..n]);
-                }
-                writer.finish().await.map(|_| ()).map_err(io_error)
-            })?;
+            let file = File::open(tmp)?;
+            remote.block_on(upload_parts(remote.store.as_ref(), &key, file))?;
         }
         fs::remove_file(tmp)
     }
@@ -307,6 +294,48 @@ impl Files {
         let listed: Vec<_> = remote.block_on(remote.store.list(Some(&key)).try_collect()).map_err(io_error)?;
         Ok(listed.iter().filter_map(|m: &object_store::ObjectMeta| self.path_of(remote, &m.location)).collect())
     }
+}
+
+/// Parts uploaded at once by [`upload_parts`].
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Upload `file` to `key` as a multipart upload of [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time. If any
+/// part, or the completion, fails, the upload is aborted: S3 keeps (and bills) the parts of an upload neither
+/// completed nor aborted until a lifecycle rule removes them.
+async fn upload_parts(store: &dyn ObjectStore, key: &ObjectPath, file: File) -> io::Result<()> {
+    let upload = store.put_multipart(key).await.map_err(io_error)?;
+    send_parts(upload, file, PART_BYTES).await
+}
+
+/// Send `reader` through `upload` in parts of `part_bytes`, then complete it; abort it on any failure.
+async fn send_parts(mut upload: Box<dyn MultipartUpload>, mut reader: impl Read, part_bytes: usize) -> io::Result<()> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let sent: io::Result<()> = async {
+        let mut in_flight: FuturesUnordered<object_store::UploadPart> = FuturesUnordered::new();
+        loop {
+            let mut part = Vec::with_capacity(part_bytes);
+            (&mut reader).take(part_bytes as u64).read_to_end(&mut part)?;
+            if part.is_empty() {
+                break;
+            }
+            if in_flight.len() >= PARTS_IN_FLIGHT
+                && let Some(done) = in_flight.next().await
+            {
+                done.map_err(io_error)?;
+            }
+            in_flight.push(upload.put_part(PutPayload::from(part)));
+        }
+        while let Some(done) = in_flight.next().await {
+            done.map_err(io_error)?;
+        }
+        upload.complete().await.map(|_| ()).map_err(io_error)
+    }
+    .await;
+    if sent.is_err() {
+        // The upload's error is what is reported; an abort that fails too leaves the parts to the lifecycle rule.
+        let _ = upload.abort().await;
+    }
+    sent
 }
 
 fn list_local(dir: &Path, dirs: bool) -> io::Result<Vec<PathBuf>> {
@@ -324,4 +353,88 @@ fn list_local(dir: &Path, dirs: bool) -> io::Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A multipart upload that fails the part numbered `fail_part` (from 1) and records what happened to it.
+    #[derive(Debug)]
+    struct Recorded {
+        fail_part: Option<usize>,
+        parts: usize,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl MultipartUpload for Recorded {
+        fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+            self.parts += 1;
+            let (n, fail, log) = (self.parts, self.fail_part == Some(self.parts), self.log.clone());
+            Box::pin(async move {
+                log.lock().unwrap().push(format!("part {n} of {} bytes", data.content_length()));
+                if fail {
+                    Err(object_store::Error::Generic { store: "test", source: "part refused".into() })
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+            self.log.lock().unwrap().push("complete".into());
+            Ok(object_store::PutResult { e_tag: None, version: None })
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.log.lock().unwrap().push("abort".into());
+            Ok(())
+        }
+    }
+
+    /// A reader that fails after `ok` bytes.
+    struct BreaksAfter {
+        ok: usize,
+    }
+
+    impl Read for BreaksAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.ok);
+            buf[..n].fill(7);
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    fn send(fail_part: Option<usize>, reader: impl Read) -> (io::Result<()>, Vec<String>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let upload = Box::new(Recorded { fail_part, parts: 0, log: log.clone() });
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let result = rt.block_on(send_parts(upload, reader, 10));
+        let log = log.lock().unwrap().clone();
+        (result, log)
+    }
+
+    #[test]
+    fn a_failed_multipart_upload_is_aborted_not_left_billing() {
+        // 25 bytes in parts of 10: three parts, then complete.
+        let (ok, log) = send(None, &[1u8; 25][..]);
+        assert!(ok.is_ok());
+        assert_eq!(log.iter().filter(|l| l.starts_with("part")).count(), 3, "{log:?}");
+        assert!(log.contains(&"part 3 of 5 bytes".to_string()), "{log:?}");
+        assert_eq!(log.last().map(String::as_str), Some("complete"));
+
+        let (failed, log) = send(Some(2), &[1u8; 25][..]);
+        assert!(failed.is_err(), "a refused part fails the upload");
+        assert_eq!(log.last().map(String::as_str), Some("abort"), "{log:?}");
+        assert!(!log.contains(&"complete".to_string()), "{log:?}");
+
+        let (failed, log) = send(None, BreaksAfter { ok: 15 });
+        assert_eq!(failed.unwrap_err().to_string(), "disk gone", "the local read's error is reported");
+        assert_eq!(log.last().map(String::as_str), Some("abort"), "{log:?}");
+        assert!(!log.contains(&"complete".to_string()), "{log:?}");
+    }
 }

@@ -11,4 +11,5 @@ pub mod parquet;
 pub mod row;
 pub mod schema;
 pub mod snapshot;
+pub mod symlink;
 pub mod warehouse;

@@ -20,8 +20,8 @@
 //! Reading the journals *after* listing is what makes this safe: a journal exists before any file of its swap
 //! moves, so a listing that saw a move is always followed by a read that sees its journal. A query that listed a
 //! file before it was retired reads it under its retired name, which [`SnapshotStore`] tries when the name is
-//! gone. Other engines (DuckDB, Spark) glob the files directly and see both generations only for the instant
-//! between the renames, as before.
+//! gone. Athena and Spark follow the per-day manifests instead ([`super::symlink`]); engines that glob the files
+//! directly (DuckDB, pyarrow) see both generations only for the instant between the renames.
 //!
 //! The rule sits in an [`ObjectStore`] wrapped around the local file system, so every DataFusion reader of the
 //! warehouse (listing tables, the shell, named queries) gets it through [`register`]. The one thing that could

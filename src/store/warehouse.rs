@@ -10,11 +10,13 @@
 //!   _manifest/<run>-<n>.json                            sources fully ingested (one segment per commit)
 //!   _journal/compact-<run>.json                         pending compaction swaps (rolled forward on open)
 //!   _superseded/compact-<run>.json                      finished swaps, kept for the grace period (tombstones)
+//!   _symlink_format_manifest/day=YYYY-MM-DD/manifest    each day's live files, for Athena and Spark
 //!   .lock                                               held by the one process writing
 //! ```
 //!
 //! Durability rule, after Vector's "acknowledge only after delivery": a source enters the manifest only in a
-//! commit that follows the rename of every Parquet file holding its rows. A crash before that leaves rows
+//! commit that follows the rename of every Parquet file holding its rows (and the rewrite of those days' manifests
+//! for other engines, see [`super::symlink`]). A crash before that leaves rows
 //! without a manifest entry; the re-run reads the source again and the key index drops the rows already
 //! there. Duplicates over loss, then dedupe makes the duplicates vanish.
 //!
@@ -26,7 +28,9 @@
 //! deleted by a later writer once the grace period ([`SUPERSEDED_GRACE`], longer than any query) has passed, and
 //! their tombstones after a second one. Our own readers (see [`super::snapshot`]) use the tombstones to see
 //! exactly one generation of a day, and find a retired file under its hidden name when a query listed it before
-//! the swap. Other engines see both generations only for the instant between the renames, as before.
+//! the swap. Engines that list files themselves read each day through its manifest ([`super::symlink`]), rewritten
+//! at the swap point: after the new files are published and before the old ones are retired, so they see one
+//! generation too; engines that glob the folders see both only for the instant between the renames.
 //!
 //! Rejects stream to a temporary file as they arrive and are published with each commit, before the manifest.
 //! A run marks itself `rejects/<run>.open` before its first rejects file appears and removes the mark when it
@@ -51,6 +55,7 @@ use super::files::{Files, Remote};
 use super::lease::{Lease, LeaseError};
 use super::parquet::{AtomicParquetFile, FinishedFile, TMP_PREFIX};
 use super::schema::{FILE_SCHEMA, PARTITION_COLUMN, col};
+use super::symlink::{self, PENDING_DIR, PendingDays, SYMLINK_DIR};
 
 /// Errors of the warehouse; each names the path that failed.
 #[derive(Debug, thiserror::Error)]
@@ -361,7 +366,7 @@ pub struct Warehouse {
     seq: u64,
     _lock: Option<File>,
     /// The writer lease of a warehouse in an object store (the lock of a local one is `_lock`).
-    _lease: Option<Lease>,
+    lease: Option<Lease>,
     rejects: Option<OpenRejects>,
     /// This run's `rejects/<run>.open` mark exists.
     rejects_marked: bool,
@@ -393,7 +398,7 @@ impl Warehouse {
             run_id: new_run_id(),
             seq: 0,
             _lock: Some(lock),
-            _lease: None,
+            lease: None,
             rejects: None,
             rejects_marked: false,
         };
@@ -419,7 +424,7 @@ impl Warehouse {
             run_id,
             seq: 0,
             _lock: None,
-            _lease: Some(lease),
+            lease: Some(lease),
             rejects: None,
             rejects_marked: false,
         };
@@ -444,7 +449,7 @@ impl Warehouse {
             run_id: new_run_id(),
             seq: 0,
             _lock: None,
-            _lease: None,
+            lease: None,
             rejects: None,
             rejects_marked: false,
         }
@@ -480,7 +485,117 @@ impl Warehouse {
         for (path, journal) in read_journals(&self.files, &self.root.join(JOURNAL_DIR))? {
             self.roll_forward(&path, &journal)?;
         }
+        self.repair_day_manifests()?;
         self.remove_temporary_files()
+    }
+
+    /// Stop with [`LeaseError::Lost`] when this writer's lease of a remote warehouse was broken and taken by another
+    /// writer (see [`super::lease`]); called before each step that makes files visible.
+    pub fn check_lease(&self) -> Result<()> {
+        match &self.lease {
+            Some(lease) => Ok(lease.check()?),
+            None => Ok(()),
+        }
+    }
+
+    /// A notice about how the lease was taken (over a stale one), for the caller to show.
+    pub fn lease_notice(&self) -> Option<&str> {
+        self.lease.as_ref().and_then(Lease::notice)
+    }
+
+    /// Rewrite the manifests a killed commit may have left behind its files (its `_pending` mark names the days),
+    /// and write the manifest of every day that has none (a warehouse written before manifests existed).
+    fn repair_day_manifests(&self) -> Result<()> {
+        let pending_dir = self.root.join(SYMLINK_DIR).join(PENDING_DIR);
+        let mut marks: Vec<PathBuf> = self.list_files(&pending_dir)?.into_iter().filter(|p| !is_tmp(p)).collect();
+        marks.sort();
+        for mark in &marks {
+            let text = match self.files.read(mark) {
+                Ok(text) => text,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(Error::Read { path: self.shown(mark), source }),
+            };
+            let pending: PendingDays =
+                serde_json::from_slice(&text).map_err(|source| Error::Parse { path: mark.clone(), source })?;
+            for date in &pending.days {
+                self.write_day_manifest(date, &[])?;
+            }
+        }
+        let dated = |dirs: Vec<PathBuf>| -> HashSet<String> {
+            dirs.iter()
+                .filter_map(|d| d.file_name().and_then(|n| n.to_str()))
+                .filter_map(|n| n.strip_prefix("day=").map(String::from))
+                .collect()
+        };
+        let with_manifest = if self.files.remote_store().is_some() {
+            // A remote "directory" exists only while an object is under it: the manifest.
+            let dir = self.root.join(SYMLINK_DIR);
+            dated(self.files.list_dirs(&dir).map_err(|source| Error::Read { path: self.shown(&dir), source })?)
+        } else {
+            // A local one may hold only a temporary file a crash left.
+            let dir = self.root.join(SYMLINK_DIR);
+            let dirs = self.files.list_dirs(&dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
+            dated(dirs.into_iter().filter(|d| d.join(symlink::MANIFEST_FILE).is_file()).collect())
+        };
+        for (_, dir) in self.day_dirs()? {
+            let Some(date) = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("day=")) else {
+                continue;
+            };
+            if !with_manifest.contains(date) {
+                self.write_day_manifest(date, &[])?;
+            }
+        }
+        for mark in marks {
+            self.remove_if_present(&mark)?;
+        }
+        Ok(())
+    }
+
+    /// Write the manifest of the day `date` (`YYYY-MM-DD`): every live Parquet file of the day but those named in
+    /// `exclude` (the files a compaction swap is replacing), as absolute URIs (see [`super::symlink`]). One PUT in a
+    /// remote warehouse, an atomic rename locally, so an engine reads the old manifest or the new one.
+    fn write_day_manifest(&self, date: &str, exclude: &[String]) -> Result<()> {
+        let day_dir = self.invocations_dir().join(format!("{PARTITION_COLUMN}={date}"));
+        let remote = self.files.remote_store().is_some();
+        let uris = self
+            .list_files(&day_dir)?
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| symlink::is_live_data_file(n) && !exclude.iter().any(|e| e == n))
+            })
+            .map(|p| if remote { self.shown(&p).display().to_string() } else { symlink::local_uri(&p) })
+            .collect();
+        let path = symlink::manifest_path(&self.root, date);
+        self.files
+            .write_atomic(&path, symlink::manifest_text(uris).as_bytes())
+            .map_err(|source| Error::Write { path: self.shown(&path), source })
+    }
+
+    /// Before a commit publishes files into `days`: check the lease, and mark the days whose manifests the commit
+    /// will rewrite (see [`super::symlink`]). Returns the mark, for [`Self::finish_day_manifests`].
+    pub fn begin_day_manifests(&mut self, days: &[i32]) -> Result<Option<PathBuf>> {
+        self.check_lease()?;
+        if days.is_empty() {
+            return Ok(None);
+        }
+        let mark = self.root.join(SYMLINK_DIR).join(PENDING_DIR).join(format!("{}.json", self.run_id));
+        let pending = PendingDays { days: days.iter().map(|&d| day_date(d).format("%Y-%m-%d").to_string()).collect() };
+        let bytes = serde_json::to_vec(&pending).map_err(|source| Error::Parse { path: mark.clone(), source })?;
+        self.files.write_atomic(&mark, &bytes).map_err(|source| Error::Write { path: self.shown(&mark), source })?;
+        Ok(Some(mark))
+    }
+
+    /// After a commit published its files into `days`: rewrite those days' manifests, then remove the mark.
+    pub fn finish_day_manifests(&mut self, days: &[i32], mark: Option<PathBuf>) -> Result<()> {
+        for &day in days {
+            self.write_day_manifest(&day_date(day).format("%Y-%m-%d").to_string(), &[])?;
+        }
+        match mark {
+            Some(mark) => self.remove_if_present(&mark),
+            None => Ok(()),
+        }
     }
 
     /// Remove every temporary file (`.tmp-*`) in the warehouse: what a crashed or failed run left behind. Only
@@ -503,6 +618,15 @@ impl Warehouse {
                 vec![self.invocations_dir(), self.root.join("rejects"), self.root.join("_manifest"), journal_dir];
             dirs.push(self.root.join(SUPERSEDED_DIR));
             dirs.extend(self.day_dirs()?.into_iter().map(|(_, d)| d));
+            let symlinks = self.root.join(SYMLINK_DIR);
+            dirs.push(symlinks.join(PENDING_DIR));
+            dirs.extend(
+                self.files
+                    .list_dirs(&symlinks)
+                    .map_err(|source| Error::Read { path: symlinks.clone(), source })?
+                    .into_iter()
+                    .filter(|d| d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("day="))),
+            );
             let mut all = Vec::new();
             for dir in dirs {
                 all.extend(self.list_files(&dir)?);
@@ -534,6 +658,9 @@ impl Warehouse {
         }
         // The new generation is durable before the old one leaves the listing.
         self.files.sync_dir(&day_dir).map_err(|source| Error::Write { path: day_dir.clone(), source })?;
+        // The swap point for engines reading through the day's manifest: one atomic write switches it from the old
+        // generation to the new one, before any old file is retired (see `super::symlink`).
+        self.write_day_manifest(&journal.day, &journal.replaced)?;
         for name in &journal.replaced {
             let path = day_dir.join(name);
             match self.files.rename(&path, &day_dir.join(retired_name(name))) {
@@ -685,6 +812,7 @@ impl Warehouse {
         if sources.is_empty() {
             return Ok(());
         }
+        self.check_lease()?;
         let name = self.next_name("", "json");
         let path = self.root.join("_manifest").join(name);
         let segment = ManifestSegment::V1 { run: self.run_id.clone(), committed_at: now, sources };
@@ -864,6 +992,9 @@ impl Warehouse {
         let files = self.day_files(day)?;
         let mut outcome = CompactOutcome { day, files_before: files.len(), ..CompactOutcome::default() };
         if files.len() <= 1 {
+            // Nothing to merge; the manifest is rewritten all the same, so `compact` brings every day's manifest up
+            // to date (after a warehouse was moved, say).
+            self.write_day_manifest(&day_date(day).format("%Y-%m-%d").to_string(), &[])?;
             outcome.files_after = files.len();
             return Ok(outcome);
         }
@@ -916,6 +1047,7 @@ impl Warehouse {
             replaced: files.iter().filter_map(|p| name_of(p)).collect(),
             written: finished.iter().filter_map(|f| name_of(&f.final_path)).collect(),
         };
+        self.check_lease()?;
         let name = self.next_name("compact-", "json");
         let journal_path = self.root.join(JOURNAL_DIR).join(name);
         let bytes =
@@ -1173,6 +1305,81 @@ mod tests {
         let buckets = (0..64u32).map(|bit| hasher.hash_one(1u128 << (32 + bit)) & 0xffff);
         assert!(buckets.collect::<HashSet<u64>>().len() > 60, "keys differing only above bit 32 spread over buckets");
         assert_eq!(hasher.hash_one(42u128), FoldKey::new().hash_one(42u128), "one seed per process");
+    }
+
+    /// The day the test files hold.
+    fn test_day() -> i32 {
+        day_number("2025-11-28T03:04:05Z".parse().unwrap())
+    }
+
+    /// Commit `files` files of two records each into [`test_day`] (no manifests: what the caller does).
+    fn commit_files(wh: &mut Warehouse, files: usize) {
+        for f in 0..files {
+            let lines: String = (0..2)
+                .map(|i| format!(r#"{{"timestamp":"2025-11-28T03:04:05Z","requestId":"f{f}-{i}"}}"#) + "\n")
+                .collect();
+            let mut file = wh.create_day_file(test_day()).unwrap();
+            file.write(&batch_of_lines(&lines)).unwrap();
+            file.commit().unwrap();
+        }
+    }
+
+    /// What the day's manifest names, and the day's live files as `file:` URIs (worked out from the directory).
+    fn manifest_and_live(root: &Path) -> (Option<Vec<String>>, Vec<String>) {
+        let manifest = fs::read_to_string(root.join("_symlink_format_manifest/day=2025-11-28/manifest"))
+            .ok()
+            .map(|t| t.lines().map(String::from).collect());
+        let mut live: Vec<String> = fs::read_dir(root.join("invocations/day=2025-11-28"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "parquet")
+                    && !p.file_name().unwrap().to_str().unwrap().starts_with('.')
+            })
+            .map(|p| format!("file:{}", p.canonicalize().unwrap().display()))
+            .collect();
+        live.sort();
+        (manifest, live)
+    }
+
+    #[test]
+    fn manifests_follow_commits_crashes_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A commit killed after publishing its files, before rewriting the day's manifest: its mark stays.
+        let day = test_day();
+        let mut wh = Warehouse::open_for_write(root).unwrap();
+        let mark = wh.begin_day_manifests(&[day]).unwrap();
+        commit_files(&mut wh, 1);
+        wh.finish_day_manifests(&[day], mark).unwrap();
+        let (manifest, first) = manifest_and_live(root);
+        assert_eq!((manifest.as_ref(), first.len()), (Some(&first), 1), "a whole commit: its manifest");
+        let mark = wh.begin_day_manifests(&[day]).unwrap();
+        assert!(mark.as_ref().is_some_and(|m| m.exists()), "the mark is written before the files");
+        commit_files(&mut wh, 1);
+        drop(wh);
+        let (manifest, live) = manifest_and_live(root);
+        assert_eq!((manifest, live.len()), (Some(first), 2), "the killed commit's file is not in the manifest");
+        drop(Warehouse::open_for_write(root).unwrap());
+        let (manifest, live) = manifest_and_live(root);
+        assert_eq!(manifest, Some(live.clone()), "the next writer repaired the day the mark names");
+        assert!(!mark.unwrap().exists(), "and removed the mark");
+
+        // A warehouse from before manifests: the next writer writes the missing ones.
+        fs::remove_dir_all(root.join("_symlink_format_manifest")).unwrap();
+        let mut wh = Warehouse::open_for_write(root).unwrap();
+        assert_eq!(manifest_and_live(root).0, Some(live.clone()), "backfilled on open");
+
+        // A commit through begin/finish, then a compaction: the manifest names the new file only.
+        wh.finish_day_manifests(&[day], None).unwrap();
+        let outcome = wh.compact_day(day, 1_000).unwrap();
+        // Both commits wrote request ids f0-0 and f0-1: two rows, two duplicates dropped.
+        let counts = (outcome.files_before, outcome.files_after, outcome.rows, outcome.duplicates_dropped);
+        assert_eq!(counts, (2, 1, 2, 2));
+        let (manifest, live_after) = manifest_and_live(root);
+        assert_eq!(live_after.len(), 1);
+        assert!(!live.contains(&live_after[0]), "a new file");
+        assert_eq!(manifest, Some(live_after), "switched to the new generation");
     }
 
     #[test]

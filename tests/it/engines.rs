@@ -20,15 +20,57 @@ fn python() -> String {
 }
 
 /// A generated month slice with every kind of model id the generator makes (priced, unpriced, profiles,
-/// provisioned, custom, imported), plus [`rule_cases`], ingested.
-fn generated_warehouse(t: &TestDir) -> PathBuf {
+/// provisioned, custom, imported), plus [`rule_cases`], ingested in commits of 1000 rows (so days have several
+/// files, as a warehouse fed hourly does). Returns the warehouse and the number of records ingested.
+fn generated_warehouse(t: &TestDir) -> (PathBuf, u64) {
     let logs = t.path("logs");
     generate(&logs, 4000, 3, "s3", &["--seed", "11", "--start", "2025-11-28"]);
     t.write("logs/rule-cases.json.gz", &gzip(rule_cases().join("\n").as_bytes()));
     let wh = t.warehouse();
-    let summary = ingest_paths(&wh, &[logs]);
-    assert!(summary.ingested > 3000, "{summary:?}");
-    wh
+    let out = run_cli(&[
+        "--warehouse",
+        wh.to_str().unwrap(),
+        "-q",
+        "ingest",
+        logs.to_str().unwrap(),
+        "--commit-every-rows",
+        "1000",
+        "--json",
+    ]);
+    let summary: Value = serde_json::from_str(&ok(out, "ingest")).unwrap();
+    let ingested = summary["ingested"].as_u64().unwrap();
+    assert_eq!(ingested, 4000 + rule_cases().len() as u64, "{summary}");
+    (wh, ingested)
+}
+
+/// The live Parquet files of each day, by day folder name (`day=…`), as `file:` URIs, sorted: what the day's
+/// manifest must name, worked out from the directory here.
+fn live_files(warehouse: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::<String, Vec<String>>::new();
+    for file in files_under(&warehouse.canonicalize().unwrap().join("invocations")) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if name.ends_with(".parquet") && !name.starts_with('.') {
+            let day = file.parent().unwrap().file_name().unwrap().to_str().unwrap().to_string();
+            out.entry(day).or_default().push(format!("file:{}", file.display()));
+        }
+    }
+    out.values_mut().for_each(|v| v.sort());
+    out
+}
+
+/// What each day's manifest names, by day folder name.
+fn manifests(warehouse: &Path) -> BTreeMap<String, Vec<String>> {
+    let dir = warehouse.join("_symlink_format_manifest");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.starts_with("day=") {
+            let text = std::fs::read_to_string(path.join("manifest")).unwrap();
+            out.insert(name, text.lines().map(String::from).collect());
+        }
+    }
+    out
 }
 
 /// Requests the generator does not make, one per rule of the price book that the engine views must restate:
@@ -84,9 +126,10 @@ fn ddl(warehouse: &Path, args: &[&str]) -> String {
     ok(run_cli(&all), "ddl")
 }
 
-/// `(name, type)` of the column lines of the `CREATE ... invocations (...)` statement.
-fn invocations_columns(script: &str) -> Vec<(String, String)> {
-    let start = script.find("invocations (\n").expect("an invocations table") + "invocations (\n".len();
+/// `(name, type)` of the column lines of the `CREATE ... TABLE (...)` statement.
+fn table_columns(script: &str, table: &str) -> Vec<(String, String)> {
+    let head = format!("{table} (\n");
+    let start = script.find(&head).expect("the table") + head.len();
     let body = &script[start..start + script[start..].find("\n)").expect("the column list ends")];
     body.lines()
         .map(|l| {
@@ -116,7 +159,7 @@ fn expected_type(data_type: &arrow::datatypes::DataType) -> String {
 #[test]
 fn ddl_columns_are_the_columns_of_a_warehouse_file() {
     let t = TestDir::new();
-    let wh = generated_warehouse(&t);
+    let (wh, _) = generated_warehouse(&t);
     let file = files_under(&wh.join("invocations"))
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
@@ -133,14 +176,16 @@ fn ddl_columns_are_the_columns_of_a_warehouse_file() {
     assert!(expected.len() > 30 && expected.iter().any(|(n, _)| n == "request_metadata"));
 
     let athena = ddl(&wh, &["--engine", "athena", "--location", "s3://bucket/warehouse"]);
-    assert_eq!(invocations_columns(&athena), expected, "Athena columns are the file's, in order");
+    assert_eq!(table_columns(&athena, "invocations"), expected, "Athena columns are the file's, in order");
     assert!(athena.contains("PARTITIONED BY (`day` date)"));
-    assert!(athena.contains("'storage.location.template' = 's3://bucket/warehouse/invocations/day=${day}/'"));
+    assert!(
+        athena.contains("'storage.location.template' = 's3://bucket/warehouse/_symlink_format_manifest/day=${day}/'")
+    );
 
     let spark = ddl(&wh, &["--engine", "spark"]);
     let mut with_day = expected.clone();
     with_day.push(("day".into(), "date".into()));
-    assert_eq!(invocations_columns(&spark), with_day, "Spark columns: the file's, then the partition column");
+    assert_eq!(table_columns(&spark, "invocation_files"), with_day, "Spark columns: the file's, then the partition");
     let location = format!("LOCATION 'file:{}/invocations/'", wh.canonicalize().unwrap().display());
     assert!(spark.contains(&location), "the default location is the warehouse: {location}");
 }
@@ -156,7 +201,7 @@ fn datafusion_columns(warehouse: &Path, view: &str) -> Vec<String> {
 #[test]
 fn athena_sql_parses_as_trino_and_names_the_datafusion_columns() {
     let t = TestDir::new();
-    let wh = generated_warehouse(&t);
+    let (wh, _) = generated_warehouse(&t);
     let script =
         ddl(&wh, &["--engine", "athena", "--database", "bedrock", "--location", "s3://b/wh", "--discount-pct", "10"]);
     let path = t.write("athena.sql", script.as_bytes());
@@ -310,10 +355,55 @@ fn assert_money_close(what: &str, ours: &Value, spark: &Value) -> Decimal {
     largest
 }
 
+/// Put a warehouse in the state an engine listing a day in the middle of a compaction's swap could see, from a real
+/// compaction's files: runs `compact`, then copies the old generation back under its names beside the new files
+/// and puts the old manifests back. Returns the manifests the compaction wrote (the switch to make next).
+fn mid_swap(t: &TestDir, warehouse: &Path) -> BTreeMap<String, Vec<u8>> {
+    let before = live_files(warehouse);
+    assert_eq!(manifests(warehouse), before, "ingest wrote each day's manifest, naming exactly its files");
+    assert!(before.values().any(|files| files.len() > 1), "some day has files to compact: {before:?}");
+    let manifest_bytes = || {
+        manifests(warehouse)
+            .keys()
+            .map(|day| {
+                (
+                    day.clone(),
+                    std::fs::read(warehouse.join("_symlink_format_manifest").join(day).join("manifest")).unwrap(),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let old_manifests = manifest_bytes();
+    let saved = t.path("old-generation");
+    std::fs::create_dir_all(&saved).unwrap();
+    let old_files: Vec<PathBuf> =
+        before.values().flatten().map(|uri| PathBuf::from(uri.strip_prefix("file:").unwrap())).collect();
+    for file in &old_files {
+        std::fs::copy(file, saved.join(file.file_name().unwrap())).unwrap();
+    }
+    ok(run_cli(&["--warehouse", warehouse.to_str().unwrap(), "-q", "compact"]), "compact");
+    let after = live_files(warehouse);
+    assert!(after.values().all(|files| files.len() == 1), "one file a day: {after:?}");
+    assert_eq!(manifests(warehouse), after, "the compaction switched every day's manifest to its new file");
+    let new_manifests = manifest_bytes();
+    for file in &old_files {
+        if !file.exists() {
+            std::fs::copy(saved.join(file.file_name().unwrap()), file).unwrap();
+        }
+    }
+    for (day, bytes) in &old_manifests {
+        std::fs::write(warehouse.join("_symlink_format_manifest").join(day).join("manifest"), bytes).unwrap();
+    }
+    let listed: usize = live_files(warehouse).values().map(Vec::len).sum();
+    let compacted = before.values().filter(|files| files.len() > 1).count();
+    assert_eq!(listed, old_files.len() + compacted, "both generations of every compacted day are listed");
+    new_manifests
+}
+
 #[test]
 fn spark_runs_the_ddl_and_prices_like_datafusion() {
     let t = TestDir::new();
-    let wh = generated_warehouse(&t);
+    let (wh, ingested) = generated_warehouse(&t);
     let prices = t.path("prices");
     let script = ddl(
         &wh,
@@ -345,6 +435,7 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
              sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS null_costs, {sums} \
              FROM bedrock.invocation_costs GROUP BY 1, 2"),
         "total": format!("SELECT count(*) AS requests, {sums} FROM bedrock.invocation_costs"),
+        "listed": "SELECT count(*) AS requests FROM bedrock.invocation_files",
         "rule_cases": format!(
             "SELECT request_id, price_tier, tier_assumed, long_context, price_status, priced, {sums} \
              FROM bedrock.invocation_costs WHERE request_id IN ({}) GROUP BY 1, 2, 3, 4, 5, 6",
@@ -360,17 +451,53 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
             ids.join(", ")),
     });
     let queries_file = t.write("queries.json", queries.to_string().as_bytes());
+    // After the manifests switch: the totals again, and what a plain listing of the day folders sees.
+    let later = json!([{"total": queries["total"], "listed": queries["listed"]}]);
+    let later_file = t.write("later.json", later.to_string().as_bytes());
 
+    // Spark first reads the warehouse as an engine could find it in the middle of a compaction's swap: both
+    // generations of each compacted day listed, the manifests still naming the old one.
+    let switch = mid_swap(&t, &wh);
     let started = std::time::Instant::now();
-    let out = Command::new(python())
+    let mut child = Command::new(python())
         .arg(checkout_path("scripts/spark-check.py"))
         .arg(&ddl_file)
         .arg(&queries_file)
-        .output()
+        .arg(&later_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(t.path("spark.log")).unwrap())
+        .spawn()
         .expect("run spark-check.py");
-    let spark: Value = serde_json::from_str(&ok(out, "spark-check.py")).unwrap();
-    eprintln!("Spark: {:.1} s in all, {} (seconds)", started.elapsed().as_secs_f64(), spark["seconds"]);
+    let mut phases = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut next_phase = |what: &str| -> Value {
+        let line = phases.next().and_then(Result::ok).unwrap_or_else(|| {
+            panic!(
+                "spark-check.py gave no {what}: {}",
+                std::fs::read_to_string(t.path("spark.log")).unwrap_or_default()
+            )
+        });
+        serde_json::from_str(&line).unwrap()
+    };
+    let spark = next_phase("results");
+    // The swap point: the compaction's manifests replace the old ones (the old files are still listed).
+    for (day, bytes) in &switch {
+        std::fs::write(wh.join("_symlink_format_manifest").join(day).join("manifest"), bytes).unwrap();
+    }
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"switched\n").unwrap();
+    let switched = next_phase("results after the switch");
+    assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(t.path("spark.log")).unwrap_or_default());
+    eprintln!(
+        "Spark: {:.1} s in all, {} then {} (seconds)",
+        started.elapsed().as_secs_f64(),
+        spark["seconds"],
+        switched["seconds"]
+    );
     let rows = |name: &str| spark["rows"][name].as_array().unwrap_or_else(|| panic!("{name}")).clone();
+    // Every record once through the manifests, though a listing of the folders holds some twice (so the
+    // comparisons below are made while both generations are there).
+    assert_eq!(rows("total")[0]["requests"], json!(ingested), "Spark counts every record once mid-swap");
+    assert!(rows("listed")[0]["requests"].as_u64().unwrap() > ingested, "the listing holds both generations");
 
     // The model-id rule, in SQL, on every form: the same answer as the crate's normalizer.
     for r in rows("model_ids") {
@@ -486,5 +613,11 @@ fn spark_runs_the_ddl_and_prices_like_datafusion() {
     assert_eq!(mine["requests"], theirs["requests"], "total requests");
     assert!(money(&mine["cost_usd"]).is_some_and(|c| c > Decimal::ONE), "real money: {mine}");
     largest = largest.max(assert_money_close("total", mine, theirs));
+    assert_eq!(mine["requests"], json!(ingested), "DataFusion counts every record once");
+    // After the switch, through the new generation: the same totals.
+    let (theirs, listed) = (&switched["rows"]["total"][0], &switched["rows"]["listed"][0]);
+    assert_eq!(mine["requests"], theirs["requests"], "total requests after the switch");
+    largest = largest.max(assert_money_close("total after the switch", mine, theirs));
+    assert!(listed["requests"].as_u64().unwrap() > ingested, "the old files were still listed after the switch");
     eprintln!("largest gap between Spark and DataFusion: ${largest}");
 }

@@ -90,6 +90,36 @@ fn keys(bucket: &str, prefix: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Every day's manifest names exactly the day's live Parquet objects (visible `.parquet` keys), as `s3://` URIs;
+/// both worked out from a listing here. Returns the number of days.
+fn assert_manifests_match(bucket: &str, prefix: &str) -> usize {
+    let mut live = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let mut manifests = std::collections::BTreeMap::new();
+    for (key, _) in keys(bucket, &format!("{prefix}/")) {
+        let rest = &key[prefix.len() + 1..];
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            ["invocations", day, name] if name.ends_with(".parquet") && !name.starts_with('.') => {
+                live.entry(day.to_string()).or_default().push(format!("s3://{bucket}/{key}"));
+            }
+            ["_symlink_format_manifest", day, "manifest"] => {
+                let client = s3();
+                let body = rt().block_on(async {
+                    let o = client.get_object().bucket(bucket).key(&key).send().await.unwrap();
+                    o.body.collect().await.unwrap().into_bytes()
+                });
+                let lines: Vec<String> = String::from_utf8(body.to_vec()).unwrap().lines().map(String::from).collect();
+                manifests.insert(day.to_string(), lines);
+            }
+            _ => {}
+        }
+    }
+    live.values_mut().for_each(|v| v.sort());
+    assert!(!live.is_empty(), "a warehouse with data");
+    assert_eq!(manifests, live, "each day's manifest names exactly its live files");
+    live.len()
+}
+
 /// The rows of a statement run by the binary over `warehouse` (a path or an `s3://` URL).
 fn sql(warehouse: &str, statement: &str) -> Vec<Value> {
     let out = cli(&["--warehouse", warehouse, "-q", "sql", "--format", "json", statement]);
@@ -131,6 +161,8 @@ fn s3_warehouse_answers_as_the_local_one() {
     assert!(keys.contains(&"team/spend/_warehouse.json".to_string()), "{keys:?}");
     assert!(!keys.iter().any(|k| k.ends_with("_lease.json")), "the lease is released: {keys:?}");
     assert!(!keys.iter().any(|k| k.contains("/.tmp-")), "no temporary object: {keys:?}");
+    assert!(assert_manifests_match(&bucket, "team/spend") >= 4);
+    assert!(!keys.iter().any(|k| k.contains("/_pending/")), "no commit left pending: {keys:?}");
 
     // The other readers work over the same URL.
     ok(&cli(&["--warehouse", &url, "-q", "rejects"]));
@@ -242,6 +274,9 @@ fn a_killed_s3_ingest_rerun_ends_with_the_same_rows() {
     assert_eq!(remote[0]["ids"], 12_000, "no duplicates");
     assert_eq!(remote, sql(local.to_str().unwrap(), TOTALS));
     assert!(!keys(&bucket, "wh/").iter().any(|(k, _)| k.contains("/.tmp-")), "temporary objects swept");
+    // Whatever the kills interrupted, the re-run left every day's manifest naming exactly its files.
+    assert_manifests_match(&bucket, "wh");
+    assert!(!keys(&bucket, "wh/").iter().any(|(k, _)| k.contains("/_pending/")), "pending marks repaired");
 }
 
 /// Two writers at once: the second stops with exit 2, names the lease's holder, and writes nothing; once the
@@ -278,18 +313,109 @@ fn one_writer_at_a_time_through_the_lease() {
     ok(&ingest(&url, &second_logs, &[]));
     assert_eq!(sql(&url, "SELECT count(*) AS n FROM invocations")[0]["n"], 20_500);
 
-    // A lease from another host (its process cannot be checked from here) stays until broken on request.
-    let stale = r#"{"run":"20250101T000000-deadbeef","host":"elsewhere","pid":1,"acquired_at":"2025-01-01T00:00:00Z"}"#;
-    rt().block_on(
-        s3().put_object().bucket(&bucket).key("wh/_lease.json").body(stale.as_bytes().to_vec().into()).send(),
-    )
-    .unwrap();
+    // A lease from another host (its process cannot be checked from here), renewed a minute ago, stays until
+    // broken on request.
+    let put_lease = |renewed_ago: chrono::TimeDelta| {
+        let renewed = (chrono::Utc::now() - renewed_ago).to_rfc3339();
+        let body = format!(
+            r#"{{"run":"20250101T000000-deadbeef","host":"elsewhere","pid":1,"acquired_at":"2025-01-01T00:00:00Z","renewed_at":"{renewed}"}}"#
+        );
+        rt().block_on(s3().put_object().bucket(&bucket).key("wh/_lease.json").body(body.into_bytes().into()).send())
+            .unwrap();
+    };
+    put_lease(chrono::TimeDelta::seconds(60));
     let out = cli(&["--warehouse", &url, "-q", "compact"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("elsewhere"), "the holder is named: {stderr}");
+    assert!(stderr.contains("last renewed 6") && stderr.contains("s ago"), "the renewal's age is shown: {stderr}");
     ok(&cli(&["--warehouse", &url, "-q", "compact", "--break-lease"]));
     assert!(!lease(&bucket), "released after the run that broke it");
+
+    // One not renewed for more than ten minutes is a dead or hung writer's: taken over, with a warning.
+    put_lease(chrono::TimeDelta::minutes(11));
+    let out = ok(&cli(&["--warehouse", &url, "-q", "compact"])).clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: took over the writer lease") && stderr.contains("elsewhere"), "{stderr}");
+    assert!(!lease(&bucket), "released after the run that took it over");
+}
+
+/// The lease through the library with a fast clock (renewed every 200 ms, stale after 3 s), against moto's
+/// conditional PUTs (`If-None-Match: *` to create, `If-Match: <ETag>` to renew and take over): renewals are
+/// written; a lease broken and taken by another writer is found lost at the next renewal, and the writer's check
+/// fails naming the taker, without the writer deleting the taker's lease; a second writer is refused with the
+/// renewal age; a stale lease is taken over with a notice naming its holder.
+#[test]
+fn the_lease_is_renewed_and_a_lost_or_stale_one_is_detected() {
+    use bedrock_spend::store::files::Remote;
+    use bedrock_spend::store::lease::{Lease, LeaseError, LeaseTiming};
+    use datafusion::object_store::aws::AmazonS3Builder;
+
+    let bucket = bucket("wh-heartbeat");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let store = AmazonS3Builder::new()
+        .with_bucket_name(&bucket)
+        .with_region("us-east-1")
+        .with_endpoint(moto())
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    let url = format!("s3://{bucket}/wh");
+    let remote =
+        std::sync::Arc::new(Remote::new(std::sync::Arc::new(store), &url, "wh", runtime.handle().clone()).unwrap());
+    let timing = LeaseTiming { renew_every: Duration::from_millis(200), stale_after: Duration::from_secs(3) };
+    let read = || -> Value {
+        let client = s3();
+        let body = rt().block_on(async {
+            let o = client.get_object().bucket(&bucket).key("wh/_lease.json").send().await.unwrap();
+            o.body.collect().await.unwrap().into_bytes()
+        });
+        serde_json::from_slice(&body).unwrap()
+    };
+    let time = |v: &Value, field: &str| chrono::DateTime::parse_from_rfc3339(v[field].as_str().unwrap()).unwrap();
+
+    let lease = Lease::acquire_with(remote.clone(), "run-a", false, timing).unwrap();
+    assert!(lease.notice().is_none(), "a free lease is simply taken");
+    let first = read();
+    std::thread::sleep(Duration::from_millis(900));
+    let later = read();
+    assert_eq!(later["run"], "run-a");
+    assert!(time(&later, "renewed_at") > time(&first, "renewed_at"), "renewed: {first} then {later}");
+    assert_eq!(later["acquired_at"], first["acquired_at"], "a renewal keeps the time it was taken");
+    lease.check().unwrap();
+
+    match Lease::acquire_with(remote.clone(), "run-b", false, timing) {
+        Err(LeaseError::Held { holder, renewed_secs, .. }) => {
+            assert!(holder.contains("run-a"), "{holder}");
+            assert!((0..=1).contains(&renewed_secs), "renewed {renewed_secs}s ago");
+        }
+        other => panic!("a held lease must be refused: {other:?}"),
+    }
+
+    // Someone breaks the lease and another writer takes it: the next renewal finds the ETag changed.
+    let taker = r#"{"run":"run-c","host":"elsewhere","pid":7,"acquired_at":"2026-01-01T00:00:00Z"}"#;
+    rt().block_on(
+        s3().put_object().bucket(&bucket).key("wh/_lease.json").body(taker.as_bytes().to_vec().into()).send(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    match lease.check() {
+        Err(e @ LeaseError::Lost { .. }) => assert!(e.to_string().contains("run run-c (pid 7 on elsewhere)"), "{e}"),
+        other => panic!("the lost lease must be noticed: {other:?}"),
+    }
+    drop(lease);
+    assert_eq!(read()["run"], "run-c", "the writer that lost the lease leaves the taker's alone");
+
+    // run-c's lease (never renewed since 2026-01-01) is stale: taken over, with a notice naming it.
+    let lease = Lease::acquire_with(remote.clone(), "run-d", false, timing).unwrap();
+    let notice = lease.notice().expect("a notice").to_string();
+    assert!(notice.contains("run run-c (pid 7 on elsewhere)") && notice.contains("not renewed"), "{notice}");
+    assert_eq!(read()["run"], "run-d");
+    drop(lease);
+    assert!(!keys(&bucket, "wh/").iter().any(|(k, _)| k == "wh/_lease.json"), "released");
 }
 
 /// Compaction in S3 while readers query: every query sees every row exactly once, and afterwards each day is one
@@ -335,4 +461,6 @@ fn s3_compaction_while_readers_read_shows_every_row_once() {
     assert!(keys.iter().any(|(k, _)| k.contains("/.superseded-")), "replaced files wait out the grace period");
     assert!(keys.iter().any(|(k, _)| k.starts_with("wh/_superseded/")), "with their tombstones");
     assert!(!keys.iter().any(|(k, _)| k.starts_with("wh/_journal/") || k.contains("/.tmp-")), "{keys:?}");
+    // The manifests switched to the compacted files: one a day, none of the retired ones.
+    assert_eq!(assert_manifests_match(&bucket, "wh"), after.len());
 }
