@@ -57,10 +57,10 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
             Err(e) => return Err(e).context("reading a line"),
         };
         let trimmed = line.trim();
-        let sql = if statement.is_empty() && trimmed.starts_with('\\') {
+        let request = if statement.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
             match meta_command(trimmed) {
-                Some(sql) => sql,
+                Some(request) => request,
                 None if trimmed == "\\q" => break,
                 None => {
                     eprintln!("unknown command {trimmed}: try \\d, \\d NAME or \\q");
@@ -75,7 +75,7 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
             }
             let sql = std::mem::take(&mut statement);
             let _ = editor.add_history_entry(sql.trim());
-            sql.trim().trim_end_matches(';').to_string()
+            Request::Sql(sql.trim().trim_end_matches(';').to_string())
         };
         if let Some(h) = &history {
             let _ = editor.save_history(h);
@@ -89,8 +89,8 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
             .build()
             .context("starting a statement's runtime")?;
         let task = statement_rt.spawn({
-            let (session, sql) = (session.clone(), sql.clone());
-            async move { execute(&session, &sql, allow_write).await }
+            let (session, request) = (session.clone(), request.clone());
+            async move { execute(&session, &request, allow_write).await }
         });
         let cancelled = rt.block_on(async {
             let abort = task.abort_handle();
@@ -120,24 +120,28 @@ pub fn run(session: &Session, allow_write: bool) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// `\d` and `\d NAME` as SQL over the information schema.
-fn meta_command(command: &str) -> Option<String> {
+/// What one line of the shell asks for: a statement as typed, or a named query (the meta-commands).
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    Sql(String),
+    Named(&'static str, Params),
+}
+
+/// `\d` and `\d NAME`: the named queries `warehouse_tables` and `table_columns` (queries/).
+fn meta_command(command: &str) -> Option<Request> {
     let mut parts = command.split_whitespace();
     match (parts.next(), parts.next()) {
-        (Some("\\d"), None) => Some(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"
-                .to_string(),
-        ),
-        (Some("\\d"), Some(name)) => Some(format!(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = '{}' ORDER BY ordinal_position",
-            name.replace('\'', "''")
-        )),
+        (Some("\\d"), None) => Some(Request::Named("warehouse_tables", Params::new())),
+        (Some("\\d"), Some(name)) => Some(Request::Named("table_columns", Params::new().text("table", name))),
         _ => None,
     }
 }
 
-async fn execute(session: &Session, sql: &str, allow_write: bool) -> Result<()> {
-    let statement = session.statement(sql, &Params::new(), RunOptions { allow_write }).await?;
+async fn execute(session: &Session, request: &Request, allow_write: bool) -> Result<()> {
+    let statement = match request {
+        Request::Sql(sql) => session.statement(sql, &Params::new(), RunOptions { allow_write }).await?,
+        Request::Named(name, params) => session.named(name, params).await?,
+    };
     let schema = statement.schema();
     let mut stream = statement.stream().await?;
     let out = std::io::BufWriter::new(std::io::stdout());

@@ -31,6 +31,8 @@ pub const QUERIES: &[NamedQuery] = queries![
     "tokens_by_model",
     "unpriced_totals",
     "warehouse_extent",
+    "warehouse_tables",
+    "table_columns",
     "price_book",
     "model_prices",
     "model_provisioned_prices",

@@ -412,6 +412,7 @@ fn golden_pairs(sql: &str) -> Vec<(String, String)> {
         ("min_requests", "5"),
         ("min_prefix_tokens", "1000"),
         ("model", "amazon.titan-text-express-v1"),
+        ("table", "usage_costs"),
     ];
     bedrock_spend::query::catalog::parameters(sql)
         .into_iter()
