@@ -298,13 +298,15 @@ impl Session {
             .await
             .map_err(|e| Error::execution(label, limit, e))?;
         // The view's declared schema, not the plan's: they can differ in nullability, and the memo must read as the
-        // view it stands in for.
+        // view it stands in for. Should the rows not fit it, the view is kept: the memo only saves work.
         let schema = inner.schema();
-        let batches = batches
+        let Ok(batches) = batches
             .into_iter()
             .map(|batch| arrow::array::RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| registered(e.into()))?;
+        else {
+            return Ok(());
+        };
         let rows = datafusion::catalog::MemTable::try_new(schema, vec![batches]).map_err(registered)?;
         let cached = PeriodCached::new(inner, rows, period.since(), period.until());
         self.ctx.deregister_table(VIEW).map_err(registered)?;
