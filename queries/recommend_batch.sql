@@ -1,7 +1,7 @@
 -- Batch-inference candidates for the recommender: on-demand traffic by caller, model, Region and hour of day,
 -- with what the same tokens cost at batch prices, and the signs of interactive use (streaming, tool use).
--- Parameters: $since (date, inclusive), $until (date, exclusive), $metadata_keys (up to three request-metadata
---   keys, comma-separated, that split a caller's traffic further; '' for none).
+-- Parameters: $since (date, inclusive), $until (date, exclusive). The request-metadata keys that split a caller's
+--   traffic further are the session's (`request_groups`, from `[recommend] batch_group_by_metadata`).
 -- One row per caller, model, Region, metadata values and hour of day with any priced traffic; the candidate
 --   columns are 0 (costs NULL) where none of it is a candidate.
 -- Columns: principal, model, region, metadata_1, metadata_2, metadata_3 (the values of the first, second and third
@@ -12,40 +12,16 @@
 --   whose log carries no stop reason: tool use cannot be ruled out), peak_minute_requests (the caller's busiest
 --   minute in that hour of day).
 -- Candidate rows: priced, non-streaming, not stopped for tool use, on a model, Region and day with a batch price.
--- The metadata slots are computed once, in the first aggregation: an unused slot folds to the constant '' when the
--- statement is planned, and a constant grouping key is dropped by the optimizer, so without keys the map is never
--- read and the grouping costs nothing more.
--- Priced group by group, not request by request: the requests are first summed by caller, metadata values, minute,
--- streaming, stop reason and the pricing grain of `usage_costs` (day, region, model_id, service_tier,
--- long_context_floor, has_token_counts, has_output_tokens, written as in `invocation_costs`); each group's sums
--- are priced at its `usage_costs` rates through `token_costs`. Costs are linear in the token counts, so this
--- equals summing `invocation_costs` exactly, at a third of the work at 10M records. One pass: the hour rows and
--- their busiest minute both roll up from the minute rows.
+-- Priced group by group, not request by request: the groups of `request_groups` (caller, metadata values, minute,
+-- streaming, stop reason and the pricing grain of `usage_costs`) are priced at their `usage_costs` rates through
+-- `token_costs`. Costs are linear in the token counts, so this equals summing `invocation_costs` exactly. One
+-- pass: the hour rows and their busiest minute both roll up from the minute rows.
 WITH grouped AS (
-  SELECT
-    coalesce(principal, '(unknown caller)') AS principal,
-    CASE WHEN split_part($metadata_keys, ',', 1) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 1)], '') END AS metadata_1,
-    CASE WHEN split_part($metadata_keys, ',', 2) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 2)], '') END AS metadata_2,
-    CASE WHEN split_part($metadata_keys, ',', 3) = '' THEN ''
-      ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
-    date_trunc('minute', timestamp) AS minute,
-    coalesce(streaming, false) AS streaming,
-    stop_reason IN ('tool_use', 'tool_calls') AS tool_use,
-    day, region, model_id, service_tier,
-    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-      AS long_context_floor,
-    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-      OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
-    count(*) AS requests,
-    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
-    sum(cache_write_1h_tokens) AS cache_write_1h_tokens
-  FROM invocations
+  SELECT coalesce(principal, '(unknown caller)') AS principal, metadata_1, metadata_2, metadata_3, minute, streaming,
+    tool_use, day, region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens, requests,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens
+  FROM request_groups
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
-  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
 ),
 costed AS (
   SELECT g.principal, u.model, g.region, g.metadata_1, g.metadata_2, g.metadata_3, g.minute, g.day,

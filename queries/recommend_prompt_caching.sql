@@ -16,14 +16,32 @@
 --   cached_read_tokens, cached_write_tokens (what those uses read and wrote: the hit rate callers that already
 --   cache this prefix measure).
 -- Only uses with no cache activity are replayed: traffic already cached is never counted twice.
-WITH uses AS (
-  SELECT prefix_hash, model, region, model_id, day, timestamp, principal, prefix_tokens_est AS tokens,
-    coalesce(cache_read_tokens, 0) AS cache_read_tokens, coalesce(cache_write_tokens, 0) AS cache_write_tokens,
-    coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 AS cached
-  FROM invocation_costs
+WITH requests AS (
+  SELECT prefix_hash, region, model_id, day, timestamp, principal, prefix_tokens_est AS tokens, service_tier,
+    cache_read_tokens, cache_write_tokens,
+    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
+      AS long_context_floor,
+    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
+      OR cache_write_tokens IS NOT NULL AS has_token_counts,
+    coalesce(output_tokens, 0) > 0 AS has_output_tokens
+  FROM invocations
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND prefix_hash IS NOT NULL
-    AND price_status = 'priced' AND model IS NOT NULL
     AND prefix_tokens_est >= CAST($min_prefix_tokens AS BIGINT)
+),
+uses AS (
+  -- Each use takes its model and price status from its group in `usage_costs` (the pricing grain, written as in
+  -- `invocation_costs`); only the prices are needed here, not each request's cost, so the requests are not priced.
+  SELECT r.prefix_hash, u.model, r.region, r.model_id, r.day, r.timestamp, r.principal, r.tokens,
+    coalesce(r.cache_read_tokens, 0) AS cache_read_tokens, coalesce(r.cache_write_tokens, 0) AS cache_write_tokens,
+    coalesce(r.cache_read_tokens, 0) + coalesce(r.cache_write_tokens, 0) > 0 AS cached
+  FROM requests r
+  JOIN usage_costs u ON (u.day IS NOT DISTINCT FROM r.day) AND (u.region IS NOT DISTINCT FROM r.region)
+    AND (u.model_id IS NOT DISTINCT FROM r.model_id) AND (u.has_token_counts IS NOT DISTINCT FROM r.has_token_counts)
+    AND (u.has_output_tokens IS NOT DISTINCT FROM r.has_output_tokens)
+    AND (u.service_tier IS NOT DISTINCT FROM r.service_tier)
+    AND (u.long_context_floor IS NOT DISTINCT FROM r.long_context_floor)
+  WHERE u.day >= CAST($since AS DATE) AND u.day < CAST($until AS DATE)
+    AND u.price_status = 'priced' AND u.model IS NOT NULL
 ),
 replayed AS (
   SELECT *, lag(timestamp) OVER (PARTITION BY prefix_hash, model, region ORDER BY timestamp) AS previous

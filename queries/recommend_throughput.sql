@@ -8,24 +8,16 @@
 --   peak_minute_tokens, hours_of_day (distinct UTC hours of day with traffic), quietest_hour_requests,
 --   busiest_hour_requests (requests in the quietest and busiest hour of day over the period), cost_usd (on
 --   demand, after discount).
--- Priced group by group, not request by request: the requests are first summed by the columns shown plus the
--- pricing grain of `usage_costs` (day, region, model_id, service_tier, long_context_floor, has_token_counts,
--- has_output_tokens, written as in `invocation_costs`), and each group's sums are priced at its `usage_costs`
--- rates through `token_costs`. Costs are linear in the token counts, so this equals summing `invocation_costs`
--- exactly, at a fraction of the work (per-request pricing was most of this query's time at 10M records).
+-- Priced group by group, not request by request: the groups of `request_groups` (minute and the pricing grain of
+-- `usage_costs`, among others) are priced at their `usage_costs` rates through `token_costs`. Costs are linear in
+-- the token counts, so this equals summing `invocation_costs` exactly.
 WITH grouped AS (
-  SELECT date_trunc('minute', timestamp) AS minute,
-    day, region, model_id, service_tier,
-    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-      AS long_context_floor,
-    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-      OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
-    count(*) AS requests,
+  SELECT minute, day, region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens,
+    sum(requests) AS requests,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
     sum(cache_write_1h_tokens) AS cache_write_1h_tokens
-  FROM invocations
+  FROM request_groups
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ),

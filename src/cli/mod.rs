@@ -90,7 +90,12 @@ impl Settings {
     /// Open a query session over `warehouse` (which must exist), reached with the command's AWS flags.
     fn session_over(&self, warehouse: &Path) -> Result<Session> {
         let options = SessionOptions { memory_limit_bytes: self.config.memory_limit_bytes, aws: self.aws.clone() };
-        Ok(runtime()?.block_on(Session::open(warehouse, &self.config.pricing, options))?)
+        Ok(runtime()?.block_on(async {
+            let session = Session::open(warehouse, &self.config.pricing, options).await?;
+            // `query recommend_batch` splits callers' traffic as `recommend` does.
+            session.group_by_metadata(&self.config.recommend.batch_group_by_metadata).await?;
+            Ok::<_, crate::query::Error>(session)
+        })?)
     }
 }
 

@@ -49,6 +49,7 @@ pub const QUERIES: &[NamedQuery] = queries![
     "coverage_by_day",
     "price_sources",
     "model_days",
+    "days_with_data",
 ];
 
 /// Look a query up by name.

@@ -1,7 +1,7 @@
 //! Builds the DataFusion session behind [`super::Session`]: the warehouse as `invocations`, the estate tables,
 //! the price book as `prices`, `provisioned_prices` and `price_settings`, the SQL functions (`long_context_floor`
 //! built from the book's thresholds), and the views in `queries/views/` (`usage_costs`, then `invocation_costs`,
-//! which reads it).
+//! which reads it, and `request_groups`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +22,34 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("usage_costs", include_str!("../../queries/views/usage_costs.sql")),
     ("invocation_costs", include_str!("../../queries/views/invocation_costs.sql")),
 ];
+
+/// The view of requests grouped by caller and minute: a plain query with a parameter (`$metadata_keys`), bound
+/// when the view is created (see [`register_request_groups`]).
+pub const REQUEST_GROUPS: (&str, &str) = ("request_groups", include_str!("../../queries/views/request_groups.sql"));
+
+/// (Re)create `request_groups`, splitting by the request-metadata `keys` (at most three; none is the default). The
+/// keys are bound as a parameter, never spliced into the SQL text.
+pub async fn register_request_groups(ctx: &SessionContext, keys: &[String]) -> Result<(), Error> {
+    let (name, sql) = REQUEST_GROUPS;
+    let view_err = |source| Error::View { name, source };
+    let keys = datafusion::scalar::ScalarValue::Utf8(Some(keys.join(",")));
+    let plan = ctx
+        .sql(sql)
+        .await
+        .and_then(|df| df.with_param_values(vec![("metadata_keys", keys)]))
+        .map_err(view_err)?
+        .into_unoptimized_plan();
+    // Type coercion first, as `CREATE VIEW` does: the view's declared schema (which a period's rows held in memory
+    // take on) must have the nullability the engine derives when it plans the view's query.
+    use datafusion::optimizer::analyzer::{Analyzer, type_coercion::TypeCoercion};
+    let plan = Analyzer::with_rules(vec![Arc::new(TypeCoercion::new())])
+        .execute_and_check(plan, &datafusion::config::ConfigOptions::default(), |_, _| {})
+        .map_err(view_err)?;
+    let view = datafusion::catalog::view::ViewTable::new(plan, Some(sql.to_string()));
+    ctx.deregister_table(name).map_err(view_err)?;
+    ctx.register_table(name, Arc::new(view)).map_err(view_err)?;
+    Ok(())
+}
 
 /// Register every table, function and view on `ctx`. The warehouse must exist: a read never creates one, so a
 /// mistyped path is an error rather than an empty warehouse answering $0.
@@ -45,7 +73,7 @@ pub async fn register_all(
     for (name, sql) in VIEWS {
         ctx.sql(sql).await.map_err(|source| Error::View { name, source })?;
     }
-    Ok(())
+    register_request_groups(ctx, &[]).await
 }
 
 fn register_local(ctx: &SessionContext, warehouse_root: &Path) -> Result<(), Error> {

@@ -19,7 +19,7 @@ use datafusion::error::DataFusionError;
 pub use context::VIEWS;
 pub use period::{Period, PeriodError};
 pub use rows::{Decimal, TypedQuery};
-pub use session::{ParamValue, Params, ResultStream, RunOptions, Session, SessionOptions, Statement};
+pub use session::{CachedView, ParamValue, Params, ResultStream, RunOptions, Session, SessionOptions, Statement};
 
 /// Errors opening a session or running a query; each names the warehouse, view, query or statement.
 #[derive(Debug, thiserror::Error)]

@@ -230,6 +230,21 @@ impl TypedQuery for WarehouseExtent {
     }
 }
 
+/// `days_with_data`: a day of the period that holds requests, and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataDay {
+    pub day: NaiveDate,
+    pub requests: i64,
+}
+
+impl TypedQuery for DataDay {
+    const QUERY: &'static str = "days_with_data";
+    fn decode(c: &Columns<'_>) -> Result<Vec<Self>, DecodeError> {
+        let (day, requests) = (c.dates("day")?, c.ints("requests")?);
+        (0..c.len()).map(|i| Ok(DataDay { day: day.req(i)?, requests: requests.req(i)? })).collect()
+    }
+}
+
 /// `model_days`: one model's requests on one day, priced or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelDay {

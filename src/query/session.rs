@@ -18,9 +18,40 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
 use super::period_cache::{self, PeriodCached};
-use super::rows::{Columns, TypedQuery, UnpricedTotals, WarehouseExtent};
+use super::rows::{Columns, DataDay, TypedQuery, UnpricedTotals, WarehouseExtent};
 use super::{Error, Period, catalog, context};
 use crate::pricing::Pricing;
+
+/// A view the session can hold in memory for a period ([`Session::cache_period`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachedView {
+    /// `usage_costs`: the requests grouped by what decides their price, and their costs.
+    UsageCosts,
+    /// `request_groups`: the requests grouped by caller, minute and the pricing grain.
+    RequestGroups,
+}
+
+impl CachedView {
+    fn name(self) -> &'static str {
+        match self {
+            CachedView::UsageCosts => "usage_costs",
+            CachedView::RequestGroups => "request_groups",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            CachedView::UsageCosts => "usage_costs (cached for the period)",
+            CachedView::RequestGroups => "request_groups (cached for the period)",
+        }
+    }
+
+    /// Whether every group of the view lies within one day (the day is part of its grain), so that it can be
+    /// computed day by day. `usage_costs`' grain has the day too, but it is small: one pass is cheaper.
+    fn groups_within_a_day(self) -> bool {
+        self == CachedView::RequestGroups
+    }
+}
 
 /// How a session runs queries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +241,8 @@ pub struct Session {
     warehouse: PathBuf,
     price_origin: String,
     limit_bytes: usize,
+    /// The request-metadata keys `request_groups` splits by now (see [`Session::group_by_metadata`]).
+    group_keys: Arc<tokio::sync::Mutex<Vec<String>>>,
 }
 
 impl Session {
@@ -227,6 +260,7 @@ impl Session {
             warehouse: warehouse.to_path_buf(),
             price_origin: pricing.book.origin.clone(),
             limit_bytes: options.memory_limit_bytes,
+            group_keys: Arc::default(),
         })
     }
 
@@ -271,46 +305,65 @@ impl Session {
         Ok(rows.into_iter().next().unwrap_or(WarehouseExtent { first_day: None, last_day: None, requests: 0 }))
     }
 
-    /// Keep `usage_costs` over `period` in memory for the rest of this session: commands that read the same period
-    /// many times (the report, the recommender) group its requests once instead of once per read. Reads of other
-    /// days still go to the view (see [`super::period_cache`]). Asking again for a period already held does nothing.
-    pub async fn cache_usage_costs(&self, period: &Period) -> Result<(), Error> {
-        const VIEW: &str = "usage_costs";
-        let registered = |source| Error::Register { table: VIEW, path: String::new(), source };
-        let inner = self.ctx.table_provider(VIEW).await.map_err(registered)?;
+    /// Split `request_groups` by these request-metadata keys (at most three; `[recommend] batch_group_by_metadata`)
+    /// from now on. The view is created anew, dropping any rows held for it; the same keys again do nothing.
+    pub async fn group_by_metadata(&self, keys: &[String]) -> Result<(), Error> {
+        let mut current = self.group_keys.lock().await;
+        if current.as_slice() == keys {
+            return Ok(());
+        }
+        context::register_request_groups(&self.ctx, keys).await?;
+        *current = keys.to_vec();
+        Ok(())
+    }
+
+    /// Keep `view`'s rows over `period` in memory for the rest of this session: commands that read the same period
+    /// many times (the report, the recommender) compute it once instead of once per read. Reads of other days still
+    /// go to the view (see [`super::period_cache`]). Asking again for a period already held does nothing.
+    pub async fn cache_period(&self, view: CachedView, period: &Period) -> Result<(), Error> {
+        let name = view.name();
+        let registered = |source| Error::Register { table: name, path: String::new(), source };
+        // Held across the computation: a concurrent `group_by_metadata` must not replace `request_groups` between
+        // reading the view and installing its rows.
+        let _keys = self.group_keys.lock().await;
+        let inner = self.ctx.table_provider(name).await.map_err(registered)?;
         let provider: &dyn std::any::Any = inner.as_ref();
         if provider.downcast_ref::<PeriodCached>().is_some_and(|held| held.holds(period)) {
             return Ok(());
         }
-        let day = |d: NaiveDate| datafusion::prelude::lit(ScalarValue::Date32(Some(period_cache::date32(d))));
-        let filter = datafusion::prelude::col("day")
-            .gt_eq(day(period.since()))
-            .and(datafusion::prelude::col("day").lt(day(period.until())));
-        let label = "usage_costs (cached for the period)";
+        let label = view.label();
         let limit = self.limit_bytes;
-        let batches = self
-            .ctx
-            .table(VIEW)
-            .await
-            .and_then(|df| df.filter(filter))
-            .map_err(|e| Error::execution(label, limit, e))?
-            .collect()
-            .await
-            .map_err(|e| Error::execution(label, limit, e))?;
-        // The view's declared schema, not the plan's: they can differ in nullability, and the memo must read as the
-        // view it stands in for. Should the rows not fit it, the view is kept: the memo only saves work.
-        let schema = inner.schema();
-        let Ok(batches) = batches
-            .into_iter()
-            .map(|batch| arrow::array::RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-        else {
+        let day = |d: NaiveDate| datafusion::prelude::lit(ScalarValue::Date32(Some(period_cache::date32(d))));
+        let rows_of = |since: NaiveDate, until: NaiveDate| async move {
+            let filter =
+                datafusion::prelude::col("day").gt_eq(day(since)).and(datafusion::prelude::col("day").lt(day(until)));
+            let df = self.ctx.table(name).await.and_then(|df| df.filter(filter));
+            let batches = match df {
+                Ok(df) => df.collect().await,
+                Err(e) => Err(e),
+            };
+            batches.map_err(|e| Error::execution(label, limit, e))
+        };
+        let batches = if view.groups_within_a_day() {
+            // One day at a time (two at once, for both cores): the view's groups never span two days, so this is
+            // the same rows, and the engine's hash tables hold one day's groups instead of the whole period's (at
+            // 10M records a month, about 800 MB for the month at once).
+            let days = self.rows::<DataDay>(&Params::new().period(period)).await?;
+            let per_day = futures::stream::iter(days.iter().map(|d| rows_of(d.day, d.day.succ_opt().unwrap_or(d.day))))
+                .buffered(2)
+                .collect::<Vec<_>>()
+                .await;
+            per_day.into_iter().collect::<Result<Vec<_>, _>>()?.concat()
+        } else {
+            rows_of(period.since(), period.until()).await?
+        };
+        // Should the rows not fit the view's columns, the view is kept: the memo only saves work.
+        let Ok(cached) = PeriodCached::new(inner, batches, period.since(), period.until()) else {
             return Ok(());
         };
-        let rows = datafusion::catalog::MemTable::try_new(schema, vec![batches]).map_err(registered)?;
-        let cached = PeriodCached::new(inner, rows, period.since(), period.until());
-        self.ctx.deregister_table(VIEW).map_err(registered)?;
-        self.ctx.register_table(VIEW, Arc::new(cached)).map_err(registered)?;
+        self.ctx.deregister_table(name).map_err(registered)?;
+        self.ctx.register_table(name, Arc::new(cached)).map_err(registered)?;
+        release_free_memory();
         Ok(())
     }
 
@@ -366,4 +419,16 @@ fn referenced_tables(plan: &LogicalPlan) -> BTreeSet<String> {
         Ok(TreeNodeRecursion::Continue)
     });
     tables
+}
+
+/// Give the pages of freed allocations back to the system. Why: grouping a month of requests (`request_groups`)
+/// builds hash tables of several hundred MB on the engine's worker threads; glibc keeps the freed pages in those
+/// threads' arenas, where the queries that follow (on other threads) cannot reuse them, so without this the
+/// recommender's peak memory was the groups' tables plus everything after them. Elsewhere a no-op.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel; it changes no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

@@ -21,7 +21,7 @@ use crate::query::rows::recommend::{
     BatchHour, CacheWeek, MinuteDemand, ModelDayTraffic, PrefixReplay, ProvisionedPrice, ProvisionedUsage,
     RegionErrors, TokenPriceRow,
 };
-use crate::query::{Params, Period, Session};
+use crate::query::{CachedView, Params, Period, Session};
 
 /// What kind of move a recommendation proposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -177,9 +177,11 @@ pub async fn recommend(
     period: &Period,
     config: &RecommendConfig,
 ) -> Result<Vec<Recommendation>, Error> {
-    // The rules read `usage_costs` over this period many times (directly, and as the rates of the queries that
-    // price group by group): group it once.
-    session.cache_usage_costs(period).await?;
+    // The rules read `usage_costs` and `request_groups` over this period many times (directly, and as the rates
+    // and groups of the queries that price group by group): compute each once.
+    session.group_by_metadata(&config.batch_group_by_metadata).await?;
+    session.cache_period(CachedView::UsageCosts, period).await?;
+    session.cache_period(CachedView::RequestGroups, period).await?;
     let extent = session.extent().await?;
     let (Some(first), Some(last)) = (extent.first_day, extent.last_day) else {
         return Ok(Vec::new());
@@ -191,22 +193,25 @@ pub async fn recommend(
     }
     let window = Window { since: period.since(), until: period.until(), activity_days: (end - start).num_days() + 1 };
     let params = Params::new().period(period);
-    let batch_params = params.clone().text("metadata_keys", config.batch_group_by_metadata.join(","));
     let caching_params = params
         .clone()
         .int("min_requests", i64::from(config.cache_min_requests))
         .int("min_prefix_tokens", caching::smallest_minimum()?);
 
-    // The queries are independent: run them together so a plan's serial phases overlap with the others' work.
+    // The queries are independent: run them together so a plan's serial phases overlap with the others' work, in
+    // two waves so that the two that group the minute rows again (batch, throughput) never hold their hash tables
+    // at the same time (together they took recommend's peak memory over 1 GB at 10M records).
     let none = Params::new();
-    let (batch_rows, prefixes, demand, pt_prices, traffic, book, weeks, estate, errors) = tokio::try_join!(
-        session.rows::<BatchHour>(&batch_params),
+    let (batch_rows, prefixes, pt_prices, traffic, book, weeks) = tokio::try_join!(
+        session.rows::<BatchHour>(&params),
         session.rows::<PrefixReplay>(&caching_params),
-        session.rows::<MinuteDemand>(&params),
         session.rows::<ProvisionedPrice>(&none),
         session.rows::<ModelDayTraffic>(&params),
         session.rows::<TokenPriceRow>(&none),
         session.rows::<CacheWeek>(&params),
+    )?;
+    let (demand, estate, errors) = tokio::try_join!(
+        session.rows::<MinuteDemand>(&params),
         session.rows::<ProvisionedUsage>(&params),
         session.rows::<RegionErrors>(&params),
     )?;

@@ -13,7 +13,7 @@ use crate::query::rows::{
     DayModelSpend, DayRegionCoverage, MetadataSpend, ModelSpend, MonthSummary, PriceSource, PrincipalSpend,
     UnpricedUsage,
 };
-use crate::query::{Params, Period, Session};
+use crate::query::{CachedView, Params, Period, Session};
 use crate::recommend::Recommendation;
 
 /// Version of the JSON layout; bumped when a field changes meaning or goes away.
@@ -288,10 +288,13 @@ pub async fn gather(session: &Session, period: &Period, options: &GatherOptions<
     let month = period.month_label().ok_or(Error::NotAMonth { since: period.since(), until: period.until() })?;
     let params = Params::new().period(period);
     let q = |section: &'static str| move |source: crate::query::Error| Error::Query { section, source };
-    // Every section and the recommender read `usage_costs` over this month or the one before: group them once.
+    // Every section and the recommender read `usage_costs` and `request_groups` over this month or the one before:
+    // compute each once.
     let hull =
         period.previous_month().and_then(|prev| Period::new(prev.since(), period.until()).ok()).unwrap_or(*period);
-    session.cache_usage_costs(&hull).await.map_err(q("usage costs"))?;
+    session.group_by_metadata(&options.recommend.batch_group_by_metadata).await.map_err(q("request groups"))?;
+    session.cache_period(CachedView::UsageCosts, &hull).await.map_err(q("usage costs"))?;
+    session.cache_period(CachedView::RequestGroups, &hull).await.map_err(q("request groups"))?;
     let previous_params = period.previous_month().map(|prev| Params::new().period(&prev));
     let previous = async {
         match &previous_params {

@@ -408,7 +408,6 @@ fn golden_pairs(sql: &str) -> Vec<(String, String)> {
         ("until", "2026-01-01"),
         ("month", "2025-12"),
         ("key", "team"),
-        ("metadata_keys", "team"),
         ("min_requests", "5"),
         ("min_prefix_tokens", "1000"),
         ("model", "amazon.titan-text-express-v1"),
@@ -434,7 +433,8 @@ fn named_queries_match_golden_results() {
     let mut mismatches = Vec::new();
     for q in bedrock_spend::query::catalog::QUERIES {
         let params = golden_params(q.sql);
-        let batches = collect(&wh, &Pricing::bundled().unwrap(), q.name, Some(&params));
+        // Batch candidates split by `team`, as `[recommend] batch_group_by_metadata = ["team"]` would.
+        let batches = collect_grouped(&wh, &Pricing::bundled().unwrap(), q.name, Some(&params), &["team"]);
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert!(rows > 0, "{} returns rows on the sample data", q.name);
         let mut csv = Vec::new();
@@ -457,6 +457,82 @@ fn named_queries_match_golden_results() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// A session holding `usage_costs` and `request_groups` in memory for a period (as `recommend` and `report` do)
+/// answers every named query about the data exactly as one that reads the views: the memo is built day by day and declares its
+/// columns nullable, and a scan is served from it only when its day filters fall inside the period held. Three
+/// sessions: none held; November and December held (the golden period: every period-bounded scan is served from
+/// memory); December only (scans of November and December go to the view, `$month` scans to memory).
+#[test]
+fn periods_held_in_memory_answer_as_the_views_do() {
+    use bedrock_spend::query::{CachedView, Period, Session, SessionOptions};
+    let t = TestDir::new();
+    let wh = sample_warehouse(&t);
+    let pricing = Pricing::bundled().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let keys = vec!["team".to_string()];
+        let open = |held: Option<Period>| {
+            let (wh, pricing, keys) = (&wh, &pricing, &keys);
+            async move {
+                let session = Session::open(wh, pricing, SessionOptions::default()).await.unwrap();
+                session.group_by_metadata(keys).await.unwrap();
+                if let Some(period) = held {
+                    session.cache_period(CachedView::UsageCosts, &period).await.unwrap();
+                    session.cache_period(CachedView::RequestGroups, &period).await.unwrap();
+                }
+                session
+            }
+        };
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        let plain = open(None).await;
+        let both = open(Some(Period::new(day("2025-11-01"), day("2026-01-01")).unwrap())).await;
+        let december = open(Some(Period::parse_month("2025-12").unwrap())).await;
+        // The rows are in place (a held view declares every column nullable), so what is compared below is memory
+        // against the view, not the view against itself.
+        for (session, held) in [(&plain, "NO"), (&both, "YES"), (&december, "YES")] {
+            for view in ["usage_costs", "request_groups"] {
+                let sql = format!(
+                    "SELECT is_nullable FROM information_schema.columns WHERE table_name = '{view}' AND column_name = 'day'"
+                );
+                let statement = session.statement(&sql, &Params::new(), Default::default()).await.unwrap();
+                let mut stream = statement.stream().await.unwrap();
+                let batch = stream.next().await.unwrap().unwrap();
+                let column = arrow::util::display::ArrayFormatter::try_new(batch.column(0).as_ref(), &Default::default())
+                    .unwrap()
+                    .value(0)
+                    .to_string();
+                assert_eq!(column, held, "{view} held in memory?");
+            }
+        }
+        // The catalog's own queries describe the tables, not the data: a view held in memory reads as every column
+        // nullable there (the memo's declared schema; see `PeriodCached::new`), and nothing that holds a period
+        // (recommend, report) asks the catalog.
+        let catalog = ["table_columns", "warehouse_tables"];
+        for q in bedrock_spend::query::catalog::QUERIES.iter().filter(|q| !catalog.contains(&q.name)) {
+            let params = golden_params(q.sql);
+            let mut answers = Vec::new();
+            for session in [&plain, &both, &december] {
+                let mut stream = session.named(q.name, &params).await.unwrap().stream().await.unwrap();
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    batches.push(batch.unwrap_or_else(|e| panic!("{}: {e:#}", q.name)));
+                }
+                let mut csv = Vec::new();
+                bedrock_spend::cli::output::print_batches(
+                    &mut csv,
+                    &batches,
+                    bedrock_spend::cli::output::PrintFormat::Csv,
+                )
+                .unwrap();
+                answers.push(String::from_utf8(csv).unwrap());
+            }
+            assert!(answers[0].lines().count() > 1, "{} returns rows", q.name);
+            assert_eq!(answers[1], answers[0], "{}: November and December held", q.name);
+            assert_eq!(answers[2], answers[0], "{}: December held", q.name);
+        }
+    });
 }
 
 /// Spot checks that tie the golden numbers to the data, so a wrong golden file cannot hide a wrong query.

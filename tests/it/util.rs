@@ -69,9 +69,22 @@ pub fn query(warehouse: &Path, sql: &str) -> Vec<Value> {
 
 /// All batches of a statement or named query run through a session.
 pub fn collect(warehouse: &Path, pricing: &Pricing, sql_or_name: &str, params: Option<&Params>) -> Vec<RecordBatch> {
+    collect_grouped(warehouse, pricing, sql_or_name, params, &[])
+}
+
+/// As [`collect`], with `request_groups` split by the request-metadata `keys` (`[recommend] batch_group_by_metadata`).
+pub fn collect_grouped(
+    warehouse: &Path,
+    pricing: &Pricing,
+    sql_or_name: &str,
+    params: Option<&Params>,
+    keys: &[&str],
+) -> Vec<RecordBatch> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let session = Session::open(warehouse, pricing, SessionOptions::default()).await.expect("session");
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        session.group_by_metadata(&keys).await.expect("request groups");
         let statement = match params {
             Some(p) => session.named(sql_or_name, p).await,
             None => session.statement(sql_or_name, &Params::new(), RunOptions::default()).await,
