@@ -43,6 +43,9 @@ def main():
     ap.add_argument("--expect", type=int, default=1_000_000)
     ap.add_argument("--commit-every-rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=20)
+    ap.add_argument("--prefill", nargs="+", help="logs ingested and committed to Delta before each trial's killed run, so "
+                    "the kill hits a warehouse that already has a Delta table (and days to compact)")
+    ap.add_argument("--prefill-commit-every-rows", type=int, default=1000)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     scratch = Path(args.scratch)
@@ -51,9 +54,15 @@ def main():
         return [args.binary, "ingest", "--warehouse", str(wh), "--commit-every-rows", str(args.commit_every_rows),
                 args.logs]
 
+    def fresh(wh):
+        shutil.rmtree(wh, ignore_errors=True)
+        if args.prefill:
+            subprocess.run([args.binary, "ingest", "--warehouse", str(wh), "--commit-every-rows",
+                            str(args.prefill_commit_every_rows), *args.prefill], check=True, stdout=subprocess.DEVNULL)
+
     # One whole run first: how long the kill window is, and the reference for the counts.
     wh = scratch / "reference"
-    shutil.rmtree(wh, ignore_errors=True)
+    fresh(wh)
     t0 = time.monotonic()
     subprocess.run(ingest(wh), check=True, stdout=subprocess.DEVNULL)
     full = time.monotonic() - t0
@@ -62,7 +71,7 @@ def main():
     failures = 0
     for trial in range(args.trials):
         wh = scratch / f"trial-{trial}"
-        shutil.rmtree(wh, ignore_errors=True)
+        fresh(wh)
         delay = rng.uniform(0.05, full)
         proc = subprocess.Popen(ingest(wh), stdout=subprocess.PIPE, text=True)
         try:

@@ -278,11 +278,8 @@ fn live_files(warehouse: &Path) -> Result<BTreeMap<String, LiveFile>> {
     for (day, name) in names {
         let path = format!("day={day}/{name}");
         let meta = std::fs::metadata(root.join(&path)).with_context(|| format!("stat {path}"))?;
-        let modified_ms = meta
-            .modified()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
+        let modified_ms =
+            meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
         files.insert(path.clone(), LiveFile { path, day, size: meta.len() as i64, modified_ms });
     }
     Ok(files)
@@ -345,8 +342,11 @@ async fn sync(warehouse: &Path) -> Result<serde_json::Value> {
         }
         current.insert(path);
     }
-    let adds =
-        live.values().filter(|f| !current.contains(&f.path)).map(|f| add_action(&root, f)).collect::<Result<Vec<_>>>()?;
+    let adds = live
+        .values()
+        .filter(|f| !current.contains(&f.path))
+        .map(|f| add_action(&root, f))
+        .collect::<Result<Vec<_>>>()?;
     if adds.is_empty() && removes.is_empty() {
         return Ok(json!({ "version": version, "added": 0, "removed": 0 }));
     }
@@ -359,7 +359,8 @@ async fn sync(warehouse: &Path) -> Result<serde_json::Value> {
     };
     let mut actions = adds;
     actions.extend(removes);
-    let done = CommitBuilder::default().with_actions(actions).build(Some(snapshot), table.log_store(), operation).await?;
+    let done =
+        CommitBuilder::default().with_actions(actions).build(Some(snapshot), table.log_store(), operation).await?;
     Ok(json!({ "version": done.version(), "added": added, "removed": removed }))
 }
 
@@ -449,7 +450,8 @@ async fn check(warehouse: &Path, expect: Option<u64>, checkpoint: bool) -> Resul
         .map(|f| ListingTableUrl::parse(root.join(&f.path).to_string_lossy()))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&ctx.state()).await?;
+    let config =
+        ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&ctx.state()).await?;
     ctx.register_table("w", Arc::new(ListingTable::try_new(config)?))?;
 
     let one = |sql: &'static str| {
