@@ -3,7 +3,7 @@
 
     kill-test.py BINARY LOGS SCRATCH [--trials 10] [--expect 1000000] [--commit-every-rows 100000] [--seed 20]
 
-Each trial: a fresh warehouse; `BINARY ingest` killed with SIGKILL after a random delay drawn from the time a
+Each trial: a fresh warehouse (or one prefilled by --prefill runs); `BINARY ingest` killed with SIGKILL after a random delay drawn from the time a
 whole run takes; then the Delta table as a reader finds it right after the kill (python `deltalake`, if it is
 importable: readable or not, how many rows, any duplicate); then the run again to completion; then `BINARY check`
 (Delta table vs our manifests: every record once, same rows, right `day`) and a second, independent reader
@@ -43,8 +43,9 @@ def main():
     ap.add_argument("--expect", type=int, default=1_000_000)
     ap.add_argument("--commit-every-rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=20)
-    ap.add_argument("--prefill", nargs="+", help="logs ingested and committed to Delta before each trial's killed run, so "
-                    "the kill hits a warehouse that already has a Delta table (and days to compact)")
+    ap.add_argument("--prefill", nargs="+", help="runs before each trial's killed run, one per value (comma-separated "
+                    "sources), each ingested and committed to Delta: the kill then hits a warehouse that already has a "
+                    "Delta table, and with 8 runs adding a file to each day, a run that compacts every day at its end")
     ap.add_argument("--prefill-commit-every-rows", type=int, default=1000)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -56,9 +57,10 @@ def main():
 
     def fresh(wh):
         shutil.rmtree(wh, ignore_errors=True)
-        if args.prefill:
+        for sources in args.prefill or []:
             subprocess.run([args.binary, "ingest", "--warehouse", str(wh), "--commit-every-rows",
-                            str(args.prefill_commit_every_rows), *args.prefill], check=True, stdout=subprocess.DEVNULL)
+                            str(args.prefill_commit_every_rows), *sources.split(",")], check=True,
+                           stdout=subprocess.DEVNULL)
 
     # One whole run first: how long the kill window is, and the reference for the counts.
     wh = scratch / "reference"

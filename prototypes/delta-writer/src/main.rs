@@ -99,6 +99,17 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// S3 commits (against moto): copy a warehouse's rows into `s3://…` through delta-rs, then let two writers
+    /// that loaded the same version each commit an append; Delta's conditional PUT of the log entry must keep
+    /// both (no lost commit). Endpoint and credentials from the `AWS_*` environment.
+    S3Race {
+        /// The warehouse whose first day's rows to write.
+        #[arg(long)]
+        from: PathBuf,
+        /// `s3://BUCKET/PREFIX` (the bucket must exist).
+        #[arg(long)]
+        to: String,
+    },
     /// Compare the Delta table with the files our manifests name.
     Check {
         #[arg(long)]
@@ -178,6 +189,12 @@ fn run(args: Args) -> Result<u8> {
             let phase = Phase::start();
             let info = if ours { write_ours(&to, &days)? } else { runtime()?.block_on(write_delta(&to, days))? };
             phase.report(if ours { "write: ours" } else { "write: delta-rs" }, info);
+            Ok(0)
+        }
+        Command::S3Race { from, to } => {
+            let phase = Phase::start();
+            let info = runtime()?.block_on(s3_race(&from, &to))?;
+            phase.report("s3 race", info);
             Ok(0)
         }
         Command::Check { warehouse, expect, checkpoint } => {
@@ -493,4 +510,35 @@ async fn check(warehouse: &Path, expect: Option<u64>, checkpoint: bool) -> Resul
             "only_in_warehouse": only_w, "wrong_day": wrong_day, "expected": expect,
         }),
     ))
+}
+
+/// One day's rows written to S3 through delta-rs, then two appends from two writers holding the same snapshot.
+async fn s3_race(from: &Path, to: &str) -> Result<serde_json::Value> {
+    deltalake_aws::register_handlers(None);
+    let options: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).collect();
+    let url = Url::parse(to)?;
+    let (day, batches) = read_days(from)?.into_iter().next().context("the warehouse has no rows")?;
+    let epoch_days = (chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")? - chrono::NaiveDate::default()).num_days();
+    let input = batches.iter().map(|b| with_day(b, epoch_days as i32)).collect::<Result<Vec<_>>>()?;
+    let rows: usize = input.iter().map(RecordBatch::num_rows).sum();
+    let open = || DeltaTable::try_from_url_with_storage_options(url.clone(), options.clone());
+    let first = open()
+        .await?
+        .write(input.clone())
+        .with_partition_columns([PARTITION])
+        .with_writer_properties(bedrock_spend::store::parquet::writer_props())
+        .await?;
+    // Two writers load version 0, then both append: the second's PUT of 00…01.json must fail its condition,
+    // and delta-rs must retry it as version 2 (appends do not conflict), losing neither.
+    let (a, b) = (open().await?, open().await?);
+    let a = a.write(input.clone()).with_partition_columns([PARTITION]).await?;
+    let b = b.write(input).with_partition_columns([PARTITION]).await?;
+    let last = open().await?;
+    let files = last.snapshot()?.log_data().num_files();
+    let total: usize = last.snapshot()?.log_data().iter().filter_map(|f| f.num_records()).sum();
+    Ok(json!({
+        "rows_per_write": rows, "first_version": first.version(), "writer_a_version": a.version(),
+        "writer_b_version": b.version(), "final_version": last.version(), "files": files, "total_rows": total,
+        "no_lost_commit": total == 3 * rows,
+    }))
 }
