@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -530,15 +531,28 @@ async fn s3_race(from: &Path, to: &str) -> Result<serde_json::Value> {
         .await?;
     // Two writers load version 0, then both append: the second's PUT of 00…01.json must fail its condition,
     // and delta-rs must retry it as version 2 (appends do not conflict), losing neither.
+    // Run at once, so that the two PUTs of the next log entry can meet.
     let (a, b) = (open().await?, open().await?);
-    let a = a.write(input.clone()).with_partition_columns([PARTITION]).await?;
-    let b = b.write(input).with_partition_columns([PARTITION]).await?;
+    let (a, b) = tokio::join!(
+        a.write(input.clone()).with_partition_columns([PARTITION]).into_future(),
+        b.write(input).with_partition_columns([PARTITION]).into_future()
+    );
+    let (a, b) = (a?, b?);
     let last = open().await?;
+    // What the commit protocol rests on: a PUT of an existing log entry with If-None-Match must be refused.
+    let entry = object_store::path::Path::from("_delta_log/00000000000000000001.json");
+    let again = last
+        .log_store()
+        .object_store(None)
+        .put_opts(&entry, "{}".into(), object_store::PutOptions::from(object_store::PutMode::Create))
+        .await;
+    let overwrite_refused = matches!(again, Err(object_store::Error::AlreadyExists { .. }));
     let files = last.snapshot()?.log_data().num_files();
     let total: usize = last.snapshot()?.log_data().iter().filter_map(|f| f.num_records()).sum();
     Ok(json!({
         "rows_per_write": rows, "first_version": first.version(), "writer_a_version": a.version(),
         "writer_b_version": b.version(), "final_version": last.version(), "files": files, "total_rows": total,
-        "no_lost_commit": total == 3 * rows,
+        "no_lost_commit": total == 3 * rows, "put_if_absent_refused_existing_entry": overwrite_refused,
+        "put_if_absent_result": format!("{again:?}"),
     }))
 }
