@@ -472,31 +472,16 @@ async fn check(warehouse: &Path, expect: Option<u64>, checkpoint: bool) -> Resul
         ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&ctx.state()).await?;
     ctx.register_table("w", Arc::new(ListingTable::try_new(config)?))?;
 
-    let one = |sql: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let batches = ctx.sql(sql).await?.collect().await?;
-            let value = batches
-                .first()
-                .and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)))
-                .context(sql)?;
-            anyhow::Ok(value as u64)
-        }
-    };
     let cols = "request_id, timestamp, model_id, input_tokens, output_tokens, cache_read_tokens, source";
-    let d_rows = one("SELECT count(*) FROM d").await?;
-    let d_distinct = one("SELECT count(DISTINCT request_id) FROM d").await?;
-    let w_rows = one("SELECT count(*) FROM w").await?;
-    let w_distinct = one("SELECT count(DISTINCT request_id) FROM w").await?;
-    let only_d = {
-        let sql = format!("SELECT count(*) FROM (SELECT {cols} FROM d EXCEPT ALL SELECT {cols} FROM w)");
-        one(Box::leak(sql.into_boxed_str())).await?
-    };
-    let only_w = {
-        let sql = format!("SELECT count(*) FROM (SELECT {cols} FROM w EXCEPT ALL SELECT {cols} FROM d)");
-        one(Box::leak(sql.into_boxed_str())).await?
-    };
-    let wrong_day = one("SELECT count(*) FROM d WHERE day <> CAST(timestamp AS DATE)").await?;
+    let d_rows = count(&ctx, "SELECT count(*) FROM d").await?;
+    let d_distinct = count(&ctx, "SELECT count(DISTINCT request_id) FROM d").await?;
+    let w_rows = count(&ctx, "SELECT count(*) FROM w").await?;
+    let w_distinct = count(&ctx, "SELECT count(DISTINCT request_id) FROM w").await?;
+    let only_d =
+        count(&ctx, &format!("SELECT count(*) FROM (SELECT {cols} FROM d EXCEPT ALL SELECT {cols} FROM w)")).await?;
+    let only_w =
+        count(&ctx, &format!("SELECT count(*) FROM (SELECT {cols} FROM w EXCEPT ALL SELECT {cols} FROM d)")).await?;
+    let wrong_day = count(&ctx, "SELECT count(*) FROM d WHERE day <> CAST(timestamp AS DATE)").await?;
     let ok = d_rows == d_distinct
         && only_d == 0
         && only_w == 0
@@ -511,6 +496,16 @@ async fn check(warehouse: &Path, expect: Option<u64>, checkpoint: bool) -> Resul
             "only_in_warehouse": only_w, "wrong_day": wrong_day, "expected": expect,
         }),
     ))
+}
+
+/// The single count a query returns.
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let value = batches
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)))
+        .with_context(|| format!("no count from {sql}"))?;
+    Ok(u64::try_from(value)?)
 }
 
 /// One day's rows written to S3 through delta-rs, then two appends from two writers holding the same snapshot.
