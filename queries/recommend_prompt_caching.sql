@@ -18,19 +18,14 @@
 -- Only uses with no cache activity are replayed: traffic already cached is never counted twice.
 WITH requests AS (
   SELECT prefix_hash, region, model_id, day, timestamp, principal, prefix_tokens_est AS tokens, service_tier,
-    cache_read_tokens, cache_write_tokens,
-    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-      AS long_context_floor,
-    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-      OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(output_tokens, 0) > 0 AS has_output_tokens
-  FROM invocations
+    cache_read_tokens, cache_write_tokens, long_context_floor, has_token_counts, has_output_tokens
+  FROM invocation_keys
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE) AND prefix_hash IS NOT NULL
     AND prefix_tokens_est >= CAST($min_prefix_tokens AS BIGINT)
 ),
 uses AS (
-  -- Each use takes its model and price status from its group in `usage_costs` (the pricing grain, written as in
-  -- `invocation_costs`); only the prices are needed here, not each request's cost, so the requests are not priced.
+  -- Each use takes its model and price status from its group in `usage_costs` (the pricing key of
+  -- `invocation_keys`); only the prices are needed here, not each request's cost, so the requests are not priced.
   SELECT r.prefix_hash, u.model, r.region, r.model_id, r.day, r.timestamp, r.principal, r.tokens,
     coalesce(r.cache_read_tokens, 0) AS cache_read_tokens, coalesce(r.cache_write_tokens, 0) AS cache_write_tokens,
     coalesce(r.cache_read_tokens, 0) + coalesce(r.cache_write_tokens, 0) > 0 AS cached

@@ -4,22 +4,17 @@
 --   unpriced_requests.
 -- Priced group by group, not request by request: the requests are first summed by the columns shown plus the
 -- pricing grain of `usage_costs` (day, region, model_id, service_tier, long_context_floor, has_token_counts,
--- has_output_tokens, written as in `invocation_costs`), and each group's sums are priced at its `usage_costs`
+-- has_output_tokens, from `invocation_keys`), and each group's sums are priced at its `usage_costs`
 -- rates through `token_costs`. Costs are linear in the token counts, so this equals summing `invocation_costs`
 -- exactly, at a fraction of the work (per-request pricing was most of this query's time at 10M records).
 WITH grouped AS (
   SELECT coalesce(request_metadata[$key], '(not set)') AS value,
-    day, region, model_id, service_tier,
-    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-      AS long_context_floor,
-    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-      OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
+    day, region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens,
     count(*) AS requests,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
     sum(cache_write_1h_tokens) AS cache_write_1h_tokens
-  FROM invocations
+  FROM invocation_keys
   WHERE day >= CAST($since AS DATE) AND day < CAST($until AS DATE)
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ),

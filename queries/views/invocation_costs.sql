@@ -13,17 +13,7 @@
 --   cache_savings_usd (uncached_cost_usd - cost_usd), batch_cost_usd (same tokens at batch prices, after
 --   discount; NULL where batch is not offered). Meanings as in `usage_costs`; `model` is resolved there.
 CREATE VIEW invocation_costs AS
-WITH requests AS (
-  SELECT i.*,
-    i.input_tokens IS NOT NULL OR i.output_tokens IS NOT NULL OR i.cache_read_tokens IS NOT NULL
-      OR i.cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(i.output_tokens, 0) > 0 AS has_output_tokens,
-    long_context_floor(
-      coalesce(i.input_tokens, 0) + coalesce(i.cache_read_tokens, 0) + coalesce(i.cache_write_tokens, 0)
-    ) AS long_context_floor
-  FROM invocations i
-),
-costed AS (
+WITH costed AS (
   SELECT r.*,
     g.model AS resolved_model, g.inference_profile_name, g.inference_profile_tags, g.price_tier, g.tier_assumed,
     g.long_context, g.price_class, g.priced,
@@ -36,7 +26,7 @@ costed AS (
       g.batch_input_rate, g.batch_output_rate, g.discount_multiplier
     ) AS costs
   FROM usage_costs g
-  JOIN requests r ON (g.day IS NOT DISTINCT FROM r.day) AND (g.region IS NOT DISTINCT FROM r.region)
+  JOIN invocation_keys r ON (g.day IS NOT DISTINCT FROM r.day) AND (g.region IS NOT DISTINCT FROM r.region)
     AND (g.model_id IS NOT DISTINCT FROM r.model_id) AND (g.has_token_counts IS NOT DISTINCT FROM r.has_token_counts)
     AND (g.has_output_tokens IS NOT DISTINCT FROM r.has_output_tokens)
     AND (g.service_tier IS NOT DISTINCT FROM r.service_tier)

@@ -13,7 +13,7 @@
 --   unused slot folds to the constant '' when the view is planned, so without keys the map is never read.
 -- Grain: day, minute, principal, account_id, metadata_1..3, streaming, tool_use, and the pricing grain of
 --   `usage_costs` (region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens,
---   written exactly as `usage_costs` and `invocation_costs` write them, so a group joins to its rates there).
+--   from `invocation_keys`, as `usage_costs` groups them, so a group joins to its rates there).
 -- Columns: the grain; principal as logged (NULL when the log names no caller); metadata_1..3 (the value of the
 --   first, second and third key; '' where the request does not carry it); streaming (NULL read as false);
 --   tool_use (stopped for tool use; NULL where the log carries no stop reason); requests; input_tokens,
@@ -32,17 +32,12 @@ SELECT
     ELSE coalesce(request_metadata[split_part($metadata_keys, ',', 3)], '') END AS metadata_3,
   coalesce(streaming, false) AS streaming,
   stop_reason IN ('tool_use', 'tool_calls') AS tool_use,
-  region, model_id, service_tier,
-  long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-    AS long_context_floor,
-  input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-    OR cache_write_tokens IS NOT NULL AS has_token_counts,
-  coalesce(output_tokens, 0) > 0 AS has_output_tokens,
+  region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens,
   count(*) AS requests,
   sum(input_tokens) AS input_tokens,
   sum(output_tokens) AS output_tokens,
   sum(cache_read_tokens) AS cache_read_tokens,
   sum(cache_write_tokens) AS cache_write_tokens,
   sum(cache_write_1h_tokens) AS cache_write_1h_tokens
-FROM invocations
+FROM invocation_keys
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15

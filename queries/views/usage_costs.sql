@@ -56,12 +56,7 @@
 CREATE VIEW usage_costs AS
 WITH grouped AS (
   SELECT
-    day, region, model_id, service_tier,
-    long_context_floor(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0))
-      AS long_context_floor,
-    input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cache_read_tokens IS NOT NULL
-      OR cache_write_tokens IS NOT NULL AS has_token_counts,
-    coalesce(output_tokens, 0) > 0 AS has_output_tokens,
+    day, region, model_id, service_tier, long_context_floor, has_token_counts, has_output_tokens,
     count(*) AS requests,
     sum(CASE WHEN coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > 0 THEN 1 ELSE 0 END)
       AS requests_with_cache,
@@ -70,7 +65,7 @@ WITH grouped AS (
     sum(cache_read_tokens) AS cache_read_tokens,
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(cache_write_1h_tokens) AS cache_write_1h_tokens
-  FROM invocations
+  FROM invocation_keys
   GROUP BY 1, 2, 3, 4, 5, 6, 7
 ),
 usage AS (

@@ -1,6 +1,6 @@
 //! Builds the DataFusion session behind [`super::Session`]: the warehouse as `invocations`, the estate tables,
 //! the price book as `prices`, `provisioned_prices` and `price_settings`, the SQL functions (`long_context_floor`
-//! built from the book's thresholds), and the views in `queries/views/` (`usage_costs`, then `invocation_costs`,
+//! built from the book's thresholds), and the views in `queries/views/` (`invocation_keys`, `usage_costs`, then `invocation_costs`,
 //! which reads it, and `request_groups`).
 
 use std::path::Path;
@@ -19,6 +19,7 @@ use crate::store::schema::{FILE_SCHEMA, PARTITION_COLUMN};
 
 /// The views, created in this order when a session starts.
 pub const VIEWS: &[(&str, &str)] = &[
+    ("invocation_keys", include_str!("../../queries/views/invocation_keys.sql")),
     ("usage_costs", include_str!("../../queries/views/usage_costs.sql")),
     ("invocation_costs", include_str!("../../queries/views/invocation_costs.sql")),
 ];
