@@ -1,7 +1,7 @@
 //! Builds the DataFusion session behind [`super::Session`]: the warehouse as `invocations`, the estate tables,
 //! the price book as `prices`, `provisioned_prices` and `price_settings`, the SQL functions (`long_context_floor`
-//! built from the book's thresholds), and the views in `queries/views/` (`invocation_keys`, `usage_costs`, then `invocation_costs`,
-//! which reads it, and `request_groups`).
+//! built from the book's thresholds), and the views in `queries/views/` (`invocation_keys`, `usage_costs` over it,
+//! then `invocation_costs`, which reads both, and `request_groups`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::optimizer::analyzer::{Analyzer, type_coercion::TypeCoercion};
 use datafusion::prelude::SessionContext;
 
 use super::Error;
@@ -42,7 +43,6 @@ pub async fn register_request_groups(ctx: &SessionContext, keys: &[String]) -> R
         .into_unoptimized_plan();
     // Type coercion first, as `CREATE VIEW` does: the view's declared schema (which a period's rows held in memory
     // take on) must have the nullability the engine derives when it plans the view's query.
-    use datafusion::optimizer::analyzer::{Analyzer, type_coercion::TypeCoercion};
     let plan = Analyzer::with_rules(vec![Arc::new(TypeCoercion::new())])
         .execute_and_check(plan, &datafusion::config::ConfigOptions::default(), |_, _| {})
         .map_err(view_err)?;
